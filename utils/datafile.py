@@ -1,0 +1,150 @@
+"""The prepared data file `data/<setting>.pt`: its layout, how to build it, save it and load it.
+
+Layout (plain dicts, lists, strings, numbers and tensors only, so that
+`torch.load(path, weights_only=True)` reads it without unpickling any object):
+
+    format_version  int, FORMAT_VERSION
+    setting         "conll03" | "ptb" | "ontonotes" | any name
+    tasks           ["pos", "chunk", "ner"]; a task's position is its task_id
+    schemes         {task: "plain" | "bio" | "bioes"}  (plain = one tag per token, e.g. POS)
+    words           list of word strings; 0 = PAD, 1 = UNK
+    chars           list of character strings; 0 = PAD, 1 = UNK
+    labels          {task: list of label strings}  (no padding label)
+    embedding       float tensor [len(words), dim], or None for random initialisation
+    data            {task: {split: Split}} with split in "train", "dev", "test", and a Split:
+        words         int64 [n_tokens]     word ids of all sentences, concatenated
+        labels        int64 [n_tokens]     label ids, aligned with words
+        sent_lengths  int64 [n_sentences]  tokens per sentence
+        chars         int64 [n_chars]      char ids of all tokens, concatenated
+        word_lengths  int64 [n_tokens]     chars per token (at least 1)
+    provenance      dict of plain values: sources, sha256, counts, arguments, conversions
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import torch
+
+from utils.atomic import torch_save_atomic
+from utils.errors import InputError
+
+FORMAT_VERSION = 1
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+SPLITS = ("train", "dev", "test")
+SPLIT_FIELDS = ("words", "labels", "sent_lengths", "chars", "word_lengths")
+
+
+@dataclass
+class Split:
+    """One task's split as flat tensors (see the module docstring)."""
+
+    words: torch.Tensor
+    labels: torch.Tensor
+    sent_lengths: torch.Tensor
+    chars: torch.Tensor
+    word_lengths: torch.Tensor
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.sent_lengths.numel())
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.words.numel())
+
+    def subset(self, n_sentences: int) -> "Split":
+        """The first `n_sentences` sentences (for demos and tests)."""
+        n_sentences = min(n_sentences, self.n_sentences)
+        n_tok = int(self.sent_lengths[:n_sentences].sum())
+        n_chr = int(self.word_lengths[:n_tok].sum())
+        return Split(self.words[:n_tok], self.labels[:n_tok], self.sent_lengths[:n_sentences],
+                     self.chars[:n_chr], self.word_lengths[:n_tok])
+
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in SPLIT_FIELDS}
+
+
+def encode_split(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
+                 word_index: dict[str, int], char_index: dict[str, int],
+                 label_index: dict[str, int]) -> Split:
+    """Turn token and tag lists into a Split; unknown words and chars map to UNK."""
+    words, labels, lengths, chars, word_lengths = [], [], [], [], []
+    for tokens, sent_tags in zip(sentences, tags):
+        lengths.append(len(tokens))
+        for token, tag in zip(tokens, sent_tags):
+            words.append(word_index.get(token, UNK_ID))
+            labels.append(label_index[tag])
+            ids = [char_index.get(c, UNK_ID) for c in token] or [UNK_ID]
+            chars.extend(ids)
+            word_lengths.append(len(ids))
+    as_long = lambda values: torch.tensor(values, dtype=torch.long)
+    return Split(as_long(words), as_long(labels), as_long(lengths), as_long(chars),
+                 as_long(word_lengths))
+
+
+@dataclass
+class PreparedData:
+    """A loaded data file."""
+
+    setting: str
+    tasks: list[str]
+    schemes: dict[str, str]
+    words: list[str]
+    chars: list[str]
+    labels: dict[str, list[str]]
+    embedding: torch.Tensor | None
+    data: dict[str, dict[str, Split]]
+    provenance: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "setting": self.setting,
+            "tasks": list(self.tasks),
+            "schemes": dict(self.schemes),
+            "words": list(self.words),
+            "chars": list(self.chars),
+            "labels": {t: list(v) for t, v in self.labels.items()},
+            "embedding": self.embedding,
+            "data": {t: {s: split.to_dict() for s, split in splits.items()}
+                     for t, splits in self.data.items()},
+            "provenance": self.provenance,
+        }
+
+    def subset(self, n_train: int, n_eval: int) -> "PreparedData":
+        """A copy keeping the first sentences of every split (demo preset, tests)."""
+        data = {t: {s: split.subset(n_train if s == "train" else n_eval)
+                    for s, split in splits.items()} for t, splits in self.data.items()}
+        return PreparedData(self.setting, self.tasks, self.schemes, self.words, self.chars,
+                            self.labels, self.embedding, data, dict(self.provenance))
+
+
+def save_data_file(prepared: PreparedData, path: str | os.PathLike) -> None:
+    """Write the data file atomically (no half-written file on failure)."""
+    torch_save_atomic(prepared.to_dict(), path)
+
+
+def load_data_file(path: str | os.PathLike) -> PreparedData:
+    """Load and check a data file written by `save_data_file`."""
+    if not os.path.isfile(path):
+        raise InputError("data file not found; run prepare-data.py first", path)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # corrupt or foreign file
+        raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
+    if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+        found = raw.get("format_version") if isinstance(raw, dict) else None
+        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}; "
+                         "run prepare-data.py again", path)
+    data = {t: {s: Split(**{f: split[f] for f in SPLIT_FIELDS}) for s, split in splits.items()}
+            for t, splits in raw["data"].items()}
+    return PreparedData(raw["setting"], raw["tasks"], raw["schemes"], raw["words"],
+                        raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"])
+
+
+def index_of(items: Iterable[str]) -> dict[str, int]:
+    """Map each string of a vocabulary list to its position."""
+    return {item: i for i, item in enumerate(items)}

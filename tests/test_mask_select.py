@@ -1,0 +1,169 @@
+"""Mask selection (utils/mask_select.py, prepare-masks.sh) and mask statistics (utils/mask_stats.py)
+on fake pruning runs: mask files of the real format built from a tiny dict of tensors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils.atomic import append_jsonl
+from utils.errors import InputError
+from utils.mask_select import main as select_main
+from utils.mask_select import select
+from utils.mask_stats import kept_by_histogram, pair_overlap, parameter_counts
+
+REPO = Path(__file__).resolve().parents[1]
+SHAPES = {"char_cnn.conv.weight": (3, 2, 3), "lstm.0.weight_ih_l0": (8, 4), "lstm.1.weight_hh_l0": (8, 2)}
+# dev score of rounds 0..3, per task; round k keeps about 0.7 ** k of the weights
+DEV = {0: [90.0, 91.0, 90.8, 89.0], 1: [80.0, 80.1, 80.2, 80.3], 2: [70.0, 69.0, 68.0, 67.0]}
+
+
+def _mask(gen: torch.Generator, keep: float) -> dict[str, torch.Tensor]:
+    return {name: torch.rand(shape, generator=gen) < keep for name, shape in SHAPES.items()}
+
+
+def _percent(mask: dict[str, torch.Tensor]) -> float:
+    return round(100.0 * sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values()), 2)
+
+
+def fake_pruning_runs(exp: Path, same_init: bool = True) -> dict[tuple[int, int], dict]:
+    """exp/single/cp/<task>/ with k_pct.th masks, init_weights.th and results.jsonl."""
+    masks = {}
+    for task_id, devs in DEV.items():
+        folder = exp / "single" / "cp" / str(task_id)
+        folder.mkdir(parents=True)
+        gen = torch.Generator().manual_seed(task_id)
+        init_seed = 0 if same_init else task_id
+        init = {name: torch.randn(shape, generator=torch.Generator().manual_seed(init_seed))
+                for name, shape in SHAPES.items()}
+        torch.save({"state_dict": init, "model_config": {"n_words": 5}}, folder / "init_weights.th")
+        for k, dev in enumerate(devs):
+            mask = _mask(gen, 0.7 ** k) if k else {n: torch.ones(s, dtype=torch.bool) for n, s in SHAPES.items()}
+            pct = _percent(mask)
+            name = f"{k}_{pct:.2f}.th"
+            torch.save({"mask": mask, "pruning_time": k, "percent": pct}, folder / name)
+            append_jsonl({"round": k, "percent": pct, "mask_file": name, "dev": dev, "test": dev - 1},
+                         folder / "results.jsonl")
+            masks[task_id, k] = mask
+    return masks
+
+
+def test_given_rounds_are_copied_with_init_weights(tmp_path, capsys):
+    masks = fake_pruning_runs(tmp_path)
+    select_main(["--exp", str(tmp_path), "--rounds", "3", "2", "1"])
+    out = tmp_path / "mtl" / "mask"
+    for task_id, k in [(0, 3), (1, 2), (2, 1)]:
+        placed = torch.load(out / f"{task_id}.th", weights_only=True)
+        assert placed["pruning_time"] == k and placed["task_id"] == task_id
+        assert all(torch.equal(placed["mask"][n], masks[task_id, k][n]) for n in SHAPES)
+    init = torch.load(out / "init_weights.th", weights_only=True)
+    assert torch.equal(init["state_dict"]["lstm.0.weight_ih_l0"],
+                       torch.randn(8, 4, generator=torch.Generator().manual_seed(0)))
+    selection = json.loads((out / "selection.json").read_text())
+    assert selection["tasks"]["pos"]["round"] == 3
+    assert selection["tasks"]["chunk"]["percent_kept"] == pytest.approx(_percent(masks[1, 2]))
+    assert set(selection["overlap"]) == {"pos-chunk", "pos-ner", "chunk-ner"}
+    printed = capsys.readouterr().out
+    assert "round   3" in printed and "pos-chunk" in printed and "IoU" in printed
+    assert f"{_percent(masks[2, 1]):6.2f}%" in printed
+
+
+def test_auto_takes_sparsest_round_within_margin(tmp_path):
+    fake_pruning_runs(tmp_path)
+    chosen = select(tmp_path, [0, 1, 2], None, margin=0.5)
+    # task 0: best 91.0 (round 1); round 2 (90.8) is within 0.5 and sparser; round 3 (89.0) is not
+    # task 1: every round is within 0.5 of the best: the sparsest (round 3)
+    # task 2: only the best round (0) is within the margin
+    assert {t: r.round for t, r in chosen.items()} == {0: 2, 1: 3, 2: 0}
+    assert {t: r.round for t, r in select(tmp_path, [0, 1, 2], None, margin=0.0).items()} == {0: 1, 1: 3, 2: 0}
+
+
+def test_missing_round_lists_the_rounds_that_exist(tmp_path):
+    fake_pruning_runs(tmp_path)
+    with pytest.raises(InputError, match=r"task 1 has no mask of round 7; rounds found: 0, 1, 2, 3"):
+        select(tmp_path, [0, 1, 2], [1, 7, 1], margin=0.5)
+
+
+def test_missing_task_lists_the_tasks_that_exist(tmp_path):
+    fake_pruning_runs(tmp_path)
+    with pytest.raises(InputError, match=r"no pruning run for task\(s\) 5; tasks found: 0, 1, 2"):
+        select(tmp_path, [0, 5], [1, 1], margin=0.5)
+    with pytest.raises(InputError, match="run `run_<setting>.sh single` first"):
+        select(tmp_path / "nothing", [0], [1], margin=0.5)
+
+
+def test_auto_without_dev_scores_is_an_error(tmp_path):
+    fake_pruning_runs(tmp_path)
+    (tmp_path / "single" / "cp" / "2" / "results.jsonl").unlink()
+    with pytest.raises(InputError, match="no round has a dev score"):
+        select(tmp_path, [0, 1, 2], None, margin=0.5)
+
+
+def test_different_init_weights_are_reported(tmp_path, capsys):
+    fake_pruning_runs(tmp_path, same_init=False)
+    select_main(["--exp", str(tmp_path), "--rounds", "1", "1", "1"])
+    assert "warning: init_weights.th of task(s) [1, 2] differ" in capsys.readouterr().out
+
+
+def _script(*args: str, exp_root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EXP_ROOT": str(exp_root)}
+    return subprocess.run(["bash", str(REPO / "prepare-masks.sh"), *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_prepare_masks_script(tmp_path):
+    fake_pruning_runs(tmp_path / "toy")
+    done = _script("toy", "auto", exp_root=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "auto: sparsest round" in done.stdout and "pos-ner" in done.stdout
+    assert json.loads((tmp_path / "toy/mtl/mask/selection.json").read_text())["tasks"]["pos"]["round"] == 2
+    done = _script("toy", "0", "0", "3", exp_root=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert torch.load(tmp_path / "toy/mtl/mask/2.th", weights_only=True)["pruning_time"] == 3
+    # MASK_LIST defaults to round 10, which these runs do not have
+    done = _script("toy", exp_root=tmp_path)
+    assert done.returncode == 2
+    assert "task 0 has no mask of round 10; rounds found: 0, 1, 2, 3" in done.stderr
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert _script("toy", "1", "2", exp_root=tmp_path).returncode == 2
+
+
+# ---- statistics ----------------------------------------------------------------------------
+def test_pair_overlap_and_histogram():
+    a = {"w": torch.tensor([True, True, False, False])}
+    b = {"w": torch.tensor([True, False, True, False])}
+    assert pair_overlap(a, b) == {"both_percent": 25.0, "iou_percent": pytest.approx(100 / 3)}
+    assert kept_by_histogram([a, b]) == {0: 25.0, 1: 50.0, 2: 25.0}
+
+
+def test_parameter_counts_follow_the_definition():
+    shapes = {"word_embed.weight": (3, 2), "lstm.0.w": (2, 2), "lstm.1.w": (2, 2),
+              "heads.0.weight": (2, 3), "heads.1.weight": (1, 3), "heads.2.weight": (5, 3)}
+    masks = {0: {"lstm.0.w": torch.tensor([[True, True], [False, False]]),
+                 "lstm.1.w": torch.tensor([[True, False], [False, False]])},
+             1: {"lstm.0.w": torch.tensor([[True, False], [True, False]]),
+                 "lstm.1.w": torch.tensor([[True, True], [True, True]])}}
+    names = {0: "pos", 1: "ner"}
+    # flat: both tasks read both layers
+    counts = parameter_counts(shapes, [0, 1], names, masks)
+    assert counts["per_task"] == {"pos": 6 + 2 + 1 + 6, "ner": 6 + 2 + 4 + 3}
+    # embed 6 shared by 2; lstm.0: 1 by 2, 2 by 1; lstm.1: 1 by 2, 3 by 1; heads private
+    assert counts["shared_by_2"] == 6 + 1 + 1
+    assert counts["private"] == 2 + 3 + 6 + 3
+    assert counts["total"] == counts["private"] + counts["shared_by_2"] == 22
+    assert counts["model"] == 6 + 4 + 4 + 6 + 3 + 15
+    # hierarchical: pos reads only layer 1 (lstm.0)
+    hier = parameter_counts(shapes, [0, 1], names, masks, task_layers=[1, 2])
+    assert hier["per_task"]["pos"] == 6 + 2 + 6
+    assert hier["shared_by_2"] == 6 + 1
+    # hard sharing (no masks): everything but the heads is shared
+    hard = parameter_counts(shapes, [0, 1], names)
+    assert hard["shared_by_2"] == 6 + 4 + 4 and hard["private"] == 6 + 3
+    # one task alone
+    alone = parameter_counts(shapes, [1], names)
+    assert alone["total"] == alone["per_task"]["ner"] == alone["private"] == 6 + 8 + 3

@@ -1,0 +1,130 @@
+"""How task masks overlap, and how many parameters each task uses and shares.
+
+Masks are `{param_name: bool tensor}` (True = kept). Parameter counts follow one definition
+everywhere (results.json, the results table, prepare-masks.sh):
+
+- a task USES a parameter element when the element belongs to the part of the network the task
+  runs (shared layers, the BiLSTM layers up to the one it reads, its own head and CRF; not the
+  other tasks' heads) and, if the parameter is masked, the task's mask keeps it;
+- `total`: elements used by at least one task; `model`: every element of the network;
+- `per_task`: elements each task uses (its kept prunable weights + every unmasked shared
+  parameter + its own head/CRF);
+- `private`, `shared_by_2`, `shared_by_3`: elements used by EXACTLY 1, 2 and 3 tasks, so that
+  private + shared_by_2 + shared_by_3 (+ ...) = total; `shared_by` holds every count.
+"""
+from __future__ import annotations
+
+import re
+from itertools import combinations
+from typing import Mapping, Sequence
+
+import torch
+
+Mask = Mapping[str, torch.Tensor]
+_TASK_PART = re.compile(r"^(heads|crfs)\.(\d+)\.")
+_LSTM_LAYER = re.compile(r"^lstm\.(\d+)\.")
+
+
+def task_uses(name: str, task_id: int, task_layers: Sequence[int] | None = None) -> bool:
+    """Whether task `task_id` runs parameter `name` (its own head/CRF, LSTM layers it reads)."""
+    own = _TASK_PART.match(name)
+    if own:
+        return int(own.group(2)) == task_id
+    layer = _LSTM_LAYER.match(name)
+    if layer and task_layers is not None:
+        return int(layer.group(1)) < task_layers[task_id]
+    return True
+
+
+def _use_count(name: str, shape: torch.Size, task_ids: Sequence[int],
+               masks: Mapping[int, Mask] | None, task_layers: Sequence[int] | None) -> torch.Tensor:
+    """Per element of parameter `name`: how many of the tasks use it."""
+    count = torch.zeros(shape, dtype=torch.int64)
+    for task_id in task_ids:
+        if not task_uses(name, task_id, task_layers):
+            continue
+        mask = (masks or {}).get(task_id)
+        if mask is not None and name in mask:
+            count += mask[name].to(torch.int64)
+        else:
+            count += 1
+    return count
+
+
+def parameter_counts(shapes: Mapping[str, torch.Size], task_ids: Sequence[int],
+                     task_names: Mapping[int, str], masks: Mapping[int, Mask] | None = None,
+                     task_layers: Sequence[int] | None = None) -> dict:
+    """Counts as defined in the module docstring. `shapes`: {param_name: shape} of the model;
+    `masks`: per task id (absent task or absent name = fully kept); `task_layers`: 1-based top
+    LSTM layer each task reads (indexed by task id), None = all layers."""
+    histogram = torch.zeros(len(task_ids) + 1, dtype=torch.int64)
+    per_task = {task_names[t]: 0 for t in task_ids}
+    model = 0
+    for name, shape in shapes.items():
+        count = _use_count(name, torch.Size(shape), task_ids, masks, task_layers)
+        model += count.numel()
+        histogram += torch.bincount(count.flatten(), minlength=len(task_ids) + 1)
+        for task_id in task_ids:
+            if task_uses(name, task_id, task_layers):
+                mask = (masks or {}).get(task_id)
+                kept = int(mask[name].sum()) if mask is not None and name in mask else count.numel()
+                per_task[task_names[task_id]] += kept
+    shared_by = {k: int(histogram[k]) for k in range(1, len(task_ids) + 1)}
+    counts = {"model": model, "total": sum(shared_by.values()), "per_task": per_task,
+              "private": shared_by.get(1, 0), "shared_by": shared_by}
+    for k in range(2, len(task_ids) + 1):
+        counts[f"shared_by_{k}"] = shared_by[k]
+    return counts
+
+
+def model_shapes(model: torch.nn.Module) -> dict[str, torch.Size]:
+    """{param_name: shape} of a model, for `parameter_counts`."""
+    return {name: param.shape for name, param in model.named_parameters()}
+
+
+def n_prunable(mask: Mask) -> int:
+    return sum(kept.numel() for kept in mask.values())
+
+
+def percent_kept(mask: Mask) -> float:
+    """Percent of the masked weights kept (not rounded)."""
+    return 100.0 * sum(int(kept.sum()) for kept in mask.values()) / max(n_prunable(mask), 1)
+
+
+def _same_names(masks: Sequence[Mask]) -> list[str]:
+    names = sorted(masks[0])
+    for mask in masks[1:]:
+        if sorted(mask) != names:
+            raise ValueError("masks cover different parameters: "
+                             f"{sorted(set(mask) ^ set(names))[:5]}")
+        for name in names:
+            if mask[name].shape != masks[0][name].shape:
+                raise ValueError(f"masks disagree on the shape of {name!r}")
+    return names
+
+
+def pair_overlap(a: Mask, b: Mask) -> dict[str, float]:
+    """Weights kept by both masks: as a percent of all masked weights, and as IoU
+    (kept by both / kept by either), percent."""
+    names = _same_names([a, b])
+    both = sum(int((a[n] & b[n]).sum()) for n in names)
+    either = sum(int((a[n] | b[n]).sum()) for n in names)
+    total = n_prunable(a)
+    return {"both_percent": 100.0 * both / max(total, 1),
+            "iou_percent": 100.0 * both / either if either else 100.0}
+
+
+def overlaps(masks: Mapping[str, Mask]) -> dict[str, dict[str, float]]:
+    """`pair_overlap` for every pair of named masks, keyed "a-b"."""
+    return {f"{a}-{b}": pair_overlap(masks[a], masks[b]) for a, b in combinations(masks, 2)}
+
+
+def kept_by_histogram(masks: Sequence[Mask]) -> dict[int, float]:
+    """Percent of masked weights kept by exactly k of the masks, for k = 0..len(masks)."""
+    names = _same_names(list(masks))
+    histogram = torch.zeros(len(masks) + 1, dtype=torch.int64)
+    for name in names:
+        count = sum(mask[name].to(torch.int64) for mask in masks)
+        histogram += torch.bincount(count.flatten(), minlength=len(masks) + 1)
+    total = max(int(histogram.sum()), 1)
+    return {k: 100.0 * int(histogram[k]) / total for k in range(len(masks) + 1)}

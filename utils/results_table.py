@@ -1,0 +1,148 @@
+"""One table from several train_mtl.py runs: per task test score, averages, parameters.
+
+A column is one or more run folders (each holding results.json); the single-task column joins
+three runs, one per task, and its parameter count is the sum of the three separate models.
+
+    python -m utils.results_table single=RUN_POS,RUN_CHUNK,RUN_NER hard=RUN hier=RUN sparse=RUN \
+        [--out table.md] [--json table.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from utils.atomic import json_save_atomic, _atomic_write
+from utils.errors import InputError, exit_on_input_error
+
+METRIC_NAMES = {"accuracy": "acc", "f1": "F1"}
+
+
+@dataclass
+class Column:
+    """Scores of one column, joined from its runs."""
+
+    name: str
+    test: dict[str, float] = field(default_factory=dict)
+    dev: dict[str, float] = field(default_factory=dict)
+    parameters: int = 0
+    seconds: float = 0.0
+    runs: list[str] = field(default_factory=list)
+
+    def avg(self, split: str, tasks: Sequence[str]) -> float | None:
+        scores = getattr(self, split)
+        if not all(t in scores for t in tasks):
+            return None
+        return sum(scores[t] for t in tasks) / len(tasks)
+
+
+def load_results(run_dir: Path) -> dict:
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise InputError("results.json not found (did the run finish?)", path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"not JSON: {err.msg}", path, err.lineno) from None
+
+
+def join_column(name: str, run_dirs: Sequence[Path]) -> tuple[Column, dict[str, str]]:
+    """The column of these runs, and the metric name of every task they hold."""
+    column, metrics = Column(name), {}
+    for run_dir in run_dirs:
+        results = load_results(run_dir)
+        for task, score in results["test"].items():
+            if task in column.test:
+                raise InputError(f"task {task!r} appears in two runs of column {name!r}", run_dir)
+            column.test[task] = float(score)
+            column.dev[task] = float(results["dev"][task])
+        metrics.update(results.get("metric", {}))
+        column.parameters += int(results["parameters"]["total"])
+        column.seconds += float(results.get("seconds", 0.0))
+        column.runs.append(str(run_dir))
+    return column, metrics
+
+
+def _cell(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table_rows(columns: Sequence[Column], tasks: Sequence[str], metrics: dict[str, str]) -> list[list[str]]:
+    """Header + one row per task + averages + parameters, as strings."""
+    rows = [["test score (%)"] + [c.name for c in columns]]
+    for task in tasks:
+        label = f"{task} ({METRIC_NAMES.get(metrics.get(task, ''), metrics.get(task, '?'))})"
+        rows.append([label] + [_cell(c.test.get(task)) for c in columns])
+    rows.append(["avg (test)"] + [_cell(c.avg("test", tasks)) for c in columns])
+    rows.append(["avg (dev)"] + [_cell(c.avg("dev", tasks)) for c in columns])
+    rows.append(["parameters"] + [f"{c.parameters:,}" for c in columns])
+    rows.append(["train minutes"] + [_cell(c.seconds / 60, 1) for c in columns])
+    return rows
+
+
+def format_text(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def parse_column(spec: str) -> tuple[str, list[Path]]:
+    """"NAME=DIR[,DIR...]" -> (NAME, [DIR, ...])."""
+    name, sep, dirs = spec.partition("=")
+    if not sep or not name or not dirs:
+        raise InputError(f"expected NAME=RUN_DIR[,RUN_DIR...], got {spec!r}", "results_table")
+    return name, [Path(d) for d in dirs.split(",") if d]
+
+
+def build(specs: Sequence[str], tasks: Sequence[str] | None = None) -> tuple[list[list[str]], dict]:
+    """Rows of the table and its JSON form, from column specs."""
+    columns, metrics = [], {}
+    for spec in specs:
+        column, column_metrics = join_column(*parse_column(spec))
+        columns.append(column)
+        metrics.update(column_metrics)
+    if tasks is None:
+        tasks = list(dict.fromkeys(t for c in columns for t in c.test))
+    rows = table_rows(columns, tasks, metrics)
+    as_json = {c.name: {"test": c.test, "dev": c.dev, "avg_test": c.avg("test", tasks),
+                        "avg_dev": c.avg("dev", tasks), "parameters": c.parameters,
+                        "seconds": c.seconds, "runs": c.runs} for c in columns}
+    return rows, as_json
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Print one results table from train_mtl.py runs.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("columns", nargs="+", help="NAME=RUN_DIR[,RUN_DIR...] per column, in order")
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="task rows, in order (default: the tasks found, in order)")
+    parser.add_argument("--title", default=None, help="a line printed above the table")
+    parser.add_argument("--out", type=Path, default=None, help="also write the table as Markdown here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON here")
+    args = parser.parse_args(argv)
+    rows, as_json = build(args.columns, args.tasks)
+    if args.title:
+        print(args.title)
+    print(format_text(rows))
+    if args.out:
+        text = (f"{args.title}\n\n" if args.title else "") + format_markdown(rows) + "\n"
+        _atomic_write(args.out, lambda handle: handle.write(text.encode("utf-8")))
+    if args.json:
+        json_save_atomic(as_json, args.json)
+
+
+if __name__ == "__main__":
+    exit_on_input_error(main)

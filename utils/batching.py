@@ -1,0 +1,90 @@
+"""Batches of sentences from a flat Split: padded tensors built by index arithmetic, no Python loops.
+
+Training batches are length-bucketed: shuffle the sentences, sort by length within chunks of
+`bucket_chunks` batches, cut into batches and shuffle the batch order, so a batch holds sentences
+of similar length (little padding) while the order stays random. Every batch is sorted by length,
+longest first, as packed sequences want.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from utils.datafile import Split
+
+
+@dataclass
+class Batch:
+    """One batch of B sentences, longest first; T = longest sentence, C = longest word."""
+
+    words: torch.Tensor        # int64 [B, T], 0 = padding
+    labels: torch.Tensor       # int64 [B, T], 0 at padding (masked out)
+    mask: torch.Tensor         # bool  [B, T], True at real tokens
+    lengths: torch.Tensor      # int64 [B], on the CPU (pack_padded_sequence wants it there)
+    chars: torch.Tensor        # int64 [N, C] for the N real tokens, in row-major order of mask
+    char_mask: torch.Tensor    # bool  [N, C]
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.chars.size(0))
+
+    def to(self, device: torch.device | str) -> "Batch":
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in moved.items():
+            if name != "lengths":
+                moved[name] = value.to(device, non_blocking=True)
+        return Batch(**moved)
+
+
+class SplitIndex:
+    """A Split plus the offsets that turn sentence ids into batches quickly."""
+
+    def __init__(self, split: Split) -> None:
+        self.split = split
+        self.lengths = split.sent_lengths
+        self.sent_start = torch.cumsum(split.sent_lengths, 0) - split.sent_lengths
+        self.char_start = torch.cumsum(split.word_lengths, 0) - split.word_lengths
+
+    def __len__(self) -> int:
+        return int(self.lengths.numel())
+
+    def batch(self, sentence_ids: torch.Tensor) -> Batch:
+        """The batch of these sentences (any order in; sorted longest first out)."""
+        sentence_ids = torch.as_tensor(sentence_ids, dtype=torch.long)
+        lengths = self.lengths[sentence_ids]
+        lengths, order = torch.sort(lengths, descending=True, stable=True)
+        sentence_ids = sentence_ids[order]
+        width = int(lengths[0])
+        steps = torch.arange(width)
+        mask = steps.unsqueeze(0) < lengths.unsqueeze(1)
+        positions = (self.sent_start[sentence_ids].unsqueeze(1) + steps).masked_fill(~mask, 0)
+        words = self.split.words[positions].masked_fill(~mask, 0)
+        labels = self.split.labels[positions].masked_fill(~mask, 0)
+        tokens = positions[mask]
+        word_lengths = self.split.word_lengths[tokens]
+        char_steps = torch.arange(int(word_lengths.max()))
+        char_mask = char_steps.unsqueeze(0) < word_lengths.unsqueeze(1)
+        char_pos = (self.char_start[tokens].unsqueeze(1) + char_steps).masked_fill(~char_mask, 0)
+        chars = self.split.chars[char_pos].masked_fill(~char_mask, 0)
+        return Batch(words, labels, mask, lengths, chars, char_mask)
+
+
+def bucket_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
+                   bucket_chunks: int = 50) -> list[torch.Tensor]:
+    """Sentence ids of one epoch's training batches, length-bucketed (see module docstring)."""
+    order = torch.randperm(lengths.numel(), generator=generator)
+    chunk = batch_size * bucket_chunks
+    batches = []
+    for start in range(0, order.numel(), chunk):
+        ids = order[start:start + chunk]
+        ids = ids[torch.sort(lengths[ids], descending=True, stable=True).indices]
+        batches.extend(ids.split(batch_size))
+    shuffle = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffle]
+
+
+def eval_batches(index: SplitIndex, batch_size: int) -> list[Batch]:
+    """Every sentence once, sorted by length (least padding); built once per split and reused."""
+    order = torch.sort(index.lengths, descending=True, stable=True).indices
+    return [index.batch(ids) for ids in order.split(batch_size)]

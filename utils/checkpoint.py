@@ -1,0 +1,76 @@
+"""Checkpoints: model weights with their config, and resume states with every RNG state.
+
+Everything is written atomically (temp file + rename) and holds only tensors and plain values,
+so `torch.load(path, weights_only=True)` reads it.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from models.config import ModelConfig
+from utils.atomic import torch_save_atomic
+from utils.errors import InputError
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's state dict."""
+    return {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
+
+
+def save_weights(path: str | os.PathLike, model: nn.Module, config: ModelConfig,
+                 **extra: Any) -> None:
+    """`{"state_dict", "model_config", **extra}` (the form init_weights.th and best_*.th take)."""
+    torch_save_atomic({"state_dict": cpu_state(model), "model_config": config.to_dict(), **extra}, path)
+
+
+def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
+    """Load a file written by this module (or a mask file); InputError when missing or foreign."""
+    if not os.path.isfile(path):
+        raise InputError(f"{what} not found", path)
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None
+    if not isinstance(loaded, dict):
+        raise InputError(f"{what} must hold a dict", path)
+    return loaded
+
+
+def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """(state dict, model config dict or None) from a weights file or a bare state dict."""
+    loaded = load(path, "weights file")
+    if "state_dict" in loaded:
+        return loaded["state_dict"], loaded.get("model_config")
+    if all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return loaded, None
+    raise InputError("expected a weights file with a 'state_dict'", path)
+
+
+def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:
+    """Every random state a training run draws from (torch, python, the shuffling generator)."""
+    states = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    if generator is not None:
+        states["generator"] = generator.get_state()
+    return states
+
+
+def set_rng_states(states: Mapping[str, Any], generator: torch.Generator | None = None) -> None:
+    torch.set_rng_state(states["torch"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    if generator is not None and "generator" in states:
+        generator.set_state(states["generator"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,65 @@
+"""Optimizers from strings such as "sgd(lr=0.1, momentum=0.9)", parsed safely, and the lr decay.
+
+The string is read with `ast` (never `eval`): a known optimizer name, then keyword arguments
+whose values are plain literals (numbers, booleans, tuples of numbers).
+"""
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterable
+
+import torch
+
+from utils.errors import InputError
+
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "adagrad": torch.optim.Adagrad,
+    "adadelta": torch.optim.Adadelta,
+    "rmsprop": torch.optim.RMSprop,
+}
+_ALLOWED_KEYS = {"lr", "momentum", "weight_decay", "nesterov", "dampening", "betas", "eps",
+                 "alpha", "rho", "lr_decay", "amsgrad", "centered", "initial_accumulator_value"}
+
+
+def parse_optim(spec: str) -> tuple[str, dict[str, Any]]:
+    """("sgd", {"lr": 0.1, "momentum": 0.9}) from "sgd(lr=0.1, momentum=0.9)"; InputError if bad."""
+    where = "--optim"
+    try:
+        node = ast.parse(spec.strip(), mode="eval").body
+    except SyntaxError:
+        raise InputError(f"expected NAME(key=value, ...), got {spec!r}", where) from None
+    if isinstance(node, ast.Name):                   # "adam" alone: the defaults
+        node = ast.Call(func=node, args=[], keywords=[])
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        raise InputError(f"expected NAME(key=value, ...), got {spec!r}", where)
+    name = node.func.id.lower()
+    if name not in OPTIMIZERS:
+        raise InputError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}", where)
+    if node.args:
+        raise InputError(f"give optimizer arguments by name (lr=0.1), got {spec!r}", where)
+    kwargs = {}
+    for keyword in node.keywords:
+        if keyword.arg not in _ALLOWED_KEYS:
+            raise InputError(f"unknown optimizer argument {keyword.arg!r} in {spec!r}", where)
+        try:
+            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+        except ValueError:
+            raise InputError(f"argument {keyword.arg!r} must be a literal in {spec!r}", where) from None
+    return name, kwargs
+
+
+def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The optimizer the string names, over `params`."""
+    name, kwargs = parse_optim(spec)
+    try:
+        return OPTIMIZERS[name](params, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
+
+
+def lr_decay(optimizer: torch.optim.Optimizer, rate: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
+    """lr at epoch e = lr0 / (1 + rate * e); step it once per epoch."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch))

@@ -1,0 +1,21 @@
+"""Shared pytest fixtures: the repository root on sys.path and the real corpora."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from utils.paths import SHARED_DATA_DIR  # noqa: E402  (needs the path above)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real corpora in ../shared/data (relative to the repository root), or a skip."""
+    if not SHARED_DATA_DIR.is_dir():
+        pytest.skip("real corpora not found in ../shared/data")
+    return SHARED_DATA_DIR

@@ -1,0 +1,181 @@
+"""prepare-data.py end to end: the real CoNLL-2003 data, small corpora, and bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils.datafile import FORMAT_VERSION, PAD_ID, UNK_ID, load_data_file
+from utils.prepare import prepare
+from utils.prepare_sources import Request
+from utils.readers.text import sha256_of
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = REPO_ROOT / "prepare-data.py"
+
+CONLL03_TRAIN = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+"""
+CONLL03_DEV = """Germany NNP B-NP B-LOC
+'s POS B-NP O
+call NN I-NP O
+"""
+CONLL03_TEST = """Japan NNP B-NP B-LOC
+wins VBZ B-VP O
+"""
+
+
+def run_prepare(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def write_conll03(folder: Path, train: str = CONLL03_TRAIN, dev: str = CONLL03_DEV,
+                  test: str = CONLL03_TEST) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (("train.txt", train), ("dev.txt", dev), ("test.txt", test)):
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def conll03_args(folder: Path, out: Path) -> list[str]:
+    return ["--type", "conll03", "--pos", str(folder), "--chunk", str(folder), "--ner",
+            str(folder), "--embedding", "none", "--out", str(out)]
+
+
+def test_small_conll03_end_to_end(tmp_path):
+    corpus = write_conll03(tmp_path / "corpus")
+    result = run_prepare(*conll03_args(corpus, tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    raw = torch.load(tmp_path / "out" / "conll03.pt", weights_only=True)
+    assert raw["format_version"] == FORMAT_VERSION
+    data = load_data_file(tmp_path / "out" / "conll03.pt")
+    assert data.tasks == ["pos", "chunk", "ner"]
+    assert data.schemes == {"pos": "plain", "chunk": "bio", "ner": "bioes"}
+    assert data.embedding is None
+    # train words only (no embedding: dev/test words stay unknown)
+    assert set(data.words) == {"<pad>", "<unk>", "EU", "rejects", "German", "call", ".",
+                               "Peter", "Blackburn"}
+    ner = data.data["ner"]["train"]
+    assert ner.sent_lengths.tolist() == [5, 2]
+    tags = [data.labels["ner"][i] for i in ner.labels.tolist()]
+    assert tags == ["S-ORG", "O", "S-MISC", "O", "O", "B-PER", "E-PER"]
+    dev = data.data["pos"]["dev"]
+    assert [data.words[i] for i in dev.words.tolist()] == ["<unk>", "<unk>", "call"]
+    assert dev.words.tolist()[:2] == [UNK_ID, UNK_ID]
+    # labels seen only in dev/test are in the list too
+    assert "POS" in data.labels["pos"]
+    assert "S-LOC" in data.labels["ner"]
+    assert data.provenance["counts"]["ner"]["train"] == {"sentences": 2, "tokens": 7}
+    assert data.provenance["sources"]["pos"]["found_in"] == "given"
+    assert len(data.provenance["sha256"]) == 3
+    assert "ner: BIO2 -> BIOES" in data.provenance["conversions"]
+    assert "sentences" in result.stdout and "tokens" in result.stdout
+
+
+def test_small_conll03_with_embedding_file(tmp_path):
+    corpus = write_conll03(tmp_path / "corpus")
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("2 3\neu 1 2 3\njapan 4 5 6\ngermany 7 8 9\n", encoding="utf-8")
+    request = Request("conll03", str(corpus), str(corpus), str(corpus))
+    data = prepare(request, str(vectors), {"embedding": str(vectors)})
+    # dev/test words with a vector join the vocabulary; other dev/test words do not
+    assert "Japan" in data.words and "Germany" in data.words and "wins" not in data.words
+    assert data.embedding.shape == (len(data.words), 3)
+    assert data.embedding[data.words.index("EU")].tolist() == [1.0, 2.0, 3.0]
+    assert data.embedding[data.words.index("Japan")].tolist() == [4.0, 5.0, 6.0]
+    assert data.embedding[PAD_ID].abs().sum() == 0
+    assert data.provenance["embedding"]["words_with_vector"] == 3
+    assert data.provenance["sha256"][str(vectors)] == sha256_of(vectors)
+
+
+@pytest.fixture(scope="module")
+def real_conll03(shared_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("real")
+    result = run_prepare("--type", "conll03", "--embedding", "none", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out / "conll03.pt", result
+
+
+def test_real_conll03_counts_and_loading(real_conll03):
+    path, result = real_conll03
+    raw = torch.load(path, weights_only=True)
+    counts = {"train": (14041, 203621), "dev": (3250, 51362), "test": (3453, 46435)}
+    for task in ("pos", "chunk", "ner"):
+        for split, (n_sent, n_tok) in counts.items():
+            part = raw["data"][task][split]
+            assert part["sent_lengths"].numel() == n_sent
+            assert int(part["sent_lengths"].sum()) == part["words"].numel() == n_tok
+            assert part["labels"].numel() == n_tok
+            assert int(part["word_lengths"].sum()) == part["chars"].numel()
+    assert "NN|SYM" in raw["labels"]["pos"]
+    assert raw["embedding"] is None
+    assert raw["provenance"]["sources"]["ner"]["found_in"] == "../shared/data/conll03"
+    assert raw["provenance"]["sha256"]["../shared/data/conll03/train.txt"] == \
+        "213953b5522fb7924802d883e50f027b2c6ffb5d4d0e63368ed82909f9b60423"
+    assert "../shared/data/conll03" in result.stdout
+
+
+# ---- bad input: one line "error: FILE:LINE: ...", exit code 2, no output file ---------------
+
+def assert_input_error(result: subprocess.CompletedProcess, out: Path, where: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and where in lines[0], lines[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("train, where", [
+    (CONLL03_TRAIN.replace("rejects VBZ B-VP O", "rejects VBZ O"), "train.txt:4:"),
+    ("\n\n  \n", "train.txt:1:"),
+    (CONLL03_TRAIN.replace("Peter NNP B-NP B-PER", "Peter NNP B-NP Q-PER"), "train.txt:9:"),
+    # S- tags make the column BIOES; then "S-PER I-PER" breaks it at the I-PER line
+    (CONLL03_TRAIN.replace("B-ORG", "S-ORG").replace("B-MISC", "S-MISC")
+     .replace("Peter NNP B-NP B-PER", "Peter NNP B-NP S-PER"), "train.txt:10:"),
+], ids=["columns", "blank", "prefix", "bioes"])
+def test_bad_conll03_files(tmp_path, train, where):
+    corpus = write_conll03(tmp_path / "corpus", train=train)
+    out = tmp_path / "out"
+    result = run_prepare(*conll03_args(corpus, out))
+    file_name, line = where.split(":", 1)
+    assert_input_error(result, out, f"{corpus / file_name}:{line}")
+
+
+def test_non_utf8_byte(tmp_path):
+    corpus = write_conll03(tmp_path / "corpus")
+    (corpus / "dev.txt").write_bytes(b"Germany NNP B-NP B-LOC\nM\xfcnchen NNP I-NP I-LOC\n")
+    out = tmp_path / "out"
+    assert_input_error(run_prepare(*conll03_args(corpus, out)), out,
+                       f"{corpus / 'dev.txt'}:2: byte 0xfc")
+
+
+def test_missing_split_file(tmp_path):
+    corpus = write_conll03(tmp_path / "corpus")
+    (corpus / "test.txt").unlink()
+    out = tmp_path / "out"
+    result = run_prepare(*conll03_args(corpus, out))
+    assert_input_error(result, out, f"{corpus}: missing the test split")
+
+
+def test_failure_keeps_an_existing_file_and_leaves_no_temp_file(tmp_path):
+    corpus = write_conll03(tmp_path / "corpus")
+    (corpus / "dev.txt").write_text("Germany NNP\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "conll03.pt").write_bytes(b"an earlier file")
+    result = run_prepare(*conll03_args(corpus, out))
+    assert result.returncode == 2
+    assert (out / "conll03.pt").read_bytes() == b"an earlier file"
+    assert sorted(p.name for p in out.iterdir()) == ["conll03.pt"]

@@ -1,0 +1,47 @@
+"""Reading a corpus file line by line: plain or gzip, strict UTF-8, errors with file and line."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from typing import Iterator
+
+from utils.errors import InputError
+from utils.paths import display_path
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its newline) of a text file (`.gz` is unpacked).
+
+    A missing file, a byte that is not UTF-8 and a file without any text raise InputError.
+    """
+    shown = display_path(path)
+    if not os.path.isfile(path):
+        raise InputError("file not found", shown)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    number = 0
+    has_text = False
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    byte = raw[err.start]
+                    raise InputError(f"byte 0x{byte:02x} is not UTF-8 text", shown, number) from None
+                line = line.rstrip("\r\n")
+                has_text = has_text or bool(line.strip())
+                yield number, line
+    except (OSError, EOFError) as err:  # e.g. a truncated or fake .gz file
+        raise InputError(f"cannot read ({err})", shown, number + 1) from None
+    if not has_text:
+        raise InputError("file is empty; expected tagged sentences", shown, 1)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes (as stored, so of the compressed bytes for `.gz`)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

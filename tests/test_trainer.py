@@ -1,0 +1,160 @@
+"""The training loop: learning, masks during training, resume, early stopping, optimizer strings,
+batch schedules."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_model import tiny_config  # noqa: E402
+from test_model_fixtures import synthetic_data  # noqa: E402
+
+from models import build_model  # noqa: E402
+from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
+from utils.errors import InputError  # noqa: E402
+from utils.optim import build_optimizer, lr_decay, parse_optim  # noqa: E402
+from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names  # noqa: E402
+from utils.schedules import re_seq_label, seq_label, single  # noqa: E402
+from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
+
+
+def make_tasks(data, task_ids=(0,)):
+    return [TaskData(i, data.tasks[i], data.schemes[data.tasks[i]], data.labels[data.tasks[i]],
+                     **data.data[data.tasks[i]]) for i in task_ids]
+
+
+def make_trainer(tmp_path, epochs=3, mask=None, task_ids=(0,), echo=lambda s: None, seed=3, **cfg):
+    data = synthetic_data(n_train=60, n_eval=20)
+    torch.manual_seed(0)
+    model = build_model(tiny_config(n_words=len(data.words), n_chars=len(data.chars), dropout=0.1,
+                                    hidden_size=16), data.embedding)
+    config = TrainConfig(epochs=epochs, batch_size=8, progress=False, **cfg)
+    masks = {t: mask(model) for t in task_ids} if mask else None
+    trainer = Trainer(model, make_tasks(data, task_ids), config, seed=seed, masks=masks,
+                      state_path=tmp_path / "state.th", log_path=tmp_path / "log.jsonl",
+                      log_fields={"round": 0}, echo=echo)
+    return trainer, model
+
+
+def third_kept(model):
+    names = prunable_names(model)
+    full = full_mask(model, names)
+    return magnitude_prune(dict(model.named_parameters()), full, n_total(full) // 3)
+
+
+def test_training_learns_and_tests_the_selected_epoch(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=6, optim="adam(lr=0.02)")
+    before = trainer.evaluate("dev")["pos"]
+    result = trainer.fit()
+    assert result.dev["pos"] > max(80.0, before + 20)
+    assert result.test["pos"] > 75.0
+    assert result.dev["pos"] == max(row["dev"]["pos"] for row in result.history)
+    assert result.history[result.best_epoch - 1]["dev"]["pos"] == result.dev["pos"]
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[0]["round"] == 0
+    assert rows[1]["lr"] == pytest.approx(0.02 / 1.05)
+
+
+def test_pruned_weights_never_move_and_end_at_zero(tmp_path):
+    trainer, model = make_trainer(tmp_path, epochs=2, mask=third_kept)
+    mask = trainer.masks[0]
+    params = dict(model.named_parameters())
+    with torch.no_grad():                      # start with nonzero pruned weights on purpose
+        for name in mask:
+            params[name].add_(0.5)
+    start = {n: params[n].detach().clone() for n in mask}
+    moved = []
+
+    def after_step(optimizer, args, kwargs):   # runs right after optimizer.step()
+        for name, kept in mask.items():
+            pruned = kept == 0
+            changed = params[name].detach()[pruned] != start[name][pruned]
+            moved.append(bool(changed.any()) and bool((params[name].detach()[pruned] != 0).any()))
+
+    handle = register_optimizer_step_post_hook(after_step)
+    try:
+        trainer.fit()
+    finally:
+        handle.remove()
+    assert moved and not any(moved)            # no pruned weight moved except to zero
+    survivors = 0
+    for name, kept in mask.items():
+        assert torch.count_nonzero(params[name].detach()[kept == 0]) == 0
+        survivors += int(torch.count_nonzero(params[name].detach()[kept == 1]))
+    assert survivors > 0
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_gives_the_same_run(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole, model_a = make_trainer(tmp_path / "a", epochs=4, mask=third_kept)
+    expected = whole.fit()
+
+    def crash_at_epoch_3(line):
+        if "epoch 3/" in line:
+            raise Crash
+    crashing, _ = make_trainer(tmp_path / "b", epochs=4, mask=third_kept, echo=crash_at_epoch_3)
+    with pytest.raises(Crash):
+        crashing.fit()
+    resumed, model_b = make_trainer(tmp_path / "b", epochs=4, mask=third_kept, seed=999)
+    got = resumed.fit()
+    assert (got.dev, got.test, got.best_epoch) == (expected.dev, expected.test, expected.best_epoch)
+    for (name, a), (_, b) in zip(model_a.state_dict().items(), model_b.state_dict().items()):
+        assert torch.equal(a, b), name
+    epochs = [json.loads(line)["epoch"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]              # the crashed epoch's row was dropped, then redone
+
+
+def test_patience_stops_early(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=30, optim="sgd(lr=0.0)", patience=2)
+    result = trainer.fit()
+    assert result.epochs == 3 and result.best_epoch == 1
+
+
+def test_two_tasks_train_together(tmp_path):
+    trainer, _ = make_trainer(tmp_path, epochs=2, task_ids=(0, 1), schedule="seq-label",
+                              optim="adam(lr=0.02)")
+    result = trainer.fit()
+    assert set(result.dev) == {"pos", "ner"} and set(result.test) == {"pos", "ner"}
+
+
+def test_optimizer_strings_are_parsed_safely():
+    assert parse_optim("sgd(lr=0.1, momentum=0.9)") == ("sgd", {"lr": 0.1, "momentum": 0.9})
+    assert parse_optim("Adam(lr=1e-3, betas=(0.9, 0.99))") == ("adam", {"lr": 0.001, "betas": (0.9, 0.99)})
+    assert parse_optim("adam") == ("adam", {})
+    for bad in ("sgd(lr=__import__('os'))", "os.system('x')", "sgd(0.1)", "lion(lr=1)",
+                "sgd(lr=0.1, foo=2)", "sgd(lr=", "[sgd]"):
+        with pytest.raises(InputError):
+            parse_optim(bad)
+    param = torch.nn.Parameter(torch.zeros(2))
+    optimizer = build_optimizer("sgd(lr=0.1, momentum=0.9)", [param])
+    assert optimizer.param_groups[0]["momentum"] == 0.9
+    with pytest.raises(InputError):
+        build_optimizer("sgd(lr=-1)", [param])
+    scheduler = lr_decay(optimizer, 0.05)
+    for epoch in range(1, 4):
+        optimizer.step()
+        scheduler.step()
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + 0.05 * epoch))
+
+
+def test_schedules():
+    batches = {0: ["a0", "a1", "a2"], 1: ["b0"], 2: ["c0", "c1"]}
+    gen = torch.Generator().manual_seed(0)
+    assert list(single({0: ["x", "y"]}, gen)) == [(0, "x"), (0, "y")]
+    order = list(seq_label(batches, gen))
+    assert sorted(order) == sorted((t, b) for t, bs in batches.items() for b in bs)
+    assert {t for t, _ in order[:3]} == {0, 1, 2}               # one batch of each task per cycle
+    assert [b for t, b in order if t == 0] == ["a0", "a1", "a2"]
+    balanced = list(re_seq_label(batches, gen))
+    counts = {t: sum(1 for u, _ in balanced if u == t) for t in batches}
+    assert counts == {0: 3, 1: 3, 2: 3}
+    assert all(b in batches[t] for t, b in balanced)

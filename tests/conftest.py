@@ -19,3 +19,18 @@ def shared_data() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.skip("real corpora not found in ../shared/data")
     return SHARED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def ontonotes_splits(shared_data):
+    """The real OntoNotes splits (pt dropped), read once per test session: {split: (sentences,
+    report)} with split in train/development/test."""
+    from utils.readers.ontonotes import ReadReport, read_ontonotes
+
+    folder = shared_data / "ontonotes"
+    splits = {}
+    for split in ("train", "development", "test"):
+        report = ReadReport()
+        splits[split] = (read_ontonotes([folder / f"{split}.gold_conll.gz"], ("pt",), report),
+                         report)
+    return splits

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from utils.datafile import FORMAT_VERSION, PAD_ID, UNK_ID, load_data_file
+from utils.errors import InputError
 from utils.prepare import prepare
 from utils.prepare_sources import Request
 from utils.readers.text import sha256_of
@@ -179,3 +180,83 @@ def test_failure_keeps_an_existing_file_and_leaves_no_temp_file(tmp_path):
     assert result.returncode == 2
     assert (out / "conll03.pt").read_bytes() == b"an earlier file"
     assert sorted(p.name for p in out.iterdir()) == ["conll03.pt"]
+
+
+# ---- ptb and ontonotes settings (in process) ----------------------------------------------
+
+def write_ptb_corpora(root: Path) -> dict[str, Path]:
+    wsj = root / "wsj"
+    wsj.mkdir(parents=True)
+    (wsj / "dev.pos").write_text("-DOCSTART- O\n\nThe DT\ncat NN\n", encoding="utf-8")
+    (wsj / "test.pos").write_text("A DT\ndog NN\n", encoding="utf-8")
+    train = root / "sections-00-18.pos"
+    train.write_text("Some DT\ncats NNS\n\nrun VBP\n", encoding="utf-8")
+    conll2000 = root / "conll2000"
+    conll2000.mkdir()
+    sentences = "".join(f"w{i} NN B-NP\nran VBD B-VP\n\n" for i in range(20))
+    (conll2000 / "train.txt").write_text(sentences, encoding="utf-8")
+    (conll2000 / "test.txt").write_text("x NN B-NP\n", encoding="utf-8")
+    conll03 = write_conll03(root / "conll03")
+    return {"wsj": wsj, "train": train, "conll2000": conll2000, "conll03": conll03}
+
+
+def test_small_ptb(tmp_path):
+    paths = write_ptb_corpora(tmp_path)
+    request = Request("ptb", pos=str(paths["wsj"]), chunk=str(paths["conll2000"]),
+                      ner=str(paths["conll03"]), pos_train=str(paths["train"]), seed=5)
+    data = prepare(request, "none", {})
+    counts = data.provenance["counts"]
+    assert counts["pos"]["train"] == {"sentences": 2, "tokens": 3}
+    assert counts["pos"]["dev"] == {"sentences": 1, "tokens": 2}
+    assert counts["chunk"]["dev"] == {"sentences": 2, "tokens": 4}      # 10% of 20
+    assert counts["chunk"]["train"] == {"sentences": 18, "tokens": 36}
+    assert counts["ner"]["train"] == {"sentences": 2, "tokens": 7}
+    assert any("seed 5" in note for note in data.provenance["conversions"])
+    assert data.provenance["sources"]["pos"]["files"]["train"] == [str(paths["train"])]
+
+
+def test_ptb_without_wsj_train_says_how_to_pass_it(tmp_path):
+    paths = write_ptb_corpora(tmp_path)
+    request = Request("ptb", pos=str(paths["wsj"]), chunk=str(paths["conll2000"]),
+                      ner=str(paths["conll03"]))
+    with pytest.raises(InputError, match=r"--pos-train FILE.*wsj_ptb/dev.pos can stand in"):
+        prepare(request, "none", {})
+
+
+def test_small_ontonotes(tmp_path):
+    from tests.test_readers import ONTO_DOC
+
+    folder = tmp_path / "ontonotes"
+    folder.mkdir()
+    for split in ("train", "development", "test"):
+        (folder / f"{split}.gold_conll").write_text(ONTO_DOC, encoding="utf-8")
+    request = Request("ontonotes", pos=str(folder), chunk=str(folder), ner=str(folder),
+                      chunk_check="none")
+    data = prepare(request, "none", {})
+    assert data.provenance["counts"]["ner"]["dev"] == {"sentences": 2, "tokens": 4}
+    train = {t: data.data[t]["train"] for t in data.tasks}
+    decode = lambda task: [data.labels[task][i] for i in train[task].labels.tolist()]
+    assert decode("pos") == ["NNP", "NNP", "VBZ", "UH"]
+    assert decode("chunk") == ["B-NP", "I-NP", "B-VP", "B-INTJ"]
+    assert decode("ner") == ["B-PERSON", "E-PERSON", "O", "S-CARDINAL"]
+    # the three tasks share one copy of the words and characters
+    assert train["pos"].words.data_ptr() == train["ner"].words.data_ptr()
+    reading = data.provenance["ontonotes_reading"]["train"]
+    assert reading["dropped_genre_sentences"] == {"pt": 1}
+    assert reading["dropped_malformed_sentences"] == [f"{folder / 'train.gold_conll'}:12"]
+    assert data.provenance["chunk_agreement"] == "not measured (--chunk-check none)"
+
+
+def test_real_ptb_with_dev_standing_in_for_train(shared_data):
+    request = Request("ptb", pos_train=str(shared_data / "wsj_ptb" / "dev.pos"))
+    data = prepare(request, "none", {})
+    counts = data.provenance["counts"]
+    assert counts["pos"]["dev"] == {"sentences": 5527, "tokens": 131768}
+    assert counts["pos"]["test"] == {"sentences": 5462, "tokens": 129654}
+    chunk = counts["chunk"]
+    assert chunk["train"]["sentences"] + chunk["dev"]["sentences"] == 8936
+    assert chunk["train"]["tokens"] + chunk["dev"]["tokens"] == 211727
+    assert chunk["dev"]["sentences"] == 894
+    assert chunk["test"] == {"sentences": 2012, "tokens": 47377}
+    assert counts["ner"]["test"] == {"sentences": 3453, "tokens": 46435}
+    assert "pos: the dev file stands in for the train file" in data.provenance["conversions"]

@@ -30,6 +30,7 @@ from utils.readers.sentences import TaggedSentences
 TASKS = ("pos", "chunk", "ner")
 SCHEMES = {"pos": "plain", "chunk": "bio", "ner": "bioes"}
 DROPPED_GENRES = ("pt",)
+NO_PARSE_TAGS = {"XX", "VERB"}  # the only POS tags of OntoNotes v12 sentences without a gold tree
 CHUNK_DEV_SHARE = 0.1
 
 
@@ -196,18 +197,18 @@ def _collect_ontonotes(request: Request, collected: Collected, reader: _ReadOnce
 
 def _note_ontonotes_report(collected: Collected, split: str, sentences: TaggedSentences,
                            report: ReadReport) -> None:
-    dropped = collected.extra.setdefault("dropped", {})
-    if split in dropped:
+    reading = collected.extra.setdefault("ontonotes_reading", {})
+    if split in reading:
         return
-    unparsed = sum(all(bit == "*" for bit in bits) for bits in sentences.tags["parse"])
-    dropped[split] = {"genre_sentences": dict(report.dropped_genres),
-                      "malformed_sentences": list(report.malformed),
-                      "kept_sentences_without_parse": unparsed}
+    unparsed = sum(all(tag in NO_PARSE_TAGS for tag in tags) for tags in sentences.tags["pos"])
+    reading[split] = {"dropped_genre_sentences": dict(report.dropped_genres),
+                      "dropped_malformed_sentences": list(report.malformed),
+                      "sentences_without_tree": unparsed}
     for where in report.malformed:
         collected.add_notes([f"{split}: dropped the sentence at {where} (a row lost a column)"])
     if unparsed:
-        collected.add_notes([f"chunk {split}: {unparsed} sentences have no gold parse "
-                             "(POS XX, parse bit '*'); their chunk tags are all O"])
+        collected.add_notes([f"{split}: {unparsed} sentences have no gold tree (POS XX/VERB "
+                             "only, a flat TOP); their chunk tags are all O"])
 
 
 def derive_chunks(sentences: TaggedSentences) -> list[list[str]]:

@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--type", required=True, choices=("conll03", "ptb", "ontonotes"),
                         help="the data setting")
-    parser.add_argument("--pos", help="POS corpus: conll03 folder, WSJ .pos folder, or OntoNotes")
+    parser.add_argument("--pos", help="POS corpus: CoNLL-2003, WSJ .pos or OntoNotes (conll03 and "
+                        "ontonotes: a path given for one task serves the others)")
     parser.add_argument("--chunk", help="chunk corpus: conll03 folder, CoNLL-2000, or OntoNotes")
     parser.add_argument("--ner", help="NER corpus: conll03 folder (conll03, ptb) or OntoNotes")
     parser.add_argument("--pos-train", help="ptb: the WSJ POS train file (sections 00-18)")
@@ -58,7 +59,8 @@ def main() -> None:
     agreement = prepared.provenance.get("chunk_agreement")
     if isinstance(agreement, dict):
         print(f"chunk rule vs CoNLL-2000 gold: {100 * agreement['agreement']:.2f}% of "
-              f"{agreement['tokens']:,} tokens in {agreement['matched_sentences']:,} shared sentences")
+              f"{agreement['tokens']:,} tokens in {agreement['matched_sentences']:,} "
+              "shared sentences")
     elif agreement:
         print(f"chunk rule vs CoNLL-2000 gold: {agreement}")
     path = out / f"{args.type}.pt"

@@ -230,8 +230,7 @@ def test_small_ontonotes(tmp_path):
     folder.mkdir()
     for split in ("train", "development", "test"):
         (folder / f"{split}.gold_conll").write_text(ONTO_DOC, encoding="utf-8")
-    request = Request("ontonotes", pos=str(folder), chunk=str(folder), ner=str(folder),
-                      chunk_check="none")
+    request = Request("ontonotes", ner=str(folder), chunk_check="none")
     data = prepare(request, "none", {})
     assert data.provenance["counts"]["ner"]["dev"] == {"sentences": 2, "tokens": 4}
     train = {t: data.data[t]["train"] for t in data.tasks}
@@ -245,6 +244,7 @@ def test_small_ontonotes(tmp_path):
     assert reading["dropped_genre_sentences"] == {"pt": 1}
     assert reading["dropped_malformed_sentences"] == [f"{folder / 'train.gold_conll'}:12"]
     assert data.provenance["chunk_agreement"] == "not measured (--chunk-check none)"
+    assert {data.provenance["sources"][t]["found_in"] for t in data.tasks} == {"given"}
 
 
 def test_real_ptb_with_dev_standing_in_for_train(shared_data):

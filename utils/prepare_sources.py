@@ -11,7 +11,7 @@ Chunks end up in BIO2 and NER in BIOES; OntoNotes drops the `pt` genre (no NER a
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ SCHEMES = {"pos": "plain", "chunk": "bio", "ner": "bioes"}
 DROPPED_GENRES = ("pt",)
 NO_PARSE_TAGS = {"XX", "VERB"}  # the only POS tags of OntoNotes v12 sentences without a gold tree
 CHUNK_DEV_SHARE = 0.1
+ONE_CORPUS_SETTINGS = ("conll03", "ontonotes")
 
 
 @dataclass
@@ -103,9 +104,21 @@ def collect(request: Request) -> Collected:
     if request.setting not in collectors:
         raise InputError(f"unknown data setting {request.setting!r}; expected one of "
                          f"{', '.join(collectors)}")
+    if request.setting in ONE_CORPUS_SETTINGS:
+        request = one_corpus(request)
     collected = Collected()
     collectors[request.setting](request, collected, _ReadOnce())
     return collected
+
+
+def one_corpus(request: Request) -> Request:
+    """conll03 and ontonotes read all tasks from one corpus: a path given for one task serves
+    the tasks given none."""
+    given = [path for path in (request.pos, request.chunk, request.ner) if path is not None]
+    if not given:
+        return request
+    return replace(request, pos=request.pos or given[0], chunk=request.chunk or given[0],
+                   ner=request.ner or given[0])
 
 
 def _set_task(collected: Collected, task: str, split: str, sentences: TaggedSentences,
@@ -164,7 +177,8 @@ def _ptb_chunk(request: Request, collected: Collected, reader: _ReadOnce) -> Non
     test = reader.columns(located.files["test"][0], CONLL2000_COLUMNS, 3)
     _set_task(collected, "chunk", "test", test, "chunk")
     collected.add_notes([f"chunk: dev = {len(dev)} of the {full.n_sentences} CoNLL-2000 train "
-                         f"sentences, drawn with seed {request.seed}; train = the other {len(train)}"])
+                         f"sentences, drawn with seed {request.seed}; "
+                         f"train = the other {len(train)}"])
 
 
 def split_off_dev(n_sentences: int, share: float, seed: int) -> tuple[list[int], list[int]]:

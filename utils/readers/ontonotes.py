@@ -138,14 +138,11 @@ def brackets_to_bioes(cells: Sequence[str]) -> list[str]:
         if cell == "*":
             tags.append(f"I-{open_type}" if open_type else "O")
             continue
-        closes = cell.endswith(")")
         if cell.startswith("("):
             if open_type:
-                raise BracketError(f"entity {cell!r} opens inside the open {open_type} entity", index)
-            entity = cell[1:].rstrip("*)")
-            if not entity or cell.count("(") != 1 or cell not in (f"({entity}*", f"({entity})",
-                                                                  f"({entity}*)"):
-                raise BracketError(f"expected '(TYPE*', '(TYPE)' or '*)', found {cell!r}", index)
+                raise BracketError(f"entity {cell!r} opens inside the open {open_type} entity",
+                                   index)
+            entity, closes = _opening(cell, index)
             if closes:
                 tags.append(f"S-{entity}")
             else:
@@ -161,3 +158,12 @@ def brackets_to_bioes(cells: Sequence[str]) -> list[str]:
     if open_type:
         raise BracketError(f"the {open_type} entity opened at token {start} is not closed", start)
     return tags
+
+
+def _opening(cell: str, index: int) -> tuple[str, bool]:
+    """'(ORG*' -> ('ORG', False); '(ORG)' and '(ORG*)' -> ('ORG', True)."""
+    for suffix, closes in (("*)", True), (")", True), ("*", False)):
+        entity = cell[1:-len(suffix)] if cell.endswith(suffix) else ""
+        if entity and not any(mark in entity for mark in "()*"):
+            return entity, closes
+    raise BracketError(f"expected '(TYPE*', '(TYPE)' or '*)', found {cell!r}", index)

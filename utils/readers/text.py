@@ -28,7 +28,8 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as err:
                     byte = raw[err.start]
-                    raise InputError(f"byte 0x{byte:02x} is not UTF-8 text", shown, number) from None
+                    raise InputError(f"byte 0x{byte:02x} is not UTF-8 text", shown,
+                                     number) from None
                 line = line.rstrip("\r\n")
                 has_text = has_text or bool(line.strip())
                 yield number, line

@@ -6,27 +6,19 @@ import pytest
 import torch
 
 from utils.metrics import AccuracyMetric, SpanF1Metric, make_metric
+from utils.paths import SHARED_DATA_DIR
+from utils.readers.columns import CONLL03_COLUMNS, read_column_file
 from utils.tagschemes import bio_to_bioes, get_spans
 
-CONLL03_DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "conll03" / "dev.txt"
+CONLL03_DEV = SHARED_DATA_DIR / "conll03" / "dev.txt"
 needs_corpus = pytest.mark.skipif(not CONLL03_DEV.exists(), reason="real corpora not found in ../shared/data")
 NOISE_LEVELS = (0.0, 0.05, 0.2, 0.5)
 
 
 def read_conll_column(path: Path, column: int) -> list[list[str]]:
-    """Sentences of one column of a CoNLL-2003 file, without -DOCSTART- lines."""
-    sentences, current = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        fields = line.split()
-        if not fields or fields[0] == "-DOCSTART-":
-            if current:
-                sentences.append(current)
-            current = []
-            continue
-        current.append(fields[column])
-    if current:
-        sentences.append(current)
-    return sentences
+    """Sentences of one tag column of a CoNLL-2003 file, read by the project's reader."""
+    name = {index: name for name, index in CONLL03_COLUMNS.items()}[column]
+    return read_column_file(path, CONLL03_COLUMNS, 4).tags[name]
 
 
 def dev_tags(task: str) -> list[list[str]]:

@@ -210,6 +210,7 @@ class Trainer:
     # ---- resume state ----------------------------------------------------------------------
     def _load_state(self, optimizer, scheduler) -> dict[str, Any]:
         if self.state_path is None or not os.path.isfile(self.state_path):
+            self._trim_log(0)                # rows of a start that died before its first state
             seed_everything(self.seed)
             self.generator.manual_seed(self.seed)
             return {"epoch": 0, "elapsed": 0.0, "best": None, "bad_epochs": 0, "history": []}

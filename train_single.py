@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+"""Iterative Magnitude Pruning of the CNN-BiLSTM tagger for one task (see README)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from models import ModelConfig, task_layers_for
+from utils.datafile import load_data_file
+from utils.errors import InputError, exit_on_input_error
+from utils.imp import ImpPlan, evaluate_run, results_table, run_imp
+from utils.optim import parse_optim
+from utils.presets import PRESETS, apply_preset, preset_help
+from utils.run_dir import prepare_run_dir
+from utils.trainer import TrainConfig
+
+# Arguments that may change between a run and its --resume without changing its results.
+RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "evaluate", "tensorboard")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Find a subnetwork for one task by Iterative Magnitude Pruning: train, remove "
+                    "the smallest weights, rewind the rest to their initial values, repeat. "
+                    "Writes <save_dir>/cp/<exp_name>/: init_weights.th, one mask [k]_[pct].th and "
+                    "one best_[k]_[pct].th per round k, results.jsonl, log.jsonl and args.json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = p.add_argument
+    add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
+    add("--task_id", type=int, default=0, help="which task of the data file to prune (0 = first, "
+        "e.g. pos; conll03 order: pos, chunk, ner)")
+    add("--seed", type=int, default=1, help="random seed (initial weights, shuffling, dropout)")
+    add("--arch", choices=["lstm", "hier-lstm"], default="lstm",
+        help="lstm: every task reads the top BiLSTM layer; hier-lstm: POS reads layer 1")
+    add("--preset", choices=sorted(PRESETS), default="paper",
+        help="named configuration; the arguments below left unset take its values")
+    add("--pruning_iter", type=int, help=f"number of pruning rounds after round 0 ({preset_help('pruning_iter')})")
+    add("--final_rate", type=float, help="fraction of the prunable weights the last round keeps; "
+        f"each round removes 1 - final_rate**(1/pruning_iter) of what remains ({preset_help('final_rate')})")
+    add("--epochs", type=int, help=f"training epochs per round ({preset_help('epochs')})")
+    add("--optim", help=f"optimizer and its arguments, e.g. \"adam(lr=0.001)\" ({preset_help('optim')})")
+    add("--hidden_size", type=int, help=f"BiLSTM hidden units per direction ({preset_help('hidden_size')})")
+    add("--n_layer", type=int, help=f"BiLSTM layers ({preset_help('n_layer')})")
+    add("--dropout", type=float, help=f"dropout rate ({preset_help('dropout')})")
+    add("--batch_size", type=int, help=f"sentences per training batch ({preset_help('batch_size')})")
+    add("--patience", type=int, help="stop a round after this many epochs without a better dev "
+        f"score; 0 = never ({preset_help('patience')})")
+    add("--train_subset", type=int, help="use only the first N training sentences; 0 = all "
+        f"({preset_help('train_subset')})")
+    add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
+        f"({preset_help('eval_subset')})")
+    add("--save_dir", help="experiment folder; default exp/<setting>/single")
+    add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the task id")
+    add("--init_weights", help="rewind point instead of the fresh initial weights, e.g. a "
+        "multi-task warm-up checkpoint (a file with a state_dict)")
+    add("--init_masks", help="mask file to start from: round 0 trains that subnetwork")
+    add("--need_cut", default="lstm,conv", help="comma-separated name parts: parameters whose "
+        "name contains one of them are pruned (biases never)")
+    add("--crf", action="store_true", help="a CRF on top of each task's head")
+    add("--evaluate", action="store_true", help="do not train: score every best_*.th of an "
+        "existing run on dev and test")
+    add("--debug", action="store_true", help="quick check: 200 sentences per split, 3 epochs, "
+        "3 prunings (explicit arguments still win)")
+    add("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    add("--num_threads", type=int, default=0, help="CPU threads for torch; 0 = all cores")
+    add("--resume", action="store_true", help="continue an interrupted run in the same folder "
+        "(same arguments needed)")
+    add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
+    add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
+    return p
+
+
+def resolve(args: argparse.Namespace, setting: str) -> dict:
+    values = apply_preset(vars(args), args.preset, args.debug)
+    values["save_dir"] = values["save_dir"] or str(Path("exp") / setting / "single")
+    values["exp_name"] = values["exp_name"] or str(values["task_id"])
+    values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
+    parse_optim(values["optim"])                      # bad strings fail before any work
+    return values
+
+
+def setup_torch(values: dict) -> None:
+    torch.set_num_threads(values["num_threads"] or os.cpu_count() or 1)
+    if values["device"].startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("CUDA is not available on this machine", "--device")
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    data = load_data_file(args.data_path)
+    values = resolve(args, data.setting)
+    setup_torch(values)
+    if not 0 <= values["task_id"] < len(data.tasks):
+        raise InputError(f"task_id must be in 0..{len(data.tasks) - 1} ({', '.join(data.tasks)})",
+                         "--task_id")
+    if values["train_subset"] or values["eval_subset"]:
+        big = 10 ** 12
+        data = data.subset(values["train_subset"] or big, values["eval_subset"] or big)
+    run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
+    train = TrainConfig(epochs=values["epochs"], optim=values["optim"],
+                        batch_size=values["batch_size"], patience=values["patience"],
+                        device=values["device"])
+    if values["evaluate"]:
+        print(results_table(evaluate_run(run_dir, data, values["task_id"], train)))
+        return
+    config = ModelConfig(
+        n_words=len(data.words), n_chars=len(data.chars),
+        n_labels=[len(data.labels[t]) for t in data.tasks],
+        word_dim=data.embedding.size(1) if data.embedding is not None else 100,
+        hidden_size=values["hidden_size"], n_layer=values["n_layer"], dropout=values["dropout"],
+        crf=values["crf"], arch=values["arch"],
+        task_layers=task_layers_for(values["arch"], data.tasks, values["n_layer"]))
+    prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
+                    ignore=RESUME_MAY_CHANGE)
+    plan = ImpPlan(task_id=values["task_id"], seed=values["seed"],
+                   pruning_iter=values["pruning_iter"], final_rate=values["final_rate"],
+                   need_cut=values["need_cut"], train=train, init_weights=values["init_weights"],
+                   init_masks=values["init_masks"], tensorboard=values["tensorboard"])
+    rows = run_imp(config, data, plan, run_dir, echo=lambda line: print(line, flush=True))
+    print(f"\n{data.tasks[values['task_id']]}: score against percent of prunable weights kept "
+          f"({run_dir})")
+    print(results_table(rows))
+
+
+if __name__ == "__main__":
+    exit_on_input_error(main)

@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""Multi-task training: sparse sharing (each task through its own mask), hard sharing,
+hierarchical sharing, and single-task baselines (see README, "Multi-task training")."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+
+from models import ModelConfig, build_model, task_layers_for
+from utils.atomic import json_save_atomic
+from utils.checkpoint import load_weights, save_weights, seed_everything
+from utils.datafile import PreparedData, load_data_file
+from utils.errors import InputError, exit_on_input_error
+from utils.mask_stats import model_shapes, parameter_counts
+from utils.masking import check_mask, union_masks
+from utils.mtl_setup import (check_task_ids, init_weights_path, load_task_masks, make_tasks,
+                             mode_of, results_record)
+from utils.optim import parse_optim
+from utils.presets import PRESETS, apply_preset, preset_help
+from utils.pruning import rewind_
+from utils.run_dir import prepare_run_dir
+from utils.trainer import TrainConfig, Trainer
+
+# Arguments that may change between a run and its --resume without changing its results.
+RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard")
+# ModelConfig fields that decide the parameter shapes: the start weights must agree on them.
+SHAPE_FIELDS = ("n_words", "n_chars", "n_labels", "word_dim", "char_dim", "char_filters",
+                "char_kernel", "hidden_size", "n_layer", "crf")
+STATE, RESULTS, BEST, LOG = "resume.th", "results.json", "best.th", "log.jsonl"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Train several tasks together. Sparse sharing: --masks_path (each task "
+                    "trains and runs through its own subnetwork); hard sharing: no masks; "
+                    "hierarchical: --arch hier-lstm; single-task baseline: one task in --tasks. "
+                    "Selects the epoch with the best mean dev score and tests it. Writes "
+                    "<save_dir>/cp/<exp_name>/: best.th, results.json, log.jsonl, args.json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = p.add_argument
+    add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
+    add("--tasks", type=int, nargs="+", default=None, help="task ids to train (conll03 order: 0 pos, "
+        "1 chunk, 2 ner); default all tasks of the data file")
+    add("--masks_path", type=Path, help="folder from prepare-masks.sh (<task_id>.th and "
+        "init_weights.th): sparse sharing; without it, no masks (hard sharing)")
+    add("--init_weights", type=Path, help="start weights (a file with a state_dict, e.g. a "
+        "checkpoint); default the masks' init_weights.th, or fresh weights from --seed")
+    add("--arch", choices=["lstm", "hier-lstm"], default="lstm",
+        help="lstm: every task reads the top BiLSTM layer; hier-lstm: POS reads layer 1 "
+             "(hierarchical sharing)")
+    add("--trainer", choices=["seq-label", "re-seq-label"], default="seq-label",
+        help="batch schedule: seq-label = tasks in a shuffled round-robin, one batch each, until "
+             "every task's data is used; re-seq-label = smaller tasks resampled up to the largest")
+    add("--select_on", choices=["dev", "test"], default="dev",
+        help="split whose mean score selects the epoch; 'test' repeats the original code's "
+             "choice and is NOT recommended (it reports a score tuned on the test set)")
+    add("--seed", type=int, default=1, help="random seed (fresh weights, shuffling, dropout)")
+    add("--preset", choices=sorted(PRESETS), default="paper",
+        help="named configuration; the arguments below left unset take its values")
+    add("--epochs", type=int, help=f"training epochs ({preset_help('epochs')})")
+    add("--optim", help=f"optimizer and its arguments, e.g. \"adam(lr=0.001)\" ({preset_help('optim')})")
+    add("--hidden_size", type=int, help=f"BiLSTM hidden units per direction ({preset_help('hidden_size')})")
+    add("--n_layer", type=int, help=f"BiLSTM layers ({preset_help('n_layer')})")
+    add("--dropout", type=float, help=f"dropout rate ({preset_help('dropout')})")
+    add("--batch_size", type=int, help=f"sentences per training batch ({preset_help('batch_size')})")
+    add("--patience", type=int, help="stop after this many epochs without a better mean dev "
+        f"score; 0 = never ({preset_help('patience')})")
+    add("--train_subset", type=int, help="use only the first N training sentences of each task; "
+        f"0 = all ({preset_help('train_subset')})")
+    add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
+        f"({preset_help('eval_subset')})")
+    add("--crf", action="store_true", help="a CRF on top of each task's head")
+    add("--save_dir", help="experiment folder; default exp/<setting>/mtl")
+    add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the mode "
+        "(sparse, hard, hier or single-<task>)")
+    add("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    add("--num_threads", type=int, default=0, help="CPU threads for torch; 0 = all cores")
+    add("--resume", action="store_true", help="continue an interrupted run in the same folder "
+        "(same arguments needed)")
+    add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
+    add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
+    return p
+
+
+def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
+    """Every setting of the run: preset values filled in, defaults derived from the data file."""
+    values = apply_preset(vars(args), args.preset)
+    values["tasks"] = check_task_ids(values["tasks"] or [], data)
+    values["mode"] = mode_of(values["masks_path"], values["arch"], len(values["tasks"]))
+    values["save_dir"] = values["save_dir"] or str(Path("exp") / data.setting / "mtl")
+    if values["exp_name"] is None:
+        single = f"single-{data.tasks[values['tasks'][0]]}"
+        values["exp_name"] = single if values["mode"] == "single" else values["mode"]
+    for key in ("masks_path", "init_weights"):
+        values[key] = None if values[key] is None else str(values[key])
+    parse_optim(values["optim"])                      # bad strings fail before any work
+    return values
+
+
+def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelConfig:
+    """The network: sizes from the start weights when they carry a config, else from the
+    arguments; the architecture (which layer each task reads) always from the arguments."""
+    fresh = ModelConfig(
+        n_words=len(data.words), n_chars=len(data.chars),
+        n_labels=[len(data.labels[t]) for t in data.tasks],
+        word_dim=data.embedding.size(1) if data.embedding is not None else 100,
+        hidden_size=values["hidden_size"], n_layer=values["n_layer"], crf=values["crf"])
+    sizes = {k: getattr(fresh, k) for k in SHAPE_FIELDS}
+    if start is not None:
+        differ = [f"{k}: {start[k]} there, {sizes[k]} here" for k in SHAPE_FIELDS
+                  if k in start and start[k] != sizes[k]]
+        if differ:
+            raise InputError("start weights do not fit this data file and these arguments ("
+                             + "; ".join(differ) + ")", values["init_weights"])
+    return ModelConfig(**sizes, dropout=values["dropout"], arch=values["arch"],
+                       task_layers=task_layers_for(values["arch"], data.tasks, sizes["n_layer"]))
+
+
+def start_model(values: dict, data: PreparedData, masks: dict | None):
+    """The model at its start: the start weights (weights no task keeps set to zero) or fresh."""
+    path = init_weights_path(values["init_weights"] and Path(values["init_weights"]),
+                             values["masks_path"] and Path(values["masks_path"]))
+    values["init_weights"] = None if path is None else str(path)
+    state, saved_config = load_weights(path) if path is not None else (None, None)
+    config = model_config(values, data, saved_config)
+    seed_everything(values["seed"])
+    model = build_model(config, data.embedding)
+    if state is not None:
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}", path) from None
+    for task_id, mask in (masks or {}).items():
+        try:
+            check_mask(model, mask)
+        except ValueError as err:
+            raise InputError(str(err), Path(values["masks_path"]) / f"{task_id}.th") from None
+    if masks:
+        rewind_(model, {k: v.clone() for k, v in model.state_dict().items()}, union_masks(list(masks.values())))
+    return model, config
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    data = load_data_file(args.data_path)
+    values = resolve(args, data)
+    torch.set_num_threads(values["num_threads"] or os.cpu_count() or 1)
+    if values["device"].startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("CUDA is not available on this machine", "--device")
+    if values["train_subset"] or values["eval_subset"]:
+        big = 10 ** 12
+        data = data.subset(values["train_subset"] or big, values["eval_subset"] or big)
+    masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
+    model, config = start_model(values, data, masks)
+    run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
+    resumed = prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
+                              ignore=RESUME_MAY_CHANGE)
+    if resumed and (run_dir / RESULTS).is_file():
+        print(f"{run_dir} has finished already (results.json); nothing to do")
+        return
+    tasks = make_tasks(data, values["tasks"], values["select_on"])
+    train = TrainConfig(epochs=values["epochs"], optim=values["optim"], batch_size=values["batch_size"],
+                        patience=values["patience"], schedule=values["trainer"], device=values["device"])
+    print(f"{values['mode']} training of {', '.join(t.name for t in tasks)} -> {run_dir}", flush=True)
+    trainer = Trainer(model, tasks, train, seed=values["seed"], masks=masks,
+                      state_path=run_dir / STATE, log_path=run_dir / LOG,
+                      tensorboard_dir=values["tensorboard"], echo=lambda line: print(line, flush=True))
+    result = trainer.fit()
+    dev = result.dev
+    if values["select_on"] == "test":                  # the dev scores of the epoch chosen on test
+        dev = Trainer(model, make_tasks(data, values["tasks"]), train, seed=values["seed"],
+                      masks=masks, echo=lambda line: None).evaluate("dev")
+    counts = parameter_counts(model_shapes(model), values["tasks"], dict(enumerate(data.tasks)),
+                              masks, config.task_layers)
+    record = results_record(setting=data.setting, mode=values["mode"], tasks=tasks, result=result,
+                            dev=dev, select_on=values["select_on"], parameters=counts, masks=masks,
+                            extra={"masks_path": values["masks_path"],
+                                   "init_weights": values["init_weights"], "arch": values["arch"],
+                                   "trainer": values["trainer"], "preset": values["preset"]})
+    save_weights(run_dir / BEST, model, config, tasks=[t.name for t in tasks], task_ids=values["tasks"],
+                 masks=masks or {}, epoch=result.best_epoch, dev=record["dev"], test=record["test"])
+    json_save_atomic(record, run_dir / RESULTS)
+    (run_dir / STATE).unlink(missing_ok=True)
+    print(summary(record, run_dir))
+
+
+def summary(record: dict, run_dir: Path) -> str:
+    """The closing lines: scores at the selected epoch and parameter counts."""
+    lines = [f"{record['mode']}: epoch {record['best_epoch']}/{record['epochs']} selected on "
+             f"{record['selected_on']}"]
+    for name in record["tasks"]:
+        lines.append(f"  {name:6s} dev {record['dev'][name]:6.2f}  test {record['test'][name]:6.2f}  "
+                     f"({record['metric'][name]}, {record['density'][name]:.2f}% of prunable weights)")
+    lines.append(f"  avg    dev {record['avg']['dev']:6.2f}  test {record['avg']['test']:6.2f}")
+    p = record["parameters"]
+    shared = ", ".join(f"by {k}: {n:,}" for k, n in p["shared_by"].items() if k > 1)
+    lines.append(f"  parameters used {p['total']:,} (private {p['private']:,}{', shared ' + shared if shared else ''}); "
+                 f"per task {', '.join(f'{t} {n:,}' for t, n in p['per_task'].items())}")
+    lines.append(f"wrote {run_dir}/results.json and best.th")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    exit_on_input_error(main)

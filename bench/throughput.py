@@ -1,0 +1,420 @@
+#!/usr/bin/env python
+"""Training and evaluation throughput on real batches, all measured in one run on the same shapes.
+
+    .venv/bin/python bench/throughput.py --threads 2 --table
+    python3 bench/throughput.py --device cuda --amp --batch 64 --out gpu.json
+
+Measured, in tokens per second (tokens = real words, padding excluded):
+- floor: a bare 2-layer BiLSTM (`nn.LSTM`) forward+backward on the same packed batches, inputs
+  prepared beforehand: what the hardware gives for the dominant computation;
+- single, single_masked, hard, sparse: `Trainer._train_epoch`, the training loop users run
+  (batching, embeddings, char CNN, loss, clipping, optimizer, masks), over a sample of the training
+  sentences; single = one task, hard = three tasks without masks, sparse = three task masks;
+- original_masking: the masking of the original code, as a peer written here: a deepcopy of the
+  state dict before each batch, `masked_fill_` of the pruned weights, forward/backward,
+  `load_state_dict` back, `masked_fill_` of the gradients; the same batches and optimizer;
+- eval: `Trainer.evaluate` (forward, decoding, metric) and its forward-only bare-LSTM floor.
+Methods are timed in turns (repeat 1 of every method, then repeat 2, ...) and each keeps its best
+repeat, so a load change on a shared machine hits all of them alike.
+Prints one JSON object (or a table with --table); --out also writes the JSON to a file.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models import ModelConfig, build_model  # noqa: E402
+from utils.atomic import json_save_atomic  # noqa: E402
+from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
+from utils.datafile import PreparedData, Split, load_data_file  # noqa: E402
+from utils.errors import InputError, exit_on_input_error  # noqa: E402
+from utils.optim import build_optimizer  # noqa: E402
+from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names, target_kept  # noqa: E402
+from utils.schedules import get_schedule  # noqa: E402
+from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
+
+TRAIN_METHODS = ("floor", "single", "single_masked", "hard", "sparse", "original_masking")
+EVAL_METHODS = ("floor", "single", "sparse")
+# IMP rounds (of 20, final rate 0.1) whose densities the three sparse-sharing masks take.
+MASK_ROUNDS = (7, 10, 14)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default="data/conll03.pt", help="prepared data file")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast around training and evaluation")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch.set_num_threads (default: torch's own choice)")
+    p.add_argument("--batch", type=int, default=10, help="training batch size (paper: 10)")
+    p.add_argument("--eval-batch", type=int, default=256, help="evaluation batch size")
+    p.add_argument("--steps", type=int, default=100,
+                   help="training batches per task per repeat (sample = steps x batch sentences)")
+    p.add_argument("--eval-batches", type=int, default=4, help="evaluation batches per task")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best one counts")
+    p.add_argument("--hidden", type=int, default=200, help="LSTM hidden size per direction")
+    p.add_argument("--layers", type=int, default=2, help="LSTM layers")
+    p.add_argument("--crf", action="store_true", help="CRF heads instead of softmax")
+    p.add_argument("--task", default="ner", help="the task of the single-task runs")
+    p.add_argument("--optim", default="sgd(lr=0.1, momentum=0.9)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--table", action="store_true", help="print a table instead of the JSON")
+    args = p.parse_args(argv)
+    for name in ("batch", "eval_batch", "steps", "eval_batches", "repeats", "hidden", "layers"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    return args
+
+
+# ---- data ------------------------------------------------------------------------------------
+def sample_split(split: Split, n_sentences: int, generator: torch.Generator) -> Split:
+    """A random sample of sentences (drawn over the whole split, so lengths are representative)."""
+    ids = torch.randperm(split.n_sentences, generator=generator)[:n_sentences]
+    tokens = _ranges(torch.cumsum(split.sent_lengths, 0) - split.sent_lengths,
+                     split.sent_lengths, ids)
+    chars = _ranges(torch.cumsum(split.word_lengths, 0) - split.word_lengths,
+                    split.word_lengths, tokens)
+    return Split(split.words[tokens], split.labels[tokens], split.sent_lengths[ids],
+                 split.chars[chars], split.word_lengths[tokens])
+
+
+def _ranges(starts: torch.Tensor, lengths: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Concatenated index ranges [starts[i], starts[i] + lengths[i]) of the items `ids`."""
+    sizes = lengths[ids]
+    offsets = torch.cumsum(sizes, 0) - sizes
+    within = torch.arange(int(sizes.sum())) - torch.repeat_interleave(offsets, sizes)
+    return torch.repeat_interleave(starts[ids], sizes) + within
+
+
+def sample_tasks(data: PreparedData, n_train: int, n_eval: int, seed: int) -> list[TaskData]:
+    """Every task with a sample of its train and dev sentences (dev stands in for test)."""
+    tasks = []
+    for task_id, name in enumerate(data.tasks):
+        train = sample_split(data.data[name]["train"], n_train, torch.Generator().manual_seed(seed))
+        dev = sample_split(data.data[name]["dev"], n_eval, torch.Generator().manual_seed(seed))
+        tasks.append(TaskData(task_id, name, data.schemes[name], data.labels[name], train, dev, dev))
+    return tasks
+
+
+# ---- models and masks ------------------------------------------------------------------------
+def model_config(data: PreparedData, args: argparse.Namespace) -> ModelConfig:
+    word_dim = data.embedding.size(1) if data.embedding is not None else 100
+    return ModelConfig(len(data.words), len(data.chars), [len(data.labels[t]) for t in data.tasks],
+                       word_dim=word_dim, hidden_size=args.hidden, n_layer=args.layers, crf=args.crf)
+
+
+def task_masks(config: ModelConfig, n_tasks: int, seed: int) -> dict[int, dict[str, torch.Tensor]]:
+    """One magnitude mask per task, at the densities of IMP rounds MASK_ROUNDS (different weights)."""
+    model = build_model(config)
+    names = prunable_names(model)
+    start = full_mask(model, names)
+    masks = {}
+    for task_id in range(n_tasks):
+        gen = torch.Generator().manual_seed(seed + task_id)
+        scores = {name: torch.rand(start[name].shape, generator=gen) for name in names}
+        keep = target_kept(n_total(start), 0.1, 20, MASK_ROUNDS[task_id % len(MASK_ROUNDS)])
+        masks[task_id] = magnitude_prune(scores, start, keep)
+    return masks
+
+
+# ---- timing ----------------------------------------------------------------------------------
+def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, float | None]:
+    """(seconds, peak device memory in MiB or None on CPU) of one call."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        return time.perf_counter() - start, torch.cuda.max_memory_allocated(device) / 2**20
+    return time.perf_counter() - start, None
+
+
+def autocast(args: argparse.Namespace, device: torch.device):
+    if not args.amp:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+# ---- the runs --------------------------------------------------------------------------------
+class Bench:
+    """Builds every method once; `train(name, seed)` / `evaluate(name)` run one timed repeat."""
+
+    def __init__(self, data: PreparedData, args: argparse.Namespace, device: torch.device) -> None:
+        self.args, self.device = args, device
+        self.config = model_config(data, args)
+        self.tasks = sample_tasks(data, args.steps * args.batch, args.eval_batches * args.eval_batch,
+                                  args.seed)
+        names = [t.name for t in self.tasks]
+        if args.task not in names:
+            raise InputError(f"--task must be one of {', '.join(names)}, got {args.task!r}")
+        single = [t for t in self.tasks if t.name == args.task]
+        masks = task_masks(self.config, len(self.tasks), args.seed)
+        self.masks = masks
+        self.trainers = {
+            "single": self._trainer(data, single, None, "single"),
+            "single_masked": self._trainer(data, single, {single[0].task_id: masks[single[0].task_id]},
+                                           "single"),
+            "hard": self._trainer(data, self.tasks, None, "seq-label"),
+            "sparse": self._trainer(data, self.tasks, masks, "seq-label"),
+        }
+        self.original = OriginalMasking(self._trainer(data, self.tasks, None, "seq-label"), masks)
+        self.floor = LstmFloor(self.config, device)
+
+    def _trainer(self, data: PreparedData, tasks: list[TaskData], masks, schedule: str) -> Trainer:
+        torch.manual_seed(self.args.seed)
+        model = build_model(self.config, data.embedding)
+        config = TrainConfig(epochs=1, optim=self.args.optim, batch_size=self.args.batch,
+                             eval_batch_size=self.args.eval_batch, schedule=schedule,
+                             device=str(self.device), progress=False)
+        trainer = Trainer(model, tasks, config, seed=self.args.seed, masks=masks, echo=lambda _: None)
+        trainer.optimizer = build_optimizer(config.optim, [p for p in model.parameters()
+                                                           if p.requires_grad])
+        return trainer
+
+    def train_tokens(self, name: str) -> int:
+        tasks = [t for t in self.tasks if t.name == self.args.task] if name.startswith("single") \
+            or name == "floor" else self.tasks
+        return sum(t.train.n_tokens for t in tasks)
+
+    def eval_tokens(self, name: str) -> int:
+        tasks = self.tasks if name == "sparse" else [t for t in self.tasks if t.name == self.args.task]
+        return sum(t.dev.n_tokens for t in tasks)
+
+    def train(self, name: str, seed: int) -> tuple[float, float | None]:
+        """One epoch over the sample, batches drawn from `seed` (the same shapes for every method)."""
+        if name == "floor":
+            single = self.trainers["single"]
+            batches = self.floor.prepare_train(single, seed, self.args.batch)
+            with autocast(self.args, self.device):
+                return timed(lambda: self.floor.train(batches), self.device)
+        runner = self.original if name == "original_masking" else self.trainers[name]
+        runner.generator.manual_seed(seed)
+        with autocast(self.args, self.device):
+            if name == "original_masking":
+                return timed(self.original.epoch, self.device)
+            return timed(lambda: runner._train_epoch(runner.optimizer, name), self.device)
+
+    def evaluate(self, name: str) -> tuple[float, float | None]:
+        if name == "floor":
+            trainer = self.trainers["single"]
+            task = trainer.tasks[0]
+            batches = self.floor.prepare_eval(trainer._eval_batches(task, "dev"))
+            with autocast(self.args, self.device):
+                return timed(lambda: self.floor.forward(batches), self.device)
+        trainer = self.trainers[name]
+        with autocast(self.args, self.device):
+            return timed(lambda: trainer.evaluate("dev"), self.device)
+
+
+class LstmFloor:
+    """A bare nn.LSTM stack of the model's shape on inputs packed beforehand."""
+
+    def __init__(self, config: ModelConfig, device: torch.device) -> None:
+        self.input_size = config.word_dim + config.char_filters
+        self.device = device
+        self.lstm = nn.LSTM(self.input_size, config.hidden_size, num_layers=config.n_layer,
+                            bidirectional=True, batch_first=True).to(device)
+
+    def _packed(self, batch, requires_grad: bool) -> PackedSequence:
+        x = torch.randn(tuple(batch.words.shape) + (self.input_size,))
+        packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=True)
+        data = packed.data.to(self.device).requires_grad_(requires_grad)
+        return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+
+    def prepare_train(self, trainer: Trainer, seed: int, batch_size: int) -> list[PackedSequence]:
+        """The packed inputs of the batches `trainer` draws from `seed` (same ids, same shapes)."""
+        generator = torch.Generator().manual_seed(seed)
+        index = trainer.train_index[trainer.tasks[0].task_id]
+        ids = bucket_batches(index.lengths, batch_size, generator, trainer.config.bucket_chunks)
+        return [self._packed(index.batch(i), True) for i in ids]
+
+    def prepare_eval(self, batches: list) -> list[PackedSequence]:
+        return [self._packed(b, False) for b in batches]
+
+    def train(self, inputs: list[PackedSequence]) -> None:
+        self.lstm.train()
+        for x in inputs:
+            out, _ = self.lstm(x)
+            out.data.sum().backward()
+
+    @torch.no_grad()
+    def forward(self, inputs: list[PackedSequence]) -> None:
+        self.lstm.eval()
+        for x in inputs:
+            self.lstm(x)
+
+
+class OriginalMasking:
+    """The original code's masking around the same loop: copy, mask, step, restore, mask grads."""
+
+    def __init__(self, trainer: Trainer, masks: dict[int, dict[str, torch.Tensor]]) -> None:
+        self.trainer = trainer
+        self.generator = trainer.generator
+        device = trainer.config.device
+        self.pruned = {t: {n: (~m).to(device) for n, m in mask.items()} for t, mask in masks.items()}
+
+    def epoch(self) -> None:
+        tr, cfg = self.trainer, self.trainer.config
+        model, optimizer = tr.model, tr.optimizer
+        model.train()
+        params = dict(model.named_parameters())
+        batches = {t: bucket_batches(index.lengths, cfg.batch_size, self.generator, cfg.bucket_chunks)
+                   for t, index in tr.train_index.items()}
+        for task_id, ids in get_schedule(cfg.schedule)(batches, self.generator):
+            batch = tr.train_index[task_id].batch(ids).to(cfg.device)
+            pruned = self.pruned[task_id]
+            saved = copy.deepcopy(model.state_dict())
+            with torch.no_grad():
+                for name, off in pruned.items():
+                    params[name].masked_fill_(off, 0.0)
+            loss = model.loss(model(batch, task_id), batch, task_id)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            model.load_state_dict(saved)
+            for name, off in pruned.items():
+                params[name].grad.masked_fill_(off, 0.0)
+            if cfg.clip:
+                nn.utils.clip_grad_norm_(list(params.values()), cfg.clip)
+            optimizer.step()
+            float(loss.detach())
+
+
+# ---- report ----------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda but torch sees no CUDA device")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_data_file(args.data)
+    load_before = os.getloadavg()
+    bench = Bench(data, args, device)
+    best: dict[str, dict[str, list]] = {"train": {m: [] for m in TRAIN_METHODS},
+                                        "eval": {m: [] for m in EVAL_METHODS}}
+    for name in TRAIN_METHODS:                      # warm-up: allocator, caches, kernels
+        bench.train(name, args.seed)
+    for name in EVAL_METHODS:
+        bench.evaluate(name)
+    for repeat in range(args.repeats):
+        for name in TRAIN_METHODS:
+            best["train"][name].append(bench.train(name, args.seed + 1 + repeat))
+        for name in EVAL_METHODS:
+            best["eval"][name].append(bench.evaluate(name))
+    train = {m: _summary(runs, bench.train_tokens(m)) for m, runs in best["train"].items()}
+    evaluation = {m: _summary(runs, bench.eval_tokens(m)) for m, runs in best["eval"].items()}
+    return {
+        "machine": _machine(device, load_before),
+        "config": _config(args, bench),
+        "train": train,
+        "eval": evaluation,
+        "ratios": _ratios(train, evaluation),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _summary(runs: list[tuple[float, float | None]], tokens: int) -> dict[str, Any]:
+    seconds = [s for s, _ in runs]
+    peaks = [p for _, p in runs if p is not None]
+    return {"tokens_per_s": round(tokens / min(seconds), 1),
+            "median_tokens_per_s": round(tokens / sorted(seconds)[len(seconds) // 2], 1),
+            "tokens": tokens, "best_seconds": round(min(seconds), 4),
+            "peak_mb": round(max(peaks), 1) if peaks else None}
+
+
+def _ratios(train: dict[str, dict], evaluation: dict[str, dict]) -> dict[str, float]:
+    rate = lambda table, m: table[m]["tokens_per_s"]
+    pairs = {"sparse_over_hard": (train, "sparse", train, "hard"),
+             "sparse_over_original_masking": (train, "sparse", train, "original_masking"),
+             "single_over_floor": (train, "single", train, "floor"),
+             "single_masked_over_single": (train, "single_masked", train, "single"),
+             "hard_over_floor": (train, "hard", train, "floor"),
+             "sparse_over_floor": (train, "sparse", train, "floor"),
+             "eval_single_over_floor": (evaluation, "single", evaluation, "floor"),
+             "eval_sparse_over_floor": (evaluation, "sparse", evaluation, "floor")}
+    return {k: round(rate(a, m) / rate(b, n), 3) for k, (a, m, b, n) in pairs.items()}
+
+
+def _machine(device: torch.device, load_before: tuple[float, ...]) -> dict[str, Any]:
+    info = {"cpu": _cpu_name(), "cores": len(os.sched_getaffinity(0)),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "device": str(device),
+            "load_avg_before": [round(x, 2) for x in load_before],
+            "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cudnn"] = torch.backends.cudnn.version()
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _config(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
+    cfg = bench.config
+    return {"data": args.data, "batch": args.batch, "eval_batch": args.eval_batch,
+            "steps": args.steps, "repeats": args.repeats, "amp": args.amp, "task": args.task,
+            "tasks": [t.name for t in bench.tasks], "optim": args.optim,
+            "model": {"word_dim": cfg.word_dim, "n_words": cfg.n_words, "char_filters": cfg.char_filters,
+                      "hidden": cfg.hidden_size, "layers": cfg.n_layer, "crf": cfg.crf},
+            "mask_density": [round(sum(int(k.sum()) for k in m.values()) /
+                                   sum(k.numel() for k in m.values()), 4)
+                             for m in bench.masks.values()]}
+
+
+def table(result: dict[str, Any]) -> str:
+    m, c = result["machine"], result["config"]
+    lines = [f"{m.get('gpu', m['cpu'])} | torch {m['torch']} | {m['torch_threads']} threads | "
+             f"batch {c['batch']} | amp {c['amp']} | load {m['load_avg_before'][0]}",
+             f"{'train':<18}{'tokens/s':>12}{'median':>12}{'peak MiB':>10}"]
+    for name, row in result["train"].items():
+        lines.append(f"{name:<18}{row['tokens_per_s']:>12.0f}{row['median_tokens_per_s']:>12.0f}"
+                     f"{_mb(row['peak_mb']):>10}")
+    lines.append(f"{'eval':<18}{'tokens/s':>12}{'median':>12}{'peak MiB':>10}")
+    for name, row in result["eval"].items():
+        lines.append(f"{name:<18}{row['tokens_per_s']:>12.0f}{row['median_tokens_per_s']:>12.0f}"
+                     f"{_mb(row['peak_mb']):>10}")
+    lines += [f"{k:<30}{v:>8.3f}" for k, v in result["ratios"].items()]
+    lines.append(f"peak RSS {result['peak_rss_mb']} MiB")
+    return "\n".join(lines)
+
+
+def _mb(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def main() -> None:
+    args = parse_args()
+    result = run(args)
+    if args.out:
+        json_save_atomic(result, args.out)
+    print(table(result) if args.table else json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    exit_on_input_error(main)

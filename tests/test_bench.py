@@ -1,0 +1,127 @@
+"""bench/throughput.py on a tiny configuration: every field present, sane values, same shapes.
+
+Runs the script as users do (a subprocess) on the first sentences of the real CoNLL-2003 files;
+no timing assertions (speed is measured by the benchmark itself, not by tests).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from test_model_fixtures import conll03_sample
+from utils.datafile import save_data_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "throughput.py"
+sys.path.insert(0, str(ROOT / "bench"))
+
+import throughput  # noqa: E402
+
+TINY = ["--steps", "3", "--hidden", "16", "--eval-batch", "8", "--eval-batches", "1",
+        "--repeats", "1", "--threads", "1"]
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("bench") / "conll03-sample.pt"
+    save_data_file(conll03_sample(60, 20), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def result(data_file, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench-out") / "throughput.json"
+    done = run_bench("--data", str(data_file), *TINY, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert json.loads(out.read_text()) == printed
+    return printed
+
+
+def test_every_method_is_measured_with_sane_values(result):
+    assert set(result["train"]) == set(throughput.TRAIN_METHODS)
+    assert set(result["eval"]) == set(throughput.EVAL_METHODS)
+    for table in (result["train"], result["eval"]):
+        for row in table.values():
+            assert row["tokens_per_s"] > 0 and row["best_seconds"] > 0
+            assert row["median_tokens_per_s"] <= row["tokens_per_s"]
+            assert row["peak_mb"] is None          # CPU: no per-run device peak
+    assert result["peak_rss_mb"] > 0
+    assert result["machine"]["torch_threads"] == 1 and result["machine"]["device"] == "cpu"
+
+
+def test_methods_run_on_the_same_sentences(result):
+    train = result["train"]
+    single = train["single"]["tokens"]
+    assert single > 0
+    assert train["floor"]["tokens"] == train["single_masked"]["tokens"] == single
+    # Hard, sparse and the original masking see every task's sample (the same sentences).
+    assert train["hard"]["tokens"] == train["sparse"]["tokens"] == train["original_masking"]["tokens"]
+    assert train["hard"]["tokens"] == 3 * single
+    assert result["eval"]["sparse"]["tokens"] == 3 * result["eval"]["single"]["tokens"]
+
+
+def test_ratios_follow_from_the_rates(result):
+    train, ratios = result["train"], result["ratios"]
+    expected = train["sparse"]["tokens_per_s"] / train["hard"]["tokens_per_s"]
+    assert ratios["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)
+    expected = train["single"]["tokens_per_s"] / train["floor"]["tokens_per_s"]
+    assert ratios["single_over_floor"] == pytest.approx(expected, abs=1e-3)
+    assert {"sparse_over_original_masking", "eval_single_over_floor"} <= set(ratios)
+
+
+def test_config_echoes_the_model_and_three_distinct_masks(result):
+    config = result["config"]
+    assert config["model"]["hidden"] == 16 and config["model"]["layers"] == 2
+    assert config["batch"] == 10 and config["steps"] == 3 and config["tasks"] == ["pos", "chunk", "ner"]
+    # Masks at the densities of IMP rounds 7, 10 and 14 of 20 (final rate 0.1).
+    assert config["mask_density"] == pytest.approx([0.1 ** (k / 20) for k in (7, 10, 14)], abs=1e-3)
+
+
+def test_table_output(data_file):
+    done = run_bench("--data", str(data_file), *TINY, "--table")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("sparse_over_hard") for line in lines)
+    assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) >= 6
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    done = run_bench("--data", str(tmp_path / "missing.pt"), *TINY)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and len(done.stderr.splitlines()) == 1
+    done = run_bench("--steps", "0")
+    assert done.returncode == 2 and "--steps" in done.stderr
+
+
+def test_sample_split_keeps_whole_sentences():
+    split = conll03_sample(40, 5).data["ner"]["train"]
+    sample = throughput.sample_split(split, 15, torch.Generator().manual_seed(3))
+    assert sample.n_sentences == 15
+    assert int(sample.sent_lengths.sum()) == sample.n_tokens
+    assert int(sample.word_lengths.sum()) == sample.chars.numel()
+    starts = torch.cumsum(split.sent_lengths, 0) - split.sent_lengths
+    originals = {tuple(split.words[s:s + n].tolist()) for s, n in zip(starts.tolist(),
+                                                                      split.sent_lengths.tolist())}
+    offset = 0
+    for n in sample.sent_lengths.tolist():
+        assert tuple(sample.words[offset:offset + n].tolist()) in originals
+        offset += n
+
+
+def test_gpu_script_imports_neither_pyarrow_nor_fastnlp():
+    code = ("import sys; sys.path.insert(0, 'bench'); import throughput; "
+            "bad = [m for m in ('pyarrow', 'fastNLP') if m in sys.modules]; print(bad)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

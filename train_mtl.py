@@ -32,6 +32,13 @@ SHAPE_FIELDS = ("n_words", "n_chars", "n_labels", "word_dim", "char_dim", "char_
 STATE, RESULTS, BEST, LOG = "resume.th", "results.json", "best.th", "log.jsonl"
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default, except None: those arguments name their preset values instead."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train several tasks together. Sparse sharing: --masks_path (each task "
@@ -39,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "hierarchical: --arch hier-lstm; single-task baseline: one task in --tasks. "
                     "Selects the epoch with the best mean dev score and tests it. Writes "
                     "<save_dir>/cp/<exp_name>/: best.th, results.json, log.jsonl, args.json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     add = p.add_argument
     add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
     add("--tasks", type=int, nargs="+", default=None, help="task ids to train (conll03 order: 0 pos, "

@@ -134,17 +134,24 @@ def task_masks(config: ModelConfig, n_tasks: int, seed: int) -> dict[int, dict[s
 
 
 # ---- timing ----------------------------------------------------------------------------------
-def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, float | None]:
-    """(seconds, peak device memory in MiB or None on CPU) of one call."""
+Timing = tuple[float, float, float | None]   # wall seconds, process CPU seconds, peak MiB
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> Timing:
+    """Wall and CPU seconds of one call, and the peak device memory in MiB (None on CPU).
+
+    With one thread, CPU seconds are what the call costs on an idle core even when other work
+    shares the machine (wall seconds then include the time others held the core)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     fn()
+    peak = None
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-        return time.perf_counter() - start, torch.cuda.max_memory_allocated(device) / 2**20
-    return time.perf_counter() - start, None
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    return time.perf_counter() - start, time.process_time() - cpu_start, peak
 
 
 def autocast(args: argparse.Namespace, device: torch.device):
@@ -198,7 +205,7 @@ class Bench:
         tasks = self.tasks if name == "sparse" else [t for t in self.tasks if t.name == self.args.task]
         return sum(t.dev.n_tokens for t in tasks)
 
-    def train(self, name: str, seed: int) -> tuple[float, float | None]:
+    def train(self, name: str, seed: int) -> Timing:
         """One epoch over the sample, batches drawn from `seed` (the same shapes for every method)."""
         if name == "floor":
             single = self.trainers["single"]
@@ -212,7 +219,7 @@ class Bench:
                 return timed(self.original.epoch, self.device)
             return timed(lambda: runner._train_epoch(runner.optimizer, name), self.device)
 
-    def evaluate(self, name: str) -> tuple[float, float | None]:
+    def evaluate(self, name: str) -> Timing:
         if name == "floor":
             trainer = self.trainers["single"]
             task = trainer.tasks[0]
@@ -307,7 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     data = load_data_file(args.data)
     load_before = os.getloadavg()
     bench = Bench(data, args, device)
-    best: dict[str, dict[str, list]] = {"train": {m: [] for m in TRAIN_METHODS},
+    runs: dict[str, dict[str, list]] = {"train": {m: [] for m in TRAIN_METHODS},
                                         "eval": {m: [] for m in EVAL_METHODS}}
     for name in TRAIN_METHODS:                      # warm-up: allocator, caches, kernels
         bench.train(name, args.seed)
@@ -315,32 +322,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bench.evaluate(name)
     for repeat in range(args.repeats):
         for name in TRAIN_METHODS:
-            best["train"][name].append(bench.train(name, args.seed + 1 + repeat))
+            runs["train"][name].append(bench.train(name, args.seed + 1 + repeat))
         for name in EVAL_METHODS:
-            best["eval"][name].append(bench.evaluate(name))
-    train = {m: _summary(runs, bench.train_tokens(m)) for m, runs in best["train"].items()}
-    evaluation = {m: _summary(runs, bench.eval_tokens(m)) for m, runs in best["eval"].items()}
+            runs["eval"][name].append(bench.evaluate(name))
+    train = {m: _summary(timings, bench.train_tokens(m)) for m, timings in runs["train"].items()}
+    evaluation = {m: _summary(timings, bench.eval_tokens(m)) for m, timings in runs["eval"].items()}
     return {
         "machine": _machine(device, load_before),
         "config": _config(args, bench),
         "train": train,
         "eval": evaluation,
-        "ratios": _ratios(train, evaluation),
+        "ratios": _ratios(train, evaluation, "tokens_per_s"),
+        "ratios_cpu_time": _ratios(train, evaluation, "tokens_per_cpu_s"),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
-def _summary(runs: list[tuple[float, float | None]], tokens: int) -> dict[str, Any]:
-    seconds = [s for s, _ in runs]
-    peaks = [p for _, p in runs if p is not None]
-    return {"tokens_per_s": round(tokens / min(seconds), 1),
-            "median_tokens_per_s": round(tokens / sorted(seconds)[len(seconds) // 2], 1),
-            "tokens": tokens, "best_seconds": round(min(seconds), 4),
+def _summary(runs: list[Timing], tokens: int) -> dict[str, Any]:
+    seconds = sorted(s for s, _, _ in runs)
+    cpu_seconds = min(c for _, c, _ in runs)
+    peaks = [p for _, _, p in runs if p is not None]
+    return {"tokens_per_s": round(tokens / seconds[0], 1),
+            "median_tokens_per_s": round(tokens / seconds[(len(seconds) - 1) // 2], 1),
+            "tokens_per_cpu_s": round(tokens / cpu_seconds, 1),
+            "tokens": tokens, "best_seconds": round(seconds[0], 4),
             "peak_mb": round(max(peaks), 1) if peaks else None}
 
 
-def _ratios(train: dict[str, dict], evaluation: dict[str, dict]) -> dict[str, float]:
-    rate = lambda table, m: table[m]["tokens_per_s"]
+def _ratios(train: dict[str, dict], evaluation: dict[str, dict], field: str) -> dict[str, float]:
+    """Rate ratios by wall time, or by process CPU time (robust to load with --threads 1)."""
+    rate = lambda table, m: table[m][field]
     pairs = {"sparse_over_hard": (train, "sparse", train, "hard"),
              "sparse_over_original_masking": (train, "sparse", train, "original_masking"),
              "single_over_floor": (train, "single", train, "floor"),
@@ -391,17 +402,20 @@ def table(result: dict[str, Any]) -> str:
     m, c = result["machine"], result["config"]
     lines = [f"{m.get('gpu', m['cpu'])} | torch {m['torch']} | {m['torch_threads']} threads | "
              f"batch {c['batch']} | amp {c['amp']} | load {m['load_avg_before'][0]}",
-             f"{'train':<18}{'tokens/s':>12}{'median':>12}{'peak MiB':>10}"]
-    for name, row in result["train"].items():
-        lines.append(f"{name:<18}{row['tokens_per_s']:>12.0f}{row['median_tokens_per_s']:>12.0f}"
-                     f"{_mb(row['peak_mb']):>10}")
-    lines.append(f"{'eval':<18}{'tokens/s':>12}{'median':>12}{'peak MiB':>10}")
-    for name, row in result["eval"].items():
-        lines.append(f"{name:<18}{row['tokens_per_s']:>12.0f}{row['median_tokens_per_s']:>12.0f}"
-                     f"{_mb(row['peak_mb']):>10}")
-    lines += [f"{k:<30}{v:>8.3f}" for k, v in result["ratios"].items()]
+             f"{'train':<18}{'tokens/s':>12}{'median':>12}{'per CPU s':>12}{'peak MiB':>10}"]
+    lines += [_row(name, row) for name, row in result["train"].items()]
+    lines.append(f"{'eval':<18}{'tokens/s':>12}{'median':>12}{'per CPU s':>12}{'peak MiB':>10}")
+    lines += [_row(name, row) for name, row in result["eval"].items()]
+    lines.append(f"{'ratio':<30}{'wall':>8}{'CPU':>8}")
+    lines += [f"{k:<30}{v:>8.3f}{result['ratios_cpu_time'][k]:>8.3f}"
+              for k, v in result["ratios"].items()]
     lines.append(f"peak RSS {result['peak_rss_mb']} MiB")
     return "\n".join(lines)
+
+
+def _row(name: str, row: dict[str, Any]) -> str:
+    return (f"{name:<18}{row['tokens_per_s']:>12.0f}{row['median_tokens_per_s']:>12.0f}"
+            f"{row['tokens_per_cpu_s']:>12.0f}{_mb(row['peak_mb']):>10}")
 
 
 def _mb(value: float | None) -> str:

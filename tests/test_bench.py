@@ -55,6 +55,7 @@ def test_every_method_is_measured_with_sane_values(result):
         for row in table.values():
             assert row["tokens_per_s"] > 0 and row["best_seconds"] > 0
             assert row["median_tokens_per_s"] <= row["tokens_per_s"]
+            assert row["tokens_per_cpu_s"] > 0
             assert row["peak_mb"] is None          # CPU: no per-run device peak
     assert result["peak_rss_mb"] > 0
     assert result["machine"]["torch_threads"] == 1 and result["machine"]["device"] == "cpu"
@@ -78,6 +79,9 @@ def test_ratios_follow_from_the_rates(result):
     expected = train["single"]["tokens_per_s"] / train["floor"]["tokens_per_s"]
     assert ratios["single_over_floor"] == pytest.approx(expected, abs=1e-3)
     assert {"sparse_over_original_masking", "eval_single_over_floor"} <= set(ratios)
+    assert set(result["ratios_cpu_time"]) == set(ratios)
+    expected = train["sparse"]["tokens_per_cpu_s"] / train["hard"]["tokens_per_cpu_s"]
+    assert result["ratios_cpu_time"]["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)
 
 
 def test_config_echoes_the_model_and_three_distinct_masks(result):
@@ -93,7 +97,7 @@ def test_table_output(data_file):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("sparse_over_hard") for line in lines)
-    assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) >= 6
+    assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) == 9
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

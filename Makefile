@@ -17,8 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 test: install
 	$(PY) -m pytest -q tests
 
+# The whole pipeline on a CoNLL-2003 sample (data/raw/conll03 or ../shared/data/conll03):
+# prepare-data -> single-task pruning -> masks chosen by dev score -> sparse sharing -> baselines.
 demo: install
-	@echo "make demo: the end-to-end demo is not there yet (see README)."
+	bash run_conll03.sh demo
 
 clean:
 	rm -rf $(VENV)

@@ -13,7 +13,8 @@
 # Environment: PRESET=paper|cpu|demo (default paper); NAME, the multi-task run's name (default
 # main); CORES (default all); THREADS (torch threads per run; default the cores divided among
 # the runs going at once); RESUME=1 or OVERWRITE=1 (continue or replace existing runs);
-# DEVICE (default cpu); TRAIN_ARGS (extra arguments for both training scripts); DATA and EXP
+# DEVICE (default cpu); TRAIN_ARGS (extra arguments for both training scripts), SINGLE_ARGS
+# (train_single.py only), MTL_ARGS (train_mtl.py only); DATA and EXP
 # (default data/$SETTING.pt and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`).
 
 set -euo pipefail
@@ -27,6 +28,8 @@ DEVICE=${DEVICE:-cpu}
 DATA=${DATA:-data/$SETTING.pt}
 EXP=${EXP:-exp/$SETTING}
 read -r -a EXTRA <<<"${TRAIN_ARGS:-}"
+read -r -a SINGLE_EXTRA <<<"${SINGLE_ARGS:-}"
+read -r -a MTL_EXTRA <<<"${MTL_ARGS:-}"
 TASK_IDS=(0 1 2)
 TASK_NAMES=(pos chunk ner)
 
@@ -109,7 +112,7 @@ mode_single() {
         spawn "single ${TASK_NAMES[i]}" "$EXP/single/logs/${TASK_IDS[i]}.log" \
             "$PY" train_single.py "${COMMON[@]}" --task_id "${TASK_IDS[i]}" \
             --save_dir "$EXP/single" --exp_name "${TASK_IDS[i]}" --num_threads "$threads" \
-            ${checkpoint:+--init_weights "$checkpoint"} "${EXTRA[@]}"
+            ${checkpoint:+--init_weights "$checkpoint"} "${EXTRA[@]}" "${SINGLE_EXTRA[@]}"
     done
     wait_all
     for i in "${!TASK_IDS[@]}"; do
@@ -124,7 +127,7 @@ mtl_command() {  # mtl_command EXP_NAME [ARGS...]: sets CMD to train_mtl.py with
     shift
     set_common
     CMD=("$PY" train_mtl.py "${COMMON[@]}" --trainer "$TRAINER" --save_dir "$EXP/mtl"
-         --exp_name "$name" "$@" "${EXTRA[@]}")
+         --exp_name "$name" "$@" "${EXTRA[@]}" "${MTL_EXTRA[@]}")
 }
 
 mode_mtl() {
@@ -191,11 +194,13 @@ prepare_masks_auto() {
 
 prepare_data_if_missing() {
     [[ -f $DATA ]] && return 0
-    local corpus=$SETTING
-    if [[ ! -d data/raw/$corpus && ! -d ../shared/data/$corpus ]]; then
-        die "no $SETTING corpus found. Put the CoNLL-2003 files train.txt, dev.txt and test.txt in data/raw/$corpus/ (or ../shared/data/$corpus/ beside the repository), or prepare $DATA yourself: $PY prepare-data.py --type $SETTING --pos DIR (see README)"
+    echo "== preparing $DATA: prepare-data.py --type $SETTING"
+    if ! "$PY" prepare-data.py --type "$SETTING" --out "$(dirname "$DATA")"; then
+        [[ $SETTING != conll03 ]] || echo "The demo needs the CoNLL-2003 files train.txt, dev.txt" \
+            "and test.txt in data/raw/conll03/ (inside the repository) or in ../shared/data/conll03/" \
+            "(beside it)." >&2
+        die "no prepared data; see README, \"Getting the corpora\""
     fi
-    "$PY" prepare-data.py --type "$SETTING" --out "$(dirname "$DATA")"
 }
 
 mode_demo() {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -58,3 +59,86 @@ def test_table_refuses_bad_input(tmp_path):
         build([f"hard={tmp_path / 'missing'}"])
     with pytest.raises(InputError, match="expected NAME=RUN_DIR"):
         build([str(run)])
+
+
+# ---- the run scripts -------------------------------------------------------------------------
+TINY_ARGS = "--hidden_size 8 --epochs 1 --batch_size 8 --optim adam(lr=0.01)"
+
+
+def three_task_data(path: Path, n_tasks: int = 3) -> Path:
+    """The synthetic fixture with a third task (chunk: a copy of pos) so the scripts' three tasks
+    exist; with n_tasks=2 the chunk task is missing and task 2 does not exist."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_model_fixtures import synthetic_data
+    from utils.datafile import save_data_file
+
+    data = synthetic_data(n_train=24, n_eval=8)
+    if n_tasks == 3:
+        data.tasks = ["pos", "chunk", "ner"]
+        data.schemes["chunk"], data.labels["chunk"], data.data["chunk"] = "plain", data.labels["pos"], data.data["pos"]
+    save_data_file(data, path)
+    return path
+
+
+def script(setting: str, *args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PRESET": "demo", "CORES": "2", "TRAIN_ARGS": TINY_ARGS,
+                "SINGLE_ARGS": "--pruning_iter 1", **env}
+    return subprocess.run(["bash", f"run_{setting}.sh", *args], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, timeout=600)
+
+
+def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_path):
+    data, exp = three_task_data(tmp_path / "tiny.pt"), tmp_path / "exp"
+    done = script("conll03", "all", DATA=str(data), EXP=str(exp), NAME="t")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for task_id in (0, 1, 2):                      # each pruning logs to its own file
+        log = (exp / "single" / "logs" / f"{task_id}.log").read_text()
+        assert "round 1/1" in log
+        assert (exp / "mtl" / "mask" / f"{task_id}.th").is_file()
+    assert "auto: sparsest round" in done.stdout and "pairwise overlap" in done.stdout
+    for name in ("t", "t-hard", "t-hier", "t-single-pos", "t-single-chunk", "t-single-ner"):
+        assert (exp / "mtl" / "cp" / name / "results.json").is_file(), name
+    table = done.stdout[done.stdout.index("test score (%)"):].splitlines()
+    assert table[0].split() == ["test", "score", "(%)", "single", "hard", "hier", "sparse"]
+    assert [row.split()[0] for row in table[2:7]] == ["pos", "chunk", "ner", "avg", "avg"]
+    assert (exp / "mtl" / "t-table.md").read_text().count("|") > 30
+    hier = json.loads((exp / "mtl" / "cp" / "t-hier" / "results.json").read_text())
+    assert hier["mode"] == "hier" and hier["init_weights"] == str(exp / "mtl" / "mask" / "init_weights.th")
+    # again: every finished run is reused and only the table is made
+    again = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t")
+    assert again.returncode == 0 and again.stdout.count("reusing") == 6 and "started" not in again.stdout
+
+
+def test_a_failing_pruning_fails_the_script_loudly(tmp_path):
+    data = three_task_data(tmp_path / "two.pt", n_tasks=2)
+    done = script("conll03", "single", DATA=str(data), EXP=str(tmp_path / "exp"))
+    assert done.returncode == 1
+    assert "FAILED: single ner (exit code 2)" in done.stderr
+    assert "task_id must be in 0..1" in done.stderr            # the tail of the failed run's log
+    assert "error: 1 run(s) failed: single ner" in done.stderr
+    assert "finished single pos" in done.stdout and "finished single chunk" in done.stdout
+
+
+def test_missing_inputs_are_explained(tmp_path):
+    done = script("ptb", "mtl", DATA=str(tmp_path / "none.pt"))
+    assert done.returncode == 2 and "prepare-data.py --type ptb" in done.stderr
+    data = three_task_data(tmp_path / "tiny.pt")
+    done = script("conll03", "baselines", DATA=str(data), EXP=str(tmp_path / "exp"))
+    assert done.returncode == 2 and "no masks in" in done.stderr and "prepare-masks.sh exp" in done.stderr
+    done = script("ontonotes", "bogus")
+    assert done.returncode == 2 and "usage: bash run_ontonotes.sh" in done.stderr
+
+
+def test_demo_without_corpus_says_where_to_put_it(tmp_path):
+    """A copy of the scripts where neither data/raw/conll03 nor ../shared/data/conll03 exists."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("run_conll03.sh", "prepare-data.py", "scripts", "utils", "models"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, repo / name)             # copies: utils/paths.py finds its root by path
+    (repo / ".venv").symlink_to(REPO / ".venv")
+    done = script("conll03", "demo", cwd=repo)
+    assert done.returncode == 2
+    assert "data/raw/conll03/ (inside the repository) or in ../shared/data/conll03/" in done.stderr
+    assert not (repo / "exp" / "conll03-demo" / "single").exists()

@@ -18,6 +18,7 @@
 # (default data/$SETTING.pt and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`).
 
 set -euo pipefail
+CALLER_DIR=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
 [[ -x $PY ]] || PY=python3
@@ -105,6 +106,9 @@ mode_single() {
     local checkpoint=${1:-} threads
     need_data
     set_common
+    if [[ -n $checkpoint && $checkpoint != /* && ! -f $checkpoint ]]; then
+        checkpoint=$CALLER_DIR/$checkpoint          # a path relative to where the script was called
+    fi
     [[ -z $checkpoint || -f $checkpoint ]] || die "warm-up checkpoint not found: $checkpoint"
     threads=$(threads_per_job ${#TASK_IDS[@]})
     MAX_JOBS=${#TASK_IDS[@]}

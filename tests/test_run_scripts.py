@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 from utils.errors import InputError
 from utils.results_table import build, format_markdown, format_text
@@ -142,3 +143,18 @@ def test_demo_without_corpus_says_where_to_put_it(tmp_path):
     assert done.returncode == 2
     assert "data/raw/conll03/ (inside the repository) or in ../shared/data/conll03/" in done.stderr
     assert not (repo / "exp" / "conll03-demo" / "single").exists()
+
+
+def test_warmup_checkpoint_is_the_rewind_point_of_the_pruning(tmp_path):
+    data, exp = three_task_data(tmp_path / "tiny.pt"), tmp_path / "exp"
+    done = script("conll03", "warmup", DATA=str(data), EXP=str(exp), NAME="w")
+    assert done.returncode == 0, done.stdout + done.stderr
+    checkpoint = exp / "mtl" / "cp" / "w-warmup" / "best.th"
+    assert f"bash run_conll03.sh single {checkpoint}" in done.stdout
+    assert json.loads((checkpoint.parent / "results.json").read_text())["mode"] == "hard"
+    done = script("conll03", "single", str(checkpoint), DATA=str(data), EXP=str(exp))
+    assert done.returncode == 0, done.stdout + done.stderr
+    warm = torch.load(checkpoint, weights_only=True)["state_dict"]
+    for task_id in (0, 1, 2):
+        init = torch.load(exp / "single" / "cp" / str(task_id) / "init_weights.th", weights_only=True)
+        assert all(torch.equal(init["state_dict"][n], warm[n]) for n in warm)

@@ -15,12 +15,11 @@ from utils.checkpoint import load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import model_shapes, parameter_counts
-from utils.masking import check_mask, union_masks
+from utils.masking import check_mask, union_masks, zero_pruned_
 from utils.mtl_setup import (check_task_ids, init_weights_path, load_task_masks, make_tasks,
                              mode_of, results_record)
 from utils.optim import parse_optim
 from utils.presets import PRESETS, apply_preset, preset_help
-from utils.pruning import rewind_
 from utils.run_dir import prepare_run_dir
 from utils.trainer import TrainConfig, Trainer
 
@@ -145,8 +144,8 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
             check_mask(model, mask)
         except ValueError as err:
             raise InputError(str(err), Path(values["masks_path"]) / f"{task_id}.th") from None
-    if masks:
-        rewind_(model, {k: v.clone() for k, v in model.state_dict().items()}, union_masks(list(masks.values())))
+    if masks:                 # weights that no task keeps start (and stay) at zero
+        zero_pruned_(model, union_masks(list(masks.values())))
     return model, config
 
 

@@ -41,7 +41,8 @@ class Tagger(nn.Module):
         """Emission scores [B, T, n_labels[task_id]] of one task."""
         chars = self.char_cnn(batch.chars, batch.char_mask)
         tokens = self.word_embed(batch.words)
-        char_features = tokens.new_zeros(tokens.shape[:2] + (chars.size(1),))
+        # zeros of the char features' dtype: under autocast the CNN output may be bf16.
+        char_features = chars.new_zeros(tokens.shape[:2] + (chars.size(1),))
         char_features = char_features.masked_scatter(batch.mask.unsqueeze(2), chars)
         x = self.dropout(torch.cat([tokens, char_features], dim=2))
         packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=True)

@@ -1,0 +1,27 @@
+"""The tagger under bf16 autocast (the `--amp` path of the benchmark and of GPU training)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_model_fixtures import synthetic_data  # noqa: E402
+
+from models import ModelConfig, build_model  # noqa: E402
+from utils.batching import SplitIndex  # noqa: E402
+
+
+def test_forward_and_backward_under_bf16_autocast():
+    data = synthetic_data(n_train=6)
+    batch = SplitIndex(data.data["pos"]["train"]).batch(torch.arange(6))
+    model = build_model(ModelConfig(n_words=len(data.words), n_chars=len(data.chars),
+                                    n_labels=[len(data.labels["pos"])], word_dim=8, hidden_size=6))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        emissions = model(batch, 0)
+        loss = model.loss(emissions, batch, 0)
+    loss.backward()
+    assert emissions.shape[:2] == batch.words.shape
+    assert torch.isfinite(loss)
+    assert model.char_cnn.conv.weight.grad.abs().sum() > 0

@@ -2,12 +2,13 @@
 # Wall time of the pipeline's stages, as users run them:
 #   bash bench/pipeline.sh [OUT] [prepare] [demo] [cpu]     (no part named: all three)
 #   prepare  prepare-data.py for each setting (conll03, ptb, ontonotes), into OUT/data
-#   demo     `make demo`
+#   demo     `make demo` (its output in OUT/exp/conll03-demo)
 #   cpu      the cpu preset on conll03, stage by stage: single (three prunings in parallel),
 #            prepare-masks auto, mtl (sparse sharing), baselines; into OUT/exp/conll03-cpu
 # OUT defaults to exp/bench-pipeline. Each stage's output goes to OUT/logs/<stage>.log; a stage
 # that fails is recorded with its exit code and the next one still runs. Prints one JSON object
-# and writes it to OUT/pipeline.json. Environment: CORES (passed on to the run scripts).
+# and writes it to OUT/pipeline.json. Environment: CORES (passed on to the run scripts), PTB_ARGS
+# (extra prepare-data.py arguments for ptb; default: dev.pos stands in for the missing WSJ train).
 # The cpu stages need ~30 minutes on 2 idle cores; run them on an otherwise idle machine.
 
 set -uo pipefail
@@ -50,13 +51,19 @@ stage() {  # stage NAME COMMAND...: run it, log it, record its wall time and exi
 wants() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 
 if wants prepare; then
-    for setting in conll03 ptb ontonotes; do
-        stage "prepare-$setting" "$PY" prepare-data.py --type "$setting" --out "$OUT/data"
-    done
+    stage prepare-conll03 "$PY" prepare-data.py --type conll03 --out "$OUT/data"
+    # Without the WSJ train sections, dev.pos stands in for them (see README, "Data settings").
+    read -r -a PTB_ARGS <<<"${PTB_ARGS:-}"
+    if [[ ${#PTB_ARGS[@]} -eq 0 && ! -f data/raw/wsj_ptb/train.pos && ! -f ../shared/data/wsj_ptb/train.pos ]]; then
+        PTB_ARGS=(--pos-train ../shared/data/wsj_ptb/dev.pos)
+    fi
+    stage prepare-ptb "$PY" prepare-data.py --type ptb "${PTB_ARGS[@]}" --out "$OUT/data"
+    stage prepare-ontonotes "$PY" prepare-data.py --type ontonotes --out "$OUT/data"
 fi
 
 if wants demo; then
-    stage demo make demo
+    # Its own output folder, so a demo someone else is running in exp/ is left alone.
+    stage demo env DEMO_EXP="$OUT/exp/conll03-demo" make demo
 fi
 
 if wants cpu; then

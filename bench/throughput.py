@@ -354,6 +354,8 @@ def _ratios(train: dict[str, dict], evaluation: dict[str, dict], field: str) -> 
     rate = lambda table, m: table[m][field]
     pairs = {"sparse_over_hard": (train, "sparse", train, "hard"),
              "sparse_over_original_masking": (train, "sparse", train, "original_masking"),
+             # The most sparse/original can reach: masking that costs nothing.
+             "hard_over_original_masking": (train, "hard", train, "original_masking"),
              "single_over_floor": (train, "single", train, "floor"),
              "single_masked_over_single": (train, "single_masked", train, "single"),
              "hard_over_floor": (train, "hard", train, "floor"),

@@ -78,7 +78,8 @@ def test_ratios_follow_from_the_rates(result):
     assert ratios["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)
     expected = train["single"]["tokens_per_s"] / train["floor"]["tokens_per_s"]
     assert ratios["single_over_floor"] == pytest.approx(expected, abs=1e-3)
-    assert {"sparse_over_original_masking", "eval_single_over_floor"} <= set(ratios)
+    assert {"sparse_over_original_masking", "hard_over_original_masking",
+            "eval_single_over_floor"} <= set(ratios)
     assert set(result["ratios_cpu_time"]) == set(ratios)
     expected = train["sparse"]["tokens_per_cpu_s"] / train["hard"]["tokens_per_cpu_s"]
     assert result["ratios_cpu_time"]["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)

@@ -16,6 +16,15 @@ from models.crf import CRF  # noqa: E402
 from utils.batching import SplitIndex  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and spinning threads crawl on a loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_config(**overrides) -> ModelConfig:
     values = dict(n_words=32, n_chars=14, n_labels=[3, 4], word_dim=8, hidden_size=6)
     values.update(overrides)

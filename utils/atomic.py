@@ -39,10 +39,14 @@ def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
     _atomic_write(Path(path), lambda handle: torch.save(obj, handle))
 
 
+def text_save_atomic(text: str, path: str | os.PathLike) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    _atomic_write(Path(path), lambda handle: handle.write(text.encode("utf-8")))
+
+
 def json_save_atomic(obj: Any, path: str | os.PathLike) -> None:
     """Write `obj` as indented JSON to `path` atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
-    _atomic_write(Path(path), lambda handle: handle.write(text.encode("utf-8")))
+    text_save_atomic(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
 
 
 def append_jsonl(obj: Any, path: str | os.PathLike) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from utils.atomic import json_save_atomic, _atomic_write
+from utils.atomic import json_save_atomic, text_save_atomic
 from utils.errors import InputError, exit_on_input_error
 
 METRIC_NAMES = {"accuracy": "acc", "f1": "F1"}
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(format_text(rows))
     if args.out:
         text = (f"{args.title}\n\n" if args.title else "") + format_markdown(rows) + "\n"
-        _atomic_write(args.out, lambda handle: handle.write(text.encode("utf-8")))
+        text_save_atomic(text, args.out)
     if args.json:
         json_save_atomic(as_json, args.json)
 

@@ -63,3 +63,20 @@ def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.op
 def lr_decay(optimizer: torch.optim.Optimizer, rate: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
     """lr at epoch e = lr0 / (1 + rate * e); step it once per epoch."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch))
+
+
+def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
+    """Gradient-norm clipping with the result of `torch.nn.utils.clip_grad_norm_`.
+
+    On the CPU the rescaling is skipped when it would not change anything (reading the norm is
+    free there), which saves a pass over every gradient on most steps; on a GPU the check would
+    force a host sync, so the gradients are always rescaled as torch does.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    norm = torch.nn.utils.get_total_norm(grads)
+    # torch scales by min(1, max_norm / (norm + 1e-6)): a no-op unless norm + 1e-6 > max_norm.
+    if norm.device.type == "cpu" and float(norm) + 1e-6 <= max_norm:
+        return
+    torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)

@@ -27,7 +27,7 @@ from utils.datafile import Split
 from utils.errors import InputError
 from utils.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.metrics import make_metric
-from utils.optim import build_optimizer, lr_decay
+from utils.optim import build_optimizer, clip_grad_norm, lr_decay
 from utils.schedules import get_schedule
 
 
@@ -122,7 +122,8 @@ class Trainer:
         if self.config.schedule == "re-seq-label":
             total_batches = max(len(b) for b in batches.values()) * len(batches)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        loss_sum, n_steps = 0.0, 0
+        # Summed on the device: reading a GPU loss every step would sync host and device.
+        loss_sum, n_steps = torch.zeros((), device=self.config.device), 0
         with tqdm(total=total_batches, desc=desc, leave=False, disable=not self._progress()) as bar:
             for task_id, ids in self.schedule(batches, self.generator):
                 batch = self.train_index[task_id].batch(ids).to(self.config.device)
@@ -131,14 +132,14 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.config.clip:
-                    nn.utils.clip_grad_norm_(params, self.config.clip)
+                    clip_grad_norm(params, self.config.clip)
                 optimizer.step()
                 if self.pruned:
                     zero_pruned_(self.model, self.pruned)
-                loss_sum += float(loss.detach())
+                loss_sum += loss.detach()
                 n_steps += 1
                 bar.update(1)
-        return loss_sum / max(n_steps, 1)
+        return float(loss_sum) / max(n_steps, 1)
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()

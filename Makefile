@@ -2,15 +2,24 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo clean
+.PHONY: install install-runtime test demo clean
+
+install-runtime: $(RUNTIME)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The runtime alone (what the demo and training need) ...
+$(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(RUNTIME)
+
+# ... and the test tools on top (pytest, and fastNLP as the metric oracle, which pulls in much more).
+$(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -19,7 +28,7 @@ test: install
 
 # The whole pipeline on a CoNLL-2003 sample (data/raw/conll03 or ../shared/data/conll03):
 # prepare-data -> single-task pruning -> masks chosen by dev score -> sparse sharing -> baselines.
-demo: install
+demo: install-runtime
 	bash run_conll03.sh demo
 
 clean:

@@ -13,6 +13,7 @@ from models import ModelConfig, build_model, task_layers_for
 from utils.atomic import json_save_atomic
 from utils.checkpoint import load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
+from utils.cli_args import HelpFormatter, add_training_arguments
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import model_shapes, parameter_counts
 from utils.masking import check_mask, union_masks, zero_pruned_
@@ -31,13 +32,6 @@ SHAPE_FIELDS = ("n_words", "n_chars", "n_labels", "word_dim", "char_dim", "char_
 STATE, RESULTS, BEST, LOG = "resume.th", "results.json", "best.th", "log.jsonl"
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each default, except None: those arguments name their preset values instead."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        return action.help if action.default is None else super()._get_help_string(action)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train several tasks together. Sparse sharing: --masks_path (each task "
@@ -45,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "hierarchical: --arch hier-lstm; single-task baseline: one task in --tasks. "
                     "Selects the epoch with the best mean dev score and tests it. Writes "
                     "<save_dir>/cp/<exp_name>/: best.th, results.json, log.jsonl, args.json.",
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     add = p.add_argument
     add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
     add("--tasks", type=int, nargs="+", default=None, help="task ids to train (conll03 order: 0 pos, "
@@ -66,18 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=1, help="random seed (fresh weights, shuffling, dropout)")
     add("--preset", choices=sorted(PRESETS), default="paper",
         help="named configuration; the arguments below left unset take its values")
-    add("--epochs", type=int, help=f"training epochs ({preset_help('epochs')})")
-    add("--optim", help=f"optimizer and its arguments, e.g. \"adam(lr=0.001)\" ({preset_help('optim')})")
-    add("--hidden_size", type=int, help=f"BiLSTM hidden units per direction ({preset_help('hidden_size')})")
-    add("--n_layer", type=int, help=f"BiLSTM layers ({preset_help('n_layer')})")
-    add("--dropout", type=float, help=f"dropout rate ({preset_help('dropout')})")
-    add("--batch_size", type=int, help=f"sentences per training batch ({preset_help('batch_size')})")
-    add("--patience", type=int, help="stop after this many epochs without a better mean dev "
-        f"score; 0 = never ({preset_help('patience')})")
-    add("--train_subset", type=int, help="use only the first N training sentences of each task; "
-        f"0 = all ({preset_help('train_subset')})")
-    add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
-        f"({preset_help('eval_subset')})")
+    add_training_arguments(p, unit="run")
     add("--crf", action="store_true", help="a CRF on top of each task's head")
     add("--save_dir", help="experiment folder; default exp/<setting>/mtl")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the mode "

@@ -11,6 +11,7 @@ import torch
 
 from models import ModelConfig, task_layers_for
 from utils.datafile import load_data_file
+from utils.cli_args import HelpFormatter, add_training_arguments
 from utils.errors import InputError, exit_on_input_error
 from utils.imp import ImpPlan, evaluate_run, results_table, run_imp
 from utils.optim import parse_optim
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the smallest weights, rewind the rest to their initial values, repeat. "
                     "Writes <save_dir>/cp/<exp_name>/: init_weights.th, one mask [k]_[pct].th and "
                     "one best_[k]_[pct].th per round k, results.jsonl, log.jsonl and args.json.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     add = p.add_argument
     add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
     add("--task_id", type=int, default=0, help="which task of the data file to prune (0 = first, "
@@ -41,18 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--pruning_iter", type=int, help=f"number of pruning rounds after round 0 ({preset_help('pruning_iter')})")
     add("--final_rate", type=float, help="fraction of the prunable weights the last round keeps; "
         f"each round removes 1 - final_rate**(1/pruning_iter) of what remains ({preset_help('final_rate')})")
-    add("--epochs", type=int, help=f"training epochs per round ({preset_help('epochs')})")
-    add("--optim", help=f"optimizer and its arguments, e.g. \"adam(lr=0.001)\" ({preset_help('optim')})")
-    add("--hidden_size", type=int, help=f"BiLSTM hidden units per direction ({preset_help('hidden_size')})")
-    add("--n_layer", type=int, help=f"BiLSTM layers ({preset_help('n_layer')})")
-    add("--dropout", type=float, help=f"dropout rate ({preset_help('dropout')})")
-    add("--batch_size", type=int, help=f"sentences per training batch ({preset_help('batch_size')})")
-    add("--patience", type=int, help="stop a round after this many epochs without a better dev "
-        f"score; 0 = never ({preset_help('patience')})")
-    add("--train_subset", type=int, help="use only the first N training sentences; 0 = all "
-        f"({preset_help('train_subset')})")
-    add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
-        f"({preset_help('eval_subset')})")
+    add_training_arguments(p, unit="round")
     add("--save_dir", help="experiment folder; default exp/<setting>/single")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the task id")
     add("--init_weights", help="rewind point instead of the fresh initial weights, e.g. a "

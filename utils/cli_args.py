@@ -1,0 +1,33 @@
+"""Command-line arguments shared by train_single.py and train_mtl.py (one definition, one help)."""
+from __future__ import annotations
+
+import argparse
+
+from utils.presets import preset_help
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default, except None: those arguments name their preset values instead."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, unit: str) -> None:
+    """The training hyperparameters; unset ones take the preset's values.
+
+    `unit` names one training run in the help texts ("round" of IMP, or "run").
+    """
+    add = parser.add_argument
+    add("--epochs", type=int, help=f"training epochs per {unit} ({preset_help('epochs')})")
+    add("--optim", help=f"optimizer and its arguments, e.g. \"adam(lr=0.001)\" ({preset_help('optim')})")
+    add("--hidden_size", type=int, help=f"BiLSTM hidden units per direction ({preset_help('hidden_size')})")
+    add("--n_layer", type=int, help=f"BiLSTM layers ({preset_help('n_layer')})")
+    add("--dropout", type=float, help=f"dropout rate ({preset_help('dropout')})")
+    add("--batch_size", type=int, help=f"sentences per training batch ({preset_help('batch_size')})")
+    add("--patience", type=int, help=f"stop a {unit} after this many epochs without a better (mean) dev "
+        f"score; 0 = never ({preset_help('patience')})")
+    add("--train_subset", type=int, help="use only the first N training sentences of each task; "
+        f"0 = all ({preset_help('train_subset')})")
+    add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
+        f"({preset_help('eval_subset')})")

@@ -15,13 +15,8 @@ from utils.masking import check_mask, float_mask, masked_call, union_masks, zero
 from utils.pruning import prunable_names  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and spinning threads crawl on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_mask(model, names, keep=0.5, seed=0):

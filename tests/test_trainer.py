@@ -22,13 +22,8 @@ from utils.schedules import re_seq_label, seq_label, single  # noqa: E402
 from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads, and spinning threads crawl on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one thread (see conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_tasks(data, task_ids=(0,)):

@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, torch_save_atomic
+from utils.checkpoint import load as load_checkpoint
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import kept_by_histogram, overlaps, percent_kept
 
@@ -109,19 +110,9 @@ def select(exp: Path, task_ids: Sequence[int], rounds: Sequence[int] | None,
     return chosen
 
 
-def _load(path: Path, what: str) -> dict:
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise InputError(f"cannot read {what} ({type(err).__name__})", path) from None
-    if not isinstance(loaded, dict):
-        raise InputError(f"{what} must hold a dict", path)
-    return loaded
-
-
 def load_mask(path: Path) -> dict:
     """A mask file: `{"mask": {name: bool tensor}, ...}`."""
-    loaded = _load(path, "mask file")
+    loaded = load_checkpoint(path, "mask file")
     mask = loaded.get("mask")
     if not isinstance(mask, dict) or not all(t.dtype == torch.bool for t in mask.values()):
         raise InputError("expected {'mask': {name: bool tensor}, ...}", path)
@@ -142,9 +133,9 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
         if not path.is_file():
             raise InputError("init_weights.th is missing beside the masks", path.parent)
     first = next(iter(chosen))
-    init = _load(init_paths[first], "init_weights.th")
+    init = load_checkpoint(init_paths[first], "init_weights.th")
     differ = [t for t in chosen
-              if t != first and not _same_weights(init, _load(init_paths[t], "init_weights.th"))]
+              if t != first and not _same_weights(init, load_checkpoint(init_paths[t], "init_weights.th"))]
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.th"):
         if _TASK_MASK.match(stale.name) and int(stale.stem) not in chosen:

@@ -18,6 +18,7 @@ from models import ModelConfig, build_model  # noqa: E402
 from utils.atomic import read_jsonl  # noqa: E402
 from utils.checkpoint import save_weights  # noqa: E402
 from utils.datafile import save_data_file  # noqa: E402
+from utils.presets import preset_help  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.pruning import prunable_names  # noqa: E402
 
@@ -157,4 +158,4 @@ def test_command_line_errors_and_help():
         assert action.help, action.dest
         if action.default not in (None, False) and action.dest != "help":
             assert f"(default: {action.default})" in text, action.dest
-    assert "paper: 100, cpu: 2, demo: 2" in text and "NOT recommended" in text
+    assert preset_help("epochs") in text and "NOT recommended" in text

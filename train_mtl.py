@@ -13,7 +13,7 @@ from models import ModelConfig, build_model, task_layers_for
 from utils.atomic import json_save_atomic
 from utils.checkpoint import load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
-from utils.cli_args import HelpFormatter, add_training_arguments
+from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import model_shapes, parameter_counts
 from utils.masking import check_mask, union_masks, zero_pruned_
@@ -65,12 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--save_dir", help="experiment folder; default exp/<setting>/mtl")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the mode "
         "(sparse, hard, hier or single-<task>)")
-    add("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    add("--num_threads", type=int, default=0, help="CPU threads for torch; 0 = all cores")
-    add("--resume", action="store_true", help="continue an interrupted run in the same folder "
-        "(same arguments needed)")
-    add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
-    add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
+    add_run_arguments(p)
     return p
 
 

@@ -11,7 +11,7 @@ import torch
 
 from models import ModelConfig, task_layers_for
 from utils.datafile import load_data_file
-from utils.cli_args import HelpFormatter, add_training_arguments
+from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments
 from utils.errors import InputError, exit_on_input_error
 from utils.imp import ImpPlan, evaluate_run, results_table, run_imp
 from utils.optim import parse_optim
@@ -55,12 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "existing run on dev and test")
     add("--debug", action="store_true", help="quick check: 200 sentences per split, 3 epochs, "
         "3 prunings (explicit arguments still win)")
-    add("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    add("--num_threads", type=int, default=0, help="CPU threads for torch; 0 = all cores")
-    add("--resume", action="store_true", help="continue an interrupted run in the same folder "
-        "(same arguments needed)")
-    add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
-    add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
+    add_run_arguments(p)
     return p
 
 

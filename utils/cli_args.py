@@ -31,3 +31,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, unit: str) -> None:
         f"0 = all ({preset_help('train_subset')})")
     add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
         f"({preset_help('eval_subset')})")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where and how a run executes: device, threads, resuming or replacing, TensorBoard."""
+    add = parser.add_argument
+    add("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    add("--num_threads", type=int, default=0, help="CPU threads for torch; 0 = all cores")
+    add("--resume", action="store_true", help="continue an interrupted run in the same folder "
+        "(same arguments needed)")
+    add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
+    add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from utils.paths import SHARED_DATA_DIR
 from utils.datafile import PreparedData, encode_split, index_of
 
-CONLL03 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "conll03"
+CONLL03 = SHARED_DATA_DIR / "conll03"
 
 
 def synthetic_data(n_train: int = 60, n_eval: int = 20, seed: int = 0, word_dim: int = 8,

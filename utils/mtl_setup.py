@@ -14,6 +14,7 @@ import torch
 
 from utils.datafile import PreparedData
 from utils.errors import InputError
+from utils.mask_select import load_mask
 from utils.mask_stats import percent_kept
 from utils.trainer import TaskData, TrainResult
 
@@ -66,14 +67,7 @@ def load_task_masks(masks_path: Path, task_ids: Sequence[int]) -> dict[int, dict
         if not path.is_file():
             raise InputError(f"no mask for task {task_id}; masks present for tasks: "
                              f"{', '.join(present) or 'none'}", masks_path)
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise InputError(f"cannot read mask file ({type(err).__name__})", path) from None
-        mask = loaded.get("mask") if isinstance(loaded, dict) else None
-        if not isinstance(mask, dict) or not all(m.dtype == torch.bool for m in mask.values()):
-            raise InputError("expected {'mask': {name: bool tensor}, ...}", path)
-        masks[task_id] = mask
+        masks[task_id] = load_mask(path)["mask"]
     return masks
 
 

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
 from utils.batching import SplitIndex, bucket_batches, eval_batches
 from utils.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
+from utils.checkpoint import load as load_checkpoint
 from utils.datafile import Split
 from utils.errors import InputError
 from utils.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
@@ -215,7 +216,7 @@ class Trainer:
             seed_everything(self.seed)
             self.generator.manual_seed(self.seed)
             return {"epoch": 0, "elapsed": 0.0, "best": None, "bad_epochs": 0, "history": []}
-        saved = torch.load(self.state_path, map_location="cpu", weights_only=True)
+        saved = load_checkpoint(self.state_path, "resume state")
         self.model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from models.bilstm import BiLSTMLayer, reversal_index, uses_packed_path
 from models.char_cnn import CharCNN
 from models.config import ModelConfig
 from models.crf import CRF
@@ -30,9 +30,8 @@ class Tagger(nn.Module):
                                 config.char_kernel)
         sizes = [config.word_dim + config.char_filters] + [2 * config.hidden_size] * config.n_layer
         # One single-layer BiLSTM per layer, so every task can read any layer.
-        self.lstm = nn.ModuleList(
-            nn.LSTM(sizes[i], config.hidden_size, batch_first=True, bidirectional=True)
-            for i in range(config.n_layer))
+        self.lstm = nn.ModuleList(BiLSTMLayer(sizes[i], config.hidden_size)
+                                  for i in range(config.n_layer))
         self.dropout = nn.Dropout(config.dropout)
         self.heads = nn.ModuleList(nn.Linear(2 * config.hidden_size, n) for n in config.n_labels)
         self.crfs = nn.ModuleList(CRF(n) for n in config.n_labels) if config.crf else None
@@ -45,12 +44,12 @@ class Tagger(nn.Module):
         char_features = chars.new_zeros(tokens.shape[:2] + (chars.size(1),))
         char_features = char_features.masked_scatter(batch.mask.unsqueeze(2), chars)
         x = self.dropout(torch.cat([tokens, char_features], dim=2))
-        packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=True)
+        reversal = None if uses_packed_path(x.device) else \
+            reversal_index(batch.lengths, x.size(1), x.device)
         for layer in self.lstm[:self.config.task_layers[task_id]]:
-            packed, _ = layer(packed)
-            packed = PackedSequence(self.dropout(packed.data), packed.batch_sizes,
-                                    packed.sorted_indices, packed.unsorted_indices)
-        hidden, _ = pad_packed_sequence(packed, batch_first=True, total_length=batch.words.size(1))
+            x = self.dropout(layer.run(x, batch.lengths, reversal))
+        # Zero past each sentence's end, as packing does: no score or gradient comes from padding.
+        hidden = x.masked_fill(~batch.mask.unsqueeze(2), 0.0)
         return self.heads[task_id](hidden)
 
     def loss(self, emissions: torch.Tensor, batch: Batch, task_id: int) -> torch.Tensor:

@@ -1,0 +1,64 @@
+"""One bidirectional LSTM layer over a padded, length-sorted batch, fast on the CPU and on CUDA.
+
+Why not simply `nn.LSTM` on a packed batch everywhere: on the CPU, torch runs a packed batch whose
+sentences differ in length through its per-timestep reference kernel, while a padded batch goes
+to oneDNN's fused LSTM, about twice as fast forward+backward (bench/throughput.py, `floor` against
+`floor_padded`). So on the CPU each direction runs over the padded batch, the backward direction
+on every sentence reversed within its own length. Padding then always follows a sentence's real
+tokens, so their outputs are exactly those of the packed run (tests/test_bilstm.py). On CUDA the
+packed batch goes to cuDNN, which handles varying lengths natively.
+
+The parameters are `nn.LSTM`'s own (`weight_ih_l0`, ..., `bias_hh_l0_reverse`), so masks,
+checkpoints and `torch.func.functional_call` see the same names on both paths.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+_WEIGHTS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+def reversal_index(lengths: torch.Tensor, width: int, device: torch.device) -> torch.Tensor:
+    """[B, width] positions that reverse each row's first lengths[b] steps and keep the padding."""
+    steps = torch.arange(width, device=device).unsqueeze(0)
+    ends = lengths.to(device).unsqueeze(1)
+    return torch.where(steps < ends, ends - 1 - steps, steps)
+
+
+def reorder_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x[b, index[b, t]] for every b, t (x is [B, T, F])."""
+    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.size(2)))
+
+
+class BiLSTMLayer(nn.LSTM):
+    """A single-layer, batch-first, bidirectional `nn.LSTM` with a padded-batch `run`."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size, batch_first=True, bidirectional=True)
+
+    def run(self, x: torch.Tensor, lengths: torch.Tensor, reversal: torch.Tensor | None) -> torch.Tensor:
+        """Outputs [B, T, 2 * hidden] of the padded batch x [B, T, input] (lengths longest first).
+
+        `reversal` is `reversal_index(lengths, T)`, built once per batch and shared by the layers;
+        None selects the packed path. Outputs past a sentence's end are unspecified.
+        """
+        if reversal is None:
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=True)
+            out, _ = self(packed)
+            return pad_packed_sequence(out, batch_first=True, total_length=x.size(1))[0]
+        forward = self._one_direction(x, "")
+        backward = self._one_direction(reorder_steps(x, reversal), "_reverse")
+        return torch.cat([forward, reorder_steps(backward, reversal)], dim=2)
+
+    def _one_direction(self, x: torch.Tensor, suffix: str) -> torch.Tensor:
+        weights = [getattr(self, name + suffix) for name in _WEIGHTS]
+        zeros = x.new_zeros(1, x.size(0), self.hidden_size)
+        out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)
+        return out
+
+
+def uses_packed_path(device: torch.device) -> bool:
+    """cuDNN takes packed batches of varying lengths natively; elsewhere the padded path is faster."""
+    return device.type == "cuda"

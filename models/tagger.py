@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.bilstm import BiLSTMLayer, reversal_index, uses_packed_path
+from models.bilstm import BiLSTMLayer, padded_path_index
 from models.char_cnn import CharCNN
 from models.config import ModelConfig
+from models.dropout import Dropout
 from models.crf import CRF
 from utils.batching import Batch
 
@@ -32,7 +33,7 @@ class Tagger(nn.Module):
         # One single-layer BiLSTM per layer, so every task can read any layer.
         self.lstm = nn.ModuleList(BiLSTMLayer(sizes[i], config.hidden_size)
                                   for i in range(config.n_layer))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.heads = nn.ModuleList(nn.Linear(2 * config.hidden_size, n) for n in config.n_labels)
         self.crfs = nn.ModuleList(CRF(n) for n in config.n_labels) if config.crf else None
 
@@ -44,8 +45,7 @@ class Tagger(nn.Module):
         char_features = chars.new_zeros(tokens.shape[:2] + (chars.size(1),))
         char_features = char_features.masked_scatter(batch.mask.unsqueeze(2), chars)
         x = self.dropout(torch.cat([tokens, char_features], dim=2))
-        reversal = None if uses_packed_path(x.device) else \
-            reversal_index(batch.lengths, x.size(1), x.device)
+        reversal = padded_path_index(batch.lengths, x.size(1), x.device)
         for layer in self.lstm[:self.config.task_layers[task_id]]:
             x = self.dropout(layer.run(x, batch.lengths, reversal))
         # Zero past each sentence's end, as packing does: no score or gradient comes from padding.

@@ -98,7 +98,7 @@ def test_table_output(data_file):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("sparse_over_hard") for line in lines)
-    assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) == 9
+    assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) == 11
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from models.bilstm import BiLSTMLayer, reorder_steps, reversal_index, uses_packed_path
+from models.bilstm import BiLSTMLayer, padded_path_index, reorder_steps, reversal_index
 
 LENGTHS = torch.tensor([7, 5, 5, 2, 1])
 
@@ -82,6 +82,9 @@ def test_padded_path_sees_masked_weights_through_functional_call():
         assert grads[n][k == 0].abs().max() == 0
 
 
-def test_packed_path_only_on_cuda():
-    assert uses_packed_path(torch.device("cuda", 0))
-    assert not uses_packed_path(torch.device("cpu"))
+def test_padded_path_on_the_cpu_unless_mostly_padding():
+    cpu = torch.device("cpu")
+    index = padded_path_index(torch.tensor([4, 4, 3]), 4, cpu)          # 1/12 padding
+    assert index is not None and index.tolist()[2] == [2, 1, 0, 3]
+    assert padded_path_index(torch.tensor([8, 2, 2, 2]), 8, cpu) is None  # 14/32 padding
+    assert padded_path_index(torch.tensor([4, 4]), 4, torch.device("cuda", 0)) is None

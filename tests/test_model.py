@@ -145,3 +145,27 @@ def test_crf_matches_brute_force():
         nll_each.append(log_z - gold_score)
         assert best[b] == path
     torch.testing.assert_close(crf.nll(emissions, labels, mask), torch.stack(nll_each).mean())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_emissions_and_gradients_equal_on_both_lstm_paths(monkeypatch, training):
+    import models.bilstm
+    # No dropout: the packed path's output has other strides, so rand_like lays its draws out
+    # differently and the masks would differ.
+    model = build_model(tiny_config(dropout=0.0))
+    model.train(training)
+    batch = a_batch(8)
+    assert len(set(batch.lengths.tolist())) > 1          # sentences of different lengths
+    results = []
+    for share in (1.0, -1.0):                            # padded path, then packed path
+        monkeypatch.setattr(models.bilstm, "MAX_PADDING_SHARE", share)
+        model.zero_grad(set_to_none=True)
+        emissions = model(batch, 1)
+        emissions[batch.mask].pow(2).sum().backward()
+        results.append((emissions.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                             if p.grad is not None}))
+    (padded, padded_grads), (packed, packed_grads) = results
+    torch.testing.assert_close(padded, packed, rtol=0, atol=1e-5)
+    assert padded_grads.keys() == packed_grads.keys()
+    for name in packed_grads:
+        torch.testing.assert_close(padded_grads[name], packed_grads[name], rtol=1e-4, atol=1e-6)

@@ -59,10 +59,11 @@ class BiLSTMLayer(nn.LSTM):
         return out
 
 
-# Above this share of padding the padded path's wasted steps outweigh the packed kernel's slowness
-# (CoNLL-2003 dev batches of 256, 2 threads: 61% padding took twice as long padded, 4-29% padding
-# 5-25% less time than packed).
-MAX_PADDING_SHARE = 0.25
+# Above this share of padding the padded path's wasted steps outweigh the packed kernel's slowness.
+# Measured with 2 threads: CoNLL-2003 dev batches of 256 without gradients took twice as long
+# padded at 61% padding, about as long at 29%, and 5-25% less below; with gradients the packed
+# kernel is 2-2.5x slower, so training batches go padded up to about half padding.
+MAX_PADDING_SHARE = 0.5
 
 
 def padded_path_index(lengths: torch.Tensor, width: int, device: torch.device) -> torch.Tensor | None:

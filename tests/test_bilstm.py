@@ -86,5 +86,5 @@ def test_padded_path_on_the_cpu_unless_mostly_padding():
     cpu = torch.device("cpu")
     index = padded_path_index(torch.tensor([4, 4, 3]), 4, cpu)          # 1/12 padding
     assert index is not None and index.tolist()[2] == [2, 1, 0, 3]
-    assert padded_path_index(torch.tensor([8, 2, 2, 2]), 8, cpu) is None  # 14/32 padding
+    assert padded_path_index(torch.tensor([8, 2, 2, 2]), 8, cpu) is None  # 18/32 padding
     assert padded_path_index(torch.tensor([4, 4]), 4, torch.device("cuda", 0)) is None

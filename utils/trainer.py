@@ -125,6 +125,7 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         # Summed on the device: reading a GPU loss every step would sync host and device.
         loss_sum, n_steps = torch.zeros((), device=self.config.device), 0
+        self._zero_pruned()
         with tqdm(total=total_batches, desc=desc, leave=False, disable=not self._progress()) as bar:
             for task_id, ids in self.schedule(batches, self.generator):
                 batch = self.train_index[task_id].batch(ids).to(self.config.device)
@@ -135,12 +136,18 @@ class Trainer:
                 if self.config.clip:
                     clip_grad_norm(params, self.config.clip)
                 optimizer.step()
-                if self.pruned:
-                    zero_pruned_(self.model, self.pruned)
                 loss_sum += loss.detach()
                 n_steps += 1
                 bar.update(1)
+        self._zero_pruned()
         return float(loss_sum) / max(n_steps, 1)
+
+    def _zero_pruned(self) -> None:
+        """Zero the weights no task keeps. Needed once, not after every step: their gradient is
+        exactly zero, and a zero weight with a zero gradient stays zero under every optimizer
+        offered (momentum, Adam's moments and weight decay all start from zero and keep it)."""
+        if self.pruned:
+            zero_pruned_(self.model, self.pruned)
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()

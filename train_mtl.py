@@ -4,16 +4,13 @@ hierarchical sharing, and single-task baselines (see README, "Multi-task trainin
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-
-import torch
 
 from models import ModelConfig, build_model, task_layers_for
 from utils.atomic import json_save_atomic
 from utils.checkpoint import load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
-from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments
+from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import model_shapes, parameter_counts
 from utils.masking import check_mask, union_masks, zero_pruned_
@@ -131,9 +128,7 @@ def main() -> None:
     args = build_parser().parse_args()
     data = load_data_file(args.data_path)
     values = resolve(args, data)
-    torch.set_num_threads(values["num_threads"] or os.cpu_count() or 1)
-    if values["device"].startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("CUDA is not available on this machine", "--device")
+    setup_torch(values["num_threads"], values["device"])
     if values["train_subset"] or values["eval_subset"]:
         big = 10 ** 12
         data = data.subset(values["train_subset"] or big, values["eval_subset"] or big)

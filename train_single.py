@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-import torch
-
 from models import ModelConfig, task_layers_for
 from utils.datafile import load_data_file
-from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments
+from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
 from utils.errors import InputError, exit_on_input_error
 from utils.imp import ImpPlan, evaluate_run, results_table, run_imp
 from utils.optim import parse_optim
@@ -68,17 +65,11 @@ def resolve(args: argparse.Namespace, setting: str) -> dict:
     return values
 
 
-def setup_torch(values: dict) -> None:
-    torch.set_num_threads(values["num_threads"] or os.cpu_count() or 1)
-    if values["device"].startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("CUDA is not available on this machine", "--device")
-
-
 def main() -> None:
     args = build_parser().parse_args()
     data = load_data_file(args.data_path)
     values = resolve(args, data.setting)
-    setup_torch(values)
+    setup_torch(values["num_threads"], values["device"])
     if not 0 <= values["task_id"] < len(data.tasks):
         raise InputError(f"task_id must be in 0..{len(data.tasks) - 1} ({', '.join(data.tasks)})",
                          "--task_id")

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+import torch
+
+from utils.errors import InputError
 from utils.presets import preset_help
 
 
@@ -37,8 +41,25 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Where and how a run executes: device, threads, resuming or replacing, TensorBoard."""
     add = parser.add_argument
     add("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    add("--num_threads", type=int, default=0, help="CPU threads for torch; 0 = all cores")
+    add("--num_threads", type=int, default=0,
+        help="CPU threads for torch; 0 = every core this process may run on")
     add("--resume", action="store_true", help="continue an interrupted run in the same folder "
         "(same arguments needed)")
     add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
     add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: respects taskset/cgroup pinning, unlike os.cpu_count()."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def setup_torch(num_threads: int, device: str) -> None:
+    """Set torch's CPU threads (0 = usable_cores()) and check that the device exists."""
+    if num_threads < 0:
+        raise InputError(f"must be 0 or more, got {num_threads}", "--num_threads")
+    torch.set_num_threads(num_threads or usable_cores())
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("CUDA is not available on this machine", "--device")

@@ -1,0 +1,37 @@
+"""Thread and device setup shared by the training scripts."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from utils.cli_args import setup_torch, usable_cores
+from utils.errors import InputError
+
+
+@pytest.fixture
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_usable_cores_respects_the_affinity_mask():
+    assert usable_cores() == len(os.sched_getaffinity(0)) >= 1
+
+
+def test_zero_threads_means_every_usable_core(restore_threads, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})       # pinned to one core
+    setup_torch(0, "cpu")
+    assert torch.get_num_threads() == 1
+    setup_torch(2, "cpu")
+    assert torch.get_num_threads() == 2
+
+
+def test_negative_threads_and_a_missing_gpu_are_input_errors(restore_threads, monkeypatch):
+    with pytest.raises(InputError, match="--num_threads"):
+        setup_torch(-1, "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="CUDA is not available"):
+        setup_torch(1, "cuda")

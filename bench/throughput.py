@@ -10,7 +10,7 @@ Measured, in tokens per second (tokens = real words, padding excluded):
 - floor_padded: the same bare stack run the way the model runs it (models/bilstm.py: on the CPU,
   padded batches one direction at a time, which reaches oneDNN's fused kernel; that is about twice
   the packed floor, so the model's step can beat `floor`, and `floor_padded` is the stricter one);
-- single, single_masked, hard, sparse: `Trainer._train_epoch`, the training loop users run
+- single, single_masked, hard, sparse: `Trainer.train_epoch`, the training loop users run
   (batching, embeddings, char CNN, loss, clipping, optimizer, masks), over a sample of the training
   sentences; single = one task, hard = three tasks without masks, sparse = three task masks;
 - original_masking: the masking of the original code, as a peer written here: a deepcopy of the
@@ -223,12 +223,12 @@ class Bench:
         with autocast(self.args, self.device):
             if name == "original_masking":
                 return timed(self.original.epoch, self.device)
-            return timed(lambda: runner._train_epoch(runner.optimizer, name), self.device)
+            return timed(lambda: runner.train_epoch(runner.optimizer, name), self.device)
 
     def evaluate(self, name: str) -> Timing:
         if name in FLOORS:
             floor, trainer = self.floors[name], self.trainers["single"]
-            batches = floor.prepare_eval(trainer._eval_batches(trainer.tasks[0], "dev"))
+            batches = floor.prepare_eval(trainer.evaluation_batches(trainer.tasks[0], "dev"))
             with autocast(self.args, self.device):
                 return timed(lambda: floor.forward(batches), self.device)
         trainer = self.trainers[name]

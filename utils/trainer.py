@@ -114,7 +114,11 @@ class Trainer:
         self.writer = _tensorboard(tensorboard_dir)
 
     # ---- one epoch -------------------------------------------------------------------------
-    def _train_epoch(self, optimizer: torch.optim.Optimizer, desc: str) -> float:
+    def train_epoch(self, optimizer: torch.optim.Optimizer, desc: str) -> float:
+        """One pass over every task's training batches in schedule order; the mean batch loss.
+
+        Batches are drawn from `self.generator`; `fit` calls this once per epoch, and the
+        benchmark times it directly."""
         self.model.train()
         batches = {t: bucket_batches(index.lengths, self.config.batch_size, self.generator,
                                      self.config.bucket_chunks)
@@ -157,7 +161,7 @@ class Trainer:
         scores = {}
         for task in self.tasks:
             metric = self.metric_factory(task.scheme, task.labels)
-            for batch in self._eval_batches(task, split):
+            for batch in self.evaluation_batches(task, split):
                 batch = batch.to(self.config.device)
                 emissions = masked_call(self.model, self.masks.get(task.task_id), batch, task.task_id)
                 pred = self.model.decode(emissions, batch, task.task_id)
@@ -166,7 +170,8 @@ class Trainer:
             scores[task.name] = float(metric.result()["score"])
         return scores
 
-    def _eval_batches(self, task: TaskData, split: str) -> list:
+    def evaluation_batches(self, task: TaskData, split: str) -> list:
+        """The length-sorted batches of one task's split, built on first use and kept."""
         key = (task.task_id, split)
         if key not in self._eval_cache:
             self._eval_cache[key] = eval_batches(SplitIndex(getattr(task, split)),
@@ -186,7 +191,7 @@ class Trainer:
             epoch += 1
             epoch_start = time.monotonic()
             lr = optimizer.param_groups[0]["lr"]
-            loss = self._train_epoch(optimizer, self._desc(epoch))
+            loss = self.train_epoch(optimizer, self._desc(epoch))
             scheduler.step()
             dev = self.evaluate("dev")
             dev_mean = sum(dev.values()) / len(dev)

@@ -18,7 +18,9 @@ Measured, in tokens per second (tokens = real words, padding excluded):
   `load_state_dict` back, `masked_fill_` of the gradients; the same batches and optimizer;
 - eval: `Trainer.evaluate` (forward, decoding, metric) and the forward-only floors of both kinds.
 Methods are timed in turns (repeat 1 of every method, then repeat 2, ...) and each keeps its best
-repeat, so a load change on a shared machine hits all of them alike.
+repeat, so a load change on a shared machine hits all of them alike. Ratios come as ratios of the
+best rates (wall and CPU time) and as `ratios_paired`, the median over repeats of each repeat's
+ratio (sparse runs right after hard, so a pair shares the machine's load of the moment).
 Prints one JSON object (or a table with --table); --out also writes the JSON to a file.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import sys
 import time
 from contextlib import nullcontext
@@ -71,7 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=100,
                    help="training batches per task per repeat (sample = steps x batch sentences)")
     p.add_argument("--eval-batches", type=int, default=4, help="evaluation batches per task")
-    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best one counts")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed repeats; rates are the best one, paired ratios the median")
     p.add_argument("--hidden", type=int, default=200, help="LSTM hidden size per direction")
     p.add_argument("--layers", type=int, default=2, help="LSTM layers")
     p.add_argument("--crf", action="store_true", help="CRF heads instead of softmax")
@@ -352,15 +356,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             runs["train"][name].append(bench.train(name, args.seed + 1 + repeat))
         for name in EVAL_METHODS:
             runs["eval"][name].append(bench.evaluate(name))
-    train = {m: _summary(timings, bench.train_tokens(m)) for m, timings in runs["train"].items()}
-    evaluation = {m: _summary(timings, bench.eval_tokens(m)) for m, timings in runs["eval"].items()}
+    tokens = {"train": {m: bench.train_tokens(m) for m in TRAIN_METHODS},
+              "eval": {m: bench.eval_tokens(m) for m in EVAL_METHODS}}
+    summary = {table: {m: _summary(timings, tokens[table][m]) for m, timings in runs[table].items()}
+               for table in runs}
     return {
         "machine": _machine(device, load_before),
         "config": _config(args, bench),
-        "train": train,
-        "eval": evaluation,
-        "ratios": _ratios(train, evaluation, "tokens_per_s"),
-        "ratios_cpu_time": _ratios(train, evaluation, "tokens_per_cpu_s"),
+        "train": summary["train"],
+        "eval": summary["eval"],
+        "ratios": _ratios(summary, "tokens_per_s"),
+        "ratios_cpu_time": _ratios(summary, "tokens_per_cpu_s"),
+        "ratios_paired": _paired_ratios(runs, tokens),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -376,25 +383,43 @@ def _summary(runs: list[Timing], tokens: int) -> dict[str, Any]:
             "peak_mb": round(max(peaks), 1) if peaks else None}
 
 
-def _ratios(train: dict[str, dict], evaluation: dict[str, dict], field: str) -> dict[str, float]:
-    """Rate ratios by wall time, or by process CPU time (robust to load with --threads 1)."""
-    rate = lambda table, m: table[m][field]
-    pairs = {"sparse_over_hard": (train, "sparse", train, "hard"),
-             "sparse_over_original_masking": (train, "sparse", train, "original_masking"),
-             # The most sparse/original can reach: masking that costs nothing.
-             "hard_over_original_masking": (train, "hard", train, "original_masking"),
-             "single_over_floor": (train, "single", train, "floor"),
-             "single_masked_over_single": (train, "single_masked", train, "single"),
-             "hard_over_floor": (train, "hard", train, "floor"),
-             "sparse_over_floor": (train, "sparse", train, "floor"),
-             "single_over_floor_padded": (train, "single", train, "floor_padded"),
-             "hard_over_floor_padded": (train, "hard", train, "floor_padded"),
-             "sparse_over_floor_padded": (train, "sparse", train, "floor_padded"),
-             "eval_single_over_floor": (evaluation, "single", evaluation, "floor"),
-             "eval_sparse_over_floor": (evaluation, "sparse", evaluation, "floor"),
-             "eval_single_over_floor_padded": (evaluation, "single", evaluation, "floor_padded"),
-             "eval_sparse_over_floor_padded": (evaluation, "sparse", evaluation, "floor_padded")}
-    return {k: round(rate(a, m) / rate(b, n), 3) for k, (a, m, b, n) in pairs.items()}
+# name: (table, method, table, method); the ratio of the first method's rate to the second's.
+RATIO_PAIRS = {
+    "sparse_over_hard": ("train", "sparse", "hard"),
+    "sparse_over_original_masking": ("train", "sparse", "original_masking"),
+    # The most sparse/original can reach: masking that costs nothing.
+    "hard_over_original_masking": ("train", "hard", "original_masking"),
+    "single_over_floor": ("train", "single", "floor"),
+    "single_masked_over_single": ("train", "single_masked", "single"),
+    "hard_over_floor": ("train", "hard", "floor"),
+    "sparse_over_floor": ("train", "sparse", "floor"),
+    "single_over_floor_padded": ("train", "single", "floor_padded"),
+    "hard_over_floor_padded": ("train", "hard", "floor_padded"),
+    "sparse_over_floor_padded": ("train", "sparse", "floor_padded"),
+    "eval_single_over_floor": ("eval", "single", "floor"),
+    "eval_sparse_over_floor": ("eval", "sparse", "floor"),
+    "eval_single_over_floor_padded": ("eval", "single", "floor_padded"),
+    "eval_sparse_over_floor_padded": ("eval", "sparse", "floor_padded"),
+}
+
+
+def _ratios(summary: dict[str, dict[str, dict]], field: str) -> dict[str, float]:
+    """Ratios of the best rates: by wall time, or by process CPU time (robust to load with
+    --threads 1)."""
+    return {k: round(summary[table][m][field] / summary[table][n][field], 3)
+            for k, (table, m, n) in RATIO_PAIRS.items()}
+
+
+def _paired_ratios(runs: dict[str, dict[str, list[Timing]]],
+                   tokens: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Median over repeats of each repeat's wall-time ratio. The two methods of a repeat ran
+    minutes apart at most, so on a shared machine this is steadier than a ratio of two bests."""
+    ratios = {}
+    for k, (table, m, n) in RATIO_PAIRS.items():
+        per_repeat = sorted((tokens[table][m] / a[0]) / (tokens[table][n] / b[0])
+                            for a, b in zip(runs[table][m], runs[table][n]))
+        ratios[k] = round(statistics.median(per_repeat), 3)
+    return ratios
 
 
 def _machine(device: torch.device, load_before: tuple[float, ...]) -> dict[str, Any]:
@@ -440,9 +465,9 @@ def table(result: dict[str, Any]) -> str:
     lines += [_row(name, row) for name, row in result["train"].items()]
     lines.append(f"{'eval':<18}{'tokens/s':>12}{'median':>12}{'per CPU s':>12}{'peak MiB':>10}")
     lines += [_row(name, row) for name, row in result["eval"].items()]
-    lines.append(f"{'ratio':<30}{'wall':>8}{'CPU':>8}")
+    lines.append(f"{'ratio':<30}{'wall':>8}{'CPU':>8}{'paired':>8}")
     lines += [f"{k:<30}{v:>8.3f}{result['ratios_cpu_time'][k]:>8.3f}"
-              for k, v in result["ratios"].items()]
+              f"{result['ratios_paired'][k]:>8.3f}" for k, v in result["ratios"].items()]
     lines.append(f"peak RSS {result['peak_rss_mb']} MiB")
     return "\n".join(lines)
 

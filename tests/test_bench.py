@@ -80,7 +80,10 @@ def test_ratios_follow_from_the_rates(result):
     assert ratios["single_over_floor"] == pytest.approx(expected, abs=1e-3)
     assert {"sparse_over_original_masking", "hard_over_original_masking",
             "eval_single_over_floor"} <= set(ratios)
-    assert set(result["ratios_cpu_time"]) == set(ratios)
+    assert set(result["ratios_cpu_time"]) == set(result["ratios_paired"]) == set(ratios)
+    # One repeat: the paired median is the ratio of that repeat's (= the best) rates.
+    assert result["ratios_paired"]["sparse_over_hard"] == pytest.approx(
+        ratios["sparse_over_hard"], abs=2e-3)
     expected = train["sparse"]["tokens_per_cpu_s"] / train["hard"]["tokens_per_cpu_s"]
     assert result["ratios_cpu_time"]["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)
 

@@ -194,4 +194,7 @@ def test_bad_input_is_one_line_with_exit_code_2(data_file, tmp_path, run_here):
     assert bad_optim.returncode == 2 and bad_optim.stderr.startswith("error: --optim")
     missing = run_here(command(tmp_path / "nope.pt", tmp_path, "y"))
     assert missing.returncode == 2 and "prepare-data.py" in missing.stderr
+    bad_rate = run_here(command(data_file, tmp_path, "y", "--dropout", "1.0"))
+    assert bad_rate.returncode == 2 and bad_rate.stderr.startswith("error: --dropout: must be")
+    assert len(bad_rate.stderr.splitlines()) == 1
     assert not (tmp_path / "cp" / "y").exists()

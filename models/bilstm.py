@@ -6,7 +6,8 @@ to oneDNN's fused LSTM, about twice as fast forward+backward (bench/throughput.p
 `floor_padded`). So on the CPU each direction runs over the padded batch, the backward direction
 on every sentence reversed within its own length. Padding then always follows a sentence's real
 tokens, so their outputs are exactly those of the packed run (tests/test_bilstm.py). On CUDA the
-packed batch goes to cuDNN, which handles varying lengths natively.
+packed batch goes to cuDNN, which handles varying lengths natively, and so do CPU batches that are
+mostly padding, where the padded path would waste more than it saves (`padded_path_index`).
 
 The parameters are `nn.LSTM`'s own (`weight_ih_l0`, ..., `bias_hh_l0_reverse`), so masks,
 checkpoints and `torch.func.functional_call` see the same names on both paths.
@@ -55,6 +56,8 @@ class BiLSTMLayer(nn.LSTM):
     def _one_direction(self, x: torch.Tensor, suffix: str) -> torch.Tensor:
         weights = [getattr(self, name + suffix) for name in _WEIGHTS]
         zeros = x.new_zeros(1, x.size(0), self.hidden_size)
+        # The op nn.LSTM itself calls: (input, (h0, c0), weights, has_biases, num_layers, dropout,
+        # train, bidirectional, batch_first); one layer, one direction.
         out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)
         return out
 

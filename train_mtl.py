@@ -13,7 +13,7 @@ from utils.datafile import PreparedData, load_data_file
 from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import model_shapes, parameter_counts
-from utils.masking import check_mask, union_masks, zero_pruned_
+from utils.masking import check_mask
 from utils.mtl_setup import (check_task_ids, init_weights_path, load_task_masks, make_tasks,
                              mode_of, results_record)
 from utils.optim import parse_optim
@@ -119,8 +119,6 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
             check_mask(model, mask)
         except ValueError as err:
             raise InputError(str(err), Path(values["masks_path"]) / f"{task_id}.th") from None
-    if masks:                 # weights that no task keeps start (and stay) at zero
-        zero_pruned_(model, union_masks(list(masks.values())))
     return model, config
 
 

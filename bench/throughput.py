@@ -383,7 +383,7 @@ def _summary(runs: list[Timing], tokens: int) -> dict[str, Any]:
             "peak_mb": round(max(peaks), 1) if peaks else None}
 
 
-# name: (table, method, table, method); the ratio of the first method's rate to the second's.
+# name: (table, method, other method); the ratio of the method's rate to the other's.
 RATIO_PAIRS = {
     "sparse_over_hard": ("train", "sparse", "hard"),
     "sparse_over_original_masking": ("train", "sparse", "original_masking"),

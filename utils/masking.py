@@ -4,7 +4,7 @@ A mask is `{param_name: bool tensor}` (True = kept). For the forward pass it bec
 built once on the device; the product `param * mask` is what the network sees, so the gradient of
 a masked-out weight is exactly zero and nothing is copied per batch.
 
-Raw weights: at the start and end of every epoch, weights that NO task keeps are set to zero
+Raw weights: at the start of every epoch the trainer sets weights that NO task keeps to zero
 (`zero_pruned_` with `union_masks`); in between their gradient is exactly zero, so they stay zero. In single-task training that is the task's own mask. In
 multi-task training a weight kept by task s but not by task t stays untouched by t's gradient
 (zero), yet may still move on t's steps through optimizer momentum accumulated from s's batches;

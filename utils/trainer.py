@@ -143,13 +143,13 @@ class Trainer:
                 loss_sum += loss.detach()
                 n_steps += 1
                 bar.update(1)
-        self._zero_pruned()
         return float(loss_sum) / max(n_steps, 1)
 
     def _zero_pruned(self) -> None:
-        """Zero the weights no task keeps. Needed once, not after every step: their gradient is
-        exactly zero, and a zero weight with a zero gradient stays zero under every optimizer
-        offered (momentum, Adam's moments and weight decay all start from zero and keep it)."""
+        """Zero the weights no task keeps. Once per epoch is enough, not after every step: their
+        gradient is exactly zero, and a zero weight with a zero gradient stays zero under every
+        optimizer offered (momentum, Adam's moments and weight decay all start from zero and keep
+        it). Per epoch rather than once, so resumed and rewound weights are covered too."""
         if self.pruned:
             zero_pruned_(self.model, self.pruned)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import platform
 import resource
@@ -206,10 +207,17 @@ class Bench:
                                                            if p.requires_grad])
         return trainer
 
+    def train_steps(self, name: str) -> int:
+        """Training batches of one epoch of `name` (bucketing makes ceil(sentences / batch))."""
+        return sum(math.ceil(t.train.n_sentences / self.args.batch) for t in self._train_tasks(name))
+
     def train_tokens(self, name: str) -> int:
-        tasks = [t for t in self.tasks if t.name == self.args.task] if name.startswith("single") \
-            or name in FLOORS else self.tasks
-        return sum(t.train.n_tokens for t in tasks)
+        return sum(t.train.n_tokens for t in self._train_tasks(name))
+
+    def _train_tasks(self, name: str) -> list[TaskData]:
+        if name.startswith("single") or name in FLOORS:
+            return [t for t in self.tasks if t.name == self.args.task]
+        return self.tasks
 
     def eval_tokens(self, name: str) -> int:
         tasks = self.tasks if name == "sparse" else [t for t in self.tasks if t.name == self.args.task]
@@ -368,6 +376,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratios": _ratios(summary, "tokens_per_s"),
         "ratios_cpu_time": _ratios(summary, "tokens_per_cpu_s"),
         "ratios_paired": _paired_ratios(runs, tokens),
+        "step_ms": _step_ms(runs["train"], bench.train_steps("hard")),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -422,6 +431,18 @@ def _paired_ratios(runs: dict[str, dict[str, list[Timing]]],
     return ratios
 
 
+def _step_ms(train_runs: dict[str, list[Timing]], steps: int) -> dict[str, float]:
+    """Milliseconds per three-task step: hard sharing's (median repeat), and what each masking
+    adds to it, the median over repeats of the same repeat's difference (`sparse_extra` is the
+    masking cost of sparse sharing in absolute terms, which the ratios express relative to hard)."""
+    hard = [seconds for seconds, _, _ in train_runs["hard"]]
+    step_ms = {"hard": round(statistics.median(hard) / steps * 1e3, 3)}
+    for method in ("sparse", "original_masking"):
+        extra = [run[0] - hard_seconds for run, hard_seconds in zip(train_runs[method], hard)]
+        step_ms[f"{method}_extra"] = round(statistics.median(extra) / steps * 1e3, 3)
+    return step_ms
+
+
 def _machine(device: torch.device, load_before: tuple[float, ...]) -> dict[str, Any]:
     info = {"cpu": _cpu_name(), "cores": len(os.sched_getaffinity(0)),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -468,6 +489,9 @@ def table(result: dict[str, Any]) -> str:
     lines.append(f"{'ratio':<30}{'wall':>8}{'CPU':>8}{'paired':>8}")
     lines += [f"{k:<30}{v:>8.3f}{result['ratios_cpu_time'][k]:>8.3f}"
               f"{result['ratios_paired'][k]:>8.3f}" for k, v in result["ratios"].items()]
+    step = result["step_ms"]
+    lines.append(f"ms per 3-task step: hard {step['hard']:.2f}, sparse masking "
+                 f"{step['sparse_extra']:+.2f}, original masking {step['original_masking_extra']:+.2f}")
     lines.append(f"peak RSS {result['peak_rss_mb']} MiB")
     return "\n".join(lines)
 

@@ -88,6 +88,16 @@ def test_ratios_follow_from_the_rates(result):
     assert result["ratios_cpu_time"]["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)
 
 
+def test_step_ms_is_the_hard_step_and_what_each_masking_adds(result):
+    train, step = result["train"], result["step_ms"]
+    steps = 3 * 3                                  # --steps 3 batches per task, three tasks
+    assert step["hard"] == pytest.approx(train["hard"]["best_seconds"] / steps * 1e3, abs=1e-2)
+    # One repeat: the extra time is the difference of the two methods' only (= best) repeats.
+    for method in ("sparse", "original_masking"):
+        expected = (train[method]["best_seconds"] - train["hard"]["best_seconds"]) / steps * 1e3
+        assert step[f"{method}_extra"] == pytest.approx(expected, abs=1e-2)
+
+
 def test_config_echoes_the_model_and_three_distinct_masks(result):
     config = result["config"]
     assert config["model"]["hidden"] == 16 and config["model"]["layers"] == 2
@@ -101,6 +111,7 @@ def test_table_output(data_file):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any(line.startswith("sparse_over_hard") for line in lines)
+    assert any(line.startswith("ms per 3-task step: hard ") for line in lines)
     assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) == 11
 
 

@@ -21,6 +21,7 @@ Methods are timed in turns (repeat 1 of every method, then repeat 2, ...) and ea
 repeat, so a load change on a shared machine hits all of them alike. Ratios come as ratios of the
 best rates (wall and CPU time) and as `ratios_paired`, the median over repeats of each repeat's
 ratio (sparse runs right after hard, so a pair shares the machine's load of the moment).
+`step_ms` gives the hard step in milliseconds and what each masking adds to it.
 Prints one JSON object (or a table with --table); --out also writes the JSON to a file.
 """
 from __future__ import annotations

@@ -183,7 +183,8 @@ class Bench:
         names = [t.name for t in self.tasks]
         if args.task not in names:
             raise InputError(f"--task must be one of {', '.join(names)}, got {args.task!r}")
-        single = [t for t in self.tasks if t.name == args.task]
+        # The task of the single-task runs and floors (--task).
+        self.single_tasks = single = [t for t in self.tasks if t.name == args.task]
         masks = task_masks(self.config, len(self.tasks), args.seed)
         self.masks = masks
         self.trainers = {
@@ -217,11 +218,11 @@ class Bench:
 
     def _train_tasks(self, name: str) -> list[TaskData]:
         if name.startswith("single") or name in FLOORS:
-            return [t for t in self.tasks if t.name == self.args.task]
+            return self.single_tasks
         return self.tasks
 
     def eval_tokens(self, name: str) -> int:
-        tasks = self.tasks if name == "sparse" else [t for t in self.tasks if t.name == self.args.task]
+        tasks = self.tasks if name == "sparse" else self.single_tasks
         return sum(t.dev.n_tokens for t in tasks)
 
     def train(self, name: str, seed: int) -> Timing:

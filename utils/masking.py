@@ -5,10 +5,11 @@ built once on the device; the product `param * mask` is what the network sees, s
 a masked-out weight is exactly zero and nothing is copied per batch.
 
 Raw weights: at the start of every epoch the trainer sets weights that NO task keeps to zero
-(`zero_pruned_` with `union_masks`); in between their gradient is exactly zero, so they stay zero. In single-task training that is the task's own mask. In
-multi-task training a weight kept by task s but not by task t stays untouched by t's gradient
-(zero), yet may still move on t's steps through optimizer momentum accumulated from s's batches;
-t never sees it, because t's forward multiplies it by zero.
+(`zero_pruned_` with `union_masks`); in between their gradient is exactly zero, so they stay
+zero. In single-task training that is the task's own mask. In multi-task training a weight kept
+by task s but not by task t stays untouched by t's gradient (zero), yet may still move on t's
+steps through optimizer momentum accumulated from s's batches; t never sees it, because t's
+forward multiplies it by zero.
 """
 from __future__ import annotations
 

@@ -9,10 +9,11 @@ Explicit command-line arguments override a preset's values.
 - cpu: the same network and pipeline sized for 2 CPU cores. Measured on full CoNLL-2003
   (203,621 training tokens): one training epoch of the hidden-200 tagger at batch 10 took about
   60 s on one core (about 3,300 tokens/s) and a dev evaluation about 4 s when the preset was
-  sized; with the padded oneDNN LSTM path an epoch with evaluation now takes about 51 s. Three per-task prunings
-  run in parallel on 2 cores, and the multi-task runs need the rest of a ~30-minute budget, so
-  each pruning gets about 10 epochs of one core: 2 epochs per round on the full training set,
-  pruning_iter 4 (rounds 0..4 keep 100, 56.23, 31.62, 17.78, 10.00 % of the prunable weights).
+  sized; with the padded oneDNN LSTM path an epoch with evaluation now takes about 51 s. Three
+  per-task prunings run in parallel on 2 cores, and the multi-task runs need the rest of a
+  ~30-minute budget, so each pruning gets about 10 epochs of one core: 2 epochs per round on the
+  full training set, pruning_iter 4 (rounds 0..4 keep 100, 56.23, 31.62, 17.78, 10.00 % of the
+  prunable weights).
   Batch 10 is kept: on one core larger batches are not faster per token, and more updates per
   epoch matter when there are only 2 epochs.
 - demo: minutes for the whole pipeline: the first 1,000 training and 200 dev/test sentences,

@@ -16,9 +16,9 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 from models import build_model  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.optim import build_optimizer, lr_decay, parse_optim  # noqa: E402
+from utils.lr_schedules import build_scheduler  # noqa: E402
+from utils.optim import build_optimizer, parse_optim  # noqa: E402
 from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names  # noqa: E402
-from utils.schedules import re_seq_label, seq_label, single  # noqa: E402
 from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
 
@@ -143,22 +143,8 @@ def test_optimizer_strings_are_parsed_safely():
     assert optimizer.param_groups[0]["momentum"] == 0.9
     with pytest.raises(InputError):
         build_optimizer("sgd(lr=-1)", [param])
-    scheduler = lr_decay(optimizer, 0.05)
+    scheduler = build_scheduler("decay", optimizer)
     for epoch in range(1, 4):
         optimizer.step()
         scheduler.step()
         assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + 0.05 * epoch))
-
-
-def test_schedules():
-    batches = {0: ["a0", "a1", "a2"], 1: ["b0"], 2: ["c0", "c1"]}
-    gen = torch.Generator().manual_seed(0)
-    assert list(single({0: ["x", "y"]}, gen)) == [(0, "x"), (0, "y")]
-    order = list(seq_label(batches, gen))
-    assert sorted(order) == sorted((t, b) for t, bs in batches.items() for b in bs)
-    assert {t for t, _ in order[:3]} == {0, 1, 2}               # one batch of each task per cycle
-    assert [b for t, b in order if t == 0] == ["a0", "a1", "a2"]
-    balanced = list(re_seq_label(batches, gen))
-    counts = {t: sum(1 for u, _ in balanced if u == t) for t in batches}
-    assert counts == {0: 3, 1: 3, 2: 3}
-    assert all(b in batches[t] for t, b in balanced)

@@ -127,6 +127,7 @@ def main() -> None:
         fired = [s for s in scales[who] if s < 1.0]
         report[who] = {"fired": len(fired), "fired_percent": round(100 * len(fired) / max(steps, 1), 1),
                        "median_norm": round(statistics.median(norms[who]), 3),
+                       "max_norm": round(max(norms[who]), 3),
                        "median_scale_when_fired": round(statistics.median(fired), 3) if fired else None,
                        "mean_scale": round(statistics.fmean(scales[who]), 4)}
     ratios = [o / h for o, h in zip(norms["original"], norms["here"]) if h > 0]

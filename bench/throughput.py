@@ -54,7 +54,7 @@ from utils.atomic import json_save_atomic  # noqa: E402
 from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
 from utils.datafile import PreparedData, Split, load_data_file  # noqa: E402
 from utils.errors import InputError, exit_on_input_error  # noqa: E402
-from utils.optim import build_optimizer, clip_gradients  # noqa: E402
+from utils.optim import build_optimizer, clip_gradients, keep_zero_grads  # noqa: E402
 from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names, target_kept  # noqa: E402
 from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
@@ -322,13 +322,14 @@ class OriginalMasking:
         self.generator = trainer.generator
         device = trainer.config.device
         self.pruned = {t: {n: (~m).to(device) for n, m in mask.items()} for t, mask in masks.items()}
+        self.had_grad: set[str] = set()
 
     def epoch(self) -> None:
         tr, cfg = self.trainer, self.trainer.config
         model, optimizer = tr.model, tr.optimizer
         model.train()
         params = dict(model.named_parameters())
-        optimizer.zero_grad(set_to_none=False)
+        optimizer.zero_grad()
         for task_id, ids in tr.schedule.epoch(BUCKETED_EPOCH):
             batch = tr.train_index[task_id].batch(ids).to(cfg.device)
             pruned = self.pruned[task_id]
@@ -341,9 +342,10 @@ class OriginalMasking:
             model.load_state_dict(saved)
             for name, off in pruned.items():
                 params[name].grad.masked_fill_(off, 0.0)
+            keep_zero_grads(params, self.had_grad)
             clip_gradients(list(params.values()), cfg.clip_type, cfg.clip)
             optimizer.step()
-            optimizer.zero_grad(set_to_none=False)
+            optimizer.zero_grad()
             float(loss.detach())
 
 

@@ -96,19 +96,22 @@ class Crash(Exception):
     pass
 
 
-def test_resume_after_a_crash_gives_the_same_run(tmp_path):
+@pytest.mark.parametrize("task_ids, schedule", [((0,), "single"), ((0, 1), "re-seq-label")])
+def test_resume_after_a_crash_gives_the_same_run(tmp_path, task_ids, schedule):
+    """Two tasks: the batch streams and the momentum on the other task's head carry over too."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    whole, model_a = make_trainer(tmp_path / "a", epochs=4, mask=third_kept)
+    same = dict(epochs=4, mask=third_kept, task_ids=task_ids, schedule=schedule)
+    whole, model_a = make_trainer(tmp_path / "a", **same)
     expected = whole.fit()
 
     def crash_at_epoch_3(line):
         if "epoch 3/" in line:
             raise Crash
-    crashing, _ = make_trainer(tmp_path / "b", epochs=4, mask=third_kept, echo=crash_at_epoch_3)
+    crashing, _ = make_trainer(tmp_path / "b", echo=crash_at_epoch_3, **same)
     with pytest.raises(Crash):
         crashing.fit()
-    resumed, model_b = make_trainer(tmp_path / "b", epochs=4, mask=third_kept, seed=999)
+    resumed, model_b = make_trainer(tmp_path / "b", seed=999, **same)
     got = resumed.fit()
     assert (got.dev, got.test, got.best_epoch) == (expected.dev, expected.test, expected.best_epoch)
     for (name, a), (_, b) in zip(model_a.state_dict().items(), model_b.state_dict().items()):

@@ -2,7 +2,7 @@
 gradient clipping."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import torch
 
@@ -50,6 +50,19 @@ def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
     if norm.device.type == "cpu" and float(norm) + 1e-6 <= max_norm:
         return
     torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+
+
+def keep_zero_grads(named_params: Mapping[str, torch.nn.Parameter], had_grad: set[str]) -> None:
+    """Before a step: a zero gradient for every parameter in `had_grad` that got none since the
+    last step, then add to `had_grad` every parameter that has one. Gradients are freed after each
+    step (cheap), so this gives the optimizer what the original's zero_grad left (zeros, not
+    None): SGD momentum and weight decay keep acting on a parameter once it had a gradient, on
+    the steps of tasks that do not use it (other tasks' heads, a layer POS skips)."""
+    for name in had_grad:
+        param = named_params[name]
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+    had_grad.update(name for name, param in named_params.items() if param.grad is not None)
 
 
 CLIP_TYPES = ("norm", "value")

@@ -2,13 +2,14 @@
 
 Each epoch: a batch schedule (utils.schedules) draws every task's batches and orders them, and
 every batch runs through the model with its task's mask (utils.masking.masked_call). Steps follow
-the original code: gradients zeroed (not freed) at the epoch start and after every step, the loss
-divided by `accumulation_steps` and a step every that many batches (counted across epochs), the
+the original code: the loss divided by `accumulation_steps` and a step every that many batches
+(counted across epochs; gradients reset at every epoch start), a parameter that once had a
+gradient stepped with a zero one when its task did not run (utils.optim.keep_zero_grads), the
 gradients clipped before the step (utils.optim.clip_gradients), the lr schedule
 (utils.lr_schedules) stepped once per epoch. After the epoch every task is evaluated on dev with
 every metric (utils.metrics.make_metrics); the epoch with the best mean dev score in the selection
 metric is kept; at the end the kept weights are tested. A resume state (weights, optimizer, lr
-schedule, batch schedule, step count, RNG states, best so far) is written atomically after every
+schedule, batch schedule, step count, which parameters had gradients, RNG states, best so far) is written atomically after every
 epoch, so a killed run continues exactly where its last epoch ended.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ from utils.errors import InputError
 from utils.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.lr_schedules import build_scheduler
 from utils.metrics import make_metrics
-from utils.optim import build_optimizer, clip_gradients
+from utils.optim import build_optimizer, clip_gradients, keep_zero_grads
 from utils.schedules import make_schedule
 
 
@@ -113,6 +114,7 @@ class Trainer:
         self.echo = echo
         self.generator = torch.Generator()
         self.steps = 0                    # batches trained, over all epochs (for accumulation)
+        self.had_grad: set[str] = set()   # parameters that have had a gradient (keep_zero_grads)
         masks = dict(masks or {})
         for mask in masks.values():
             check_mask(model, mask)
@@ -135,14 +137,12 @@ class Trainer:
         loss. `fit` calls this once per epoch, and the benchmark times it directly."""
         self.model.train()
         cfg = self.config
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        named = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        params = list(named.values())
         # Summed on the device: reading a GPU loss every step would sync host and device.
         loss_sum, n_batches = torch.zeros((), device=cfg.device), 0
         self._zero_pruned()
-        # Zeroed, not freed (set_to_none=False), as the original's zero_grad did: a parameter that
-        # once had a gradient keeps a zero one, so SGD momentum still moves it on the steps of
-        # other tasks (their heads, a layer one task skips), as in the original's multi-task runs.
-        optimizer.zero_grad(set_to_none=False)
+        optimizer.zero_grad()               # a partial accumulation is dropped, as the original
         with tqdm(total=self.schedule.n_batches(), desc=desc, leave=False,
                   disable=not self._progress()) as bar:
             for task_id, ids in self.schedule.epoch(epoch):
@@ -152,9 +152,10 @@ class Trainer:
                 (loss / cfg.accumulation_steps if cfg.accumulation_steps > 1 else loss).backward()
                 self.steps += 1
                 if self.steps % cfg.accumulation_steps == 0:
+                    keep_zero_grads(named, self.had_grad)
                     clip_gradients(params, cfg.clip_type, cfg.clip)
                     optimizer.step()
-                    optimizer.zero_grad(set_to_none=False)
+                    optimizer.zero_grad()
                 loss_sum += loss.detach()
                 n_batches += 1
                 bar.update(1)
@@ -265,6 +266,7 @@ class Trainer:
         scheduler.load_state_dict(saved["scheduler"])
         self.schedule.load_state_dict(saved.get("schedule", {}))
         self.steps = saved.get("steps", 0)
+        self.had_grad = set(saved.get("had_grad", []))
         set_rng_states(saved["rng"], self.generator)
         self._trim_log(saved["epoch"])
         self.echo(f"{self._prefix()}resumed after epoch {saved['epoch']}")
@@ -276,6 +278,7 @@ class Trainer:
         torch_save_atomic({**state, "model": cpu_state(self.model),
                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                            "schedule": self.schedule.state_dict(), "steps": self.steps,
+                           "had_grad": sorted(self.had_grad),
                            "rng": rng_states(self.generator)}, self.state_path)
 
     def _trim_log(self, last_epoch: int) -> None:

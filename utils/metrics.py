@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from utils.tagschemes import SCHEMES
-from utils.yangjie_spans import DECODERS
+from utils.yangjie_spans import DECODERS, tag_parts
 
 # prefix codes of the span decoder
 _OUT, _BEGIN, _INSIDE, _END, _SINGLE, _OTHER = range(6)
@@ -211,18 +211,24 @@ def _label_table(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 class YangJieSpanMetric(SpanF1Metric):
     """Span F1 counted as SpanF1Metric counts it, on spans decoded by the original code's pruning
-    metric (utils.yangjie_spans): one sentence at a time in Python, about 0.1 s per dev set."""
+    metric (utils.yangjie_spans), one sentence at a time in Python."""
 
     def __init__(self, labels: list[str], scheme: str) -> None:
         super().__init__(labels, scheme)
         self.decode = DECODERS[scheme]
+        self.parts = [tag_parts(label) for label in self.labels]
+        self.outside = np.array([kind == "O" for kind, _ in self.parts])
 
     def _count(self, gold_flat: np.ndarray, pred_flat: np.ndarray, lengths: np.ndarray) -> None:
-        start = 0
-        for n in lengths.tolist():
-            gold = Counter(self.decode([self.labels[i] for i in gold_flat[start:start + n].tolist()]))
-            pred = Counter(self.decode([self.labels[i] for i in pred_flat[start:start + n].tolist()]))
+        ends = np.cumsum(lengths)
+        # sentences all O in gold and prediction have no spans: skip them in bulk
+        inside = np.add.reduceat(~self.outside[gold_flat] | ~self.outside[pred_flat],
+                                 ends - lengths) if gold_flat.size else np.zeros(0)
+        for end, n, busy in zip(ends.tolist(), lengths.tolist(), (inside > 0).tolist()):
+            if not (busy and n):
+                continue
+            gold = Counter(self.decode([self.parts[i] for i in gold_flat[end - n:end].tolist()]))
+            pred = Counter(self.decode([self.parts[i] for i in pred_flat[end - n:end].tolist()]))
             self.true_positives += sum((gold & pred).values())
             self.n_gold += sum(gold.values())
             self.n_pred += sum(pred.values())
-            start += n

@@ -9,7 +9,8 @@ gradients clipped before the step (utils.optim.clip_gradients), the lr schedule
 (utils.lr_schedules) stepped once per epoch. After the epoch every task is evaluated on dev with
 every metric (utils.metrics.make_metrics); the epoch with the best mean dev score in the selection
 metric is kept; at the end the kept weights are tested. A resume state (weights, optimizer, lr
-schedule, batch schedule, step count, which parameters had gradients, RNG states, best so far) is written atomically after every
+schedule, batch schedule, step count, which parameters had gradients, RNG states, best so far) is
+written atomically after every
 epoch, so a killed run continues exactly where its last epoch ended.
 """
 from __future__ import annotations

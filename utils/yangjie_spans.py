@@ -27,9 +27,11 @@ from __future__ import annotations
 from typing import Sequence
 
 Span = tuple[str, int, int]               # (type, start, exclusive end)
+Part = tuple[str, str]                    # a tag read as (kind "B" / "I" / "E" / "S" / "O", type)
 
 
-def _kind_and_type(tag: str) -> tuple[str, str]:
+def tag_parts(tag: str) -> Part:
+    """("B", "NP") from "b-np"; ("O", "") for O and any tag without one of the four prefixes."""
     upper = tag.upper()
     for kind in ("B-", "I-", "E-", "S-"):
         if upper.startswith(kind):
@@ -39,10 +41,18 @@ def _kind_and_type(tag: str) -> tuple[str, str]:
 
 def bio_spans(tags: Sequence[str]) -> list[Span]:
     """The original's bio decoding of one sentence (see module docstring)."""
+    return bio_spans_of_parts([tag_parts(t) for t in tags])
+
+
+def bioes_spans(tags: Sequence[str]) -> list[Span]:
+    """The original's bioes decoding of one sentence (see module docstring)."""
+    return bioes_spans_of_parts([tag_parts(t) for t in tags])
+
+
+def bio_spans_of_parts(parts: Sequence[Part]) -> list[Span]:
     spans: list[Span] = []
     open_type, start = "", -1
-    for i, tag in enumerate(tags):
-        kind, kind_type = _kind_and_type(tag)
+    for i, (kind, kind_type) in enumerate(parts):
         if kind == "I" and open_type and kind_type == open_type:
             continue
         if open_type:
@@ -53,12 +63,10 @@ def bio_spans(tags: Sequence[str]) -> list[Span]:
     return spans
 
 
-def bioes_spans(tags: Sequence[str]) -> list[Span]:
-    """The original's bioes decoding of one sentence (see module docstring)."""
+def bioes_spans_of_parts(parts: Sequence[Part]) -> list[Span]:
     spans: list[Span] = []
     open_type, start = "", -1
-    for i, tag in enumerate(tags):
-        kind, kind_type = _kind_and_type(tag)
+    for i, (kind, kind_type) in enumerate(parts):
         if kind not in ("B", "S", "E"):
             continue
         if open_type:
@@ -71,4 +79,5 @@ def bioes_spans(tags: Sequence[str]) -> list[Span]:
     return spans
 
 
-DECODERS = {"bio": bio_spans, "bioes": bioes_spans}
+# decoders of parts, by scheme (the metric reads every label's parts once)
+DECODERS = {"bio": bio_spans_of_parts, "bioes": bioes_spans_of_parts}

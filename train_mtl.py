@@ -10,19 +10,23 @@ from models import ModelConfig, build_model, task_layers_for
 from utils.atomic import json_save_atomic
 from utils.checkpoint import load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
-from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
+from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
+                            add_training_arguments, recipe_config, setup_torch)
+from utils.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
 from utils.errors import InputError, exit_on_input_error
 from utils.mask_stats import model_shapes, parameter_counts
 from utils.masking import check_mask
 from utils.mtl_setup import (check_task_ids, init_weights_path, load_task_masks, make_tasks,
-                             mode_of, results_record)
+                             mode_of, results_record, subset_data)
+from utils.lr_schedules import parse_scheduler
 from utils.optim import parse_optim
 from utils.presets import PRESETS, apply_preset, preset_help
-from utils.run_dir import prepare_run_dir
+from utils.run_dir import prepare_run_dir, read_run_args
 from utils.trainer import TrainConfig, Trainer
 
 # Arguments that may change between a run and its --resume without changing its results.
-RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard")
+RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard", "save_ep",
+                     "evaluate")
 # ModelConfig fields that decide the parameter shapes: the start weights must agree on them.
 SHAPE_FIELDS = ("n_words", "n_chars", "n_labels", "word_dim", "char_dim", "char_filters",
                 "char_kernel", "hidden_size", "n_layer", "crf")
@@ -49,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="lstm: every task reads the top BiLSTM layer; hier-lstm: POS reads layer 1 "
              "(hierarchical sharing)")
     add("--trainer", choices=["seq-label", "re-seq-label"], default="seq-label",
-        help="batch schedule: seq-label = tasks in a shuffled round-robin, one batch each, until "
-             "every task's data is used; re-seq-label = smaller tasks resampled up to the largest")
+        help="batch schedule, as the original's trainers: seq-label = each epoch one random task "
+             "order, one batch per task in turn until every task's data is used (epoch 1 random "
+             "batches, later epochs bucketed); re-seq-label = sum over tasks of ceil(N_t / batch) "
+             "turns of one random batch per task, each task's stream carrying over between epochs")
     add("--select_on", choices=["dev", "test"], default="dev",
         help="split whose mean score selects the epoch; 'test' repeats the original code's "
              "choice and is NOT recommended (it reports a score tuned on the test set)")
@@ -58,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--preset", choices=sorted(PRESETS), default="paper",
         help="named configuration; the arguments below left unset take its values")
     add_training_arguments(p, unit="run")
+    # The original's multi-task recipe (its run scripts and trainer): constant lr, value clipping.
+    add_recipe_arguments(p, scheduler="fix", clip_type="value", metric="conlleval")
+    add("--accumulation_steps", type=int, default=1, help="batches per optimizer step: each "
+        "batch's loss is divided by this and the step comes every that many batches")
+    add("--save_ep", action="store_true", help=f"also keep every epoch's weights, in "
+        f"<run>/{EPOCHS_DIR}/<epoch>.th")
+    add("--evaluate", action="store_true", help=f"do not train: score every <run>/{EPOCHS_DIR}/*.th "
+        "of an existing run (trained with --save_ep) on dev and test, with that run's arguments "
+        "from its args.json; writes nothing")
     add("--crf", action="store_true", help="a CRF on top of each task's head")
     add("--save_dir", help="experiment folder; default exp/<setting>/mtl")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the mode "
@@ -78,6 +93,7 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     for key in ("masks_path", "init_weights"):
         values[key] = None if values[key] is None else str(values[key])
     parse_optim(values["optim"])                      # bad strings fail before any work
+    parse_scheduler(values["scheduler"])
     return values
 
 
@@ -122,14 +138,31 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
     return model, config
 
 
+def train_config(values: dict) -> TrainConfig:
+    return TrainConfig(epochs=values["epochs"], optim=values["optim"], batch_size=values["batch_size"],
+                       patience=values["patience"], schedule=values["trainer"],
+                       accumulation_steps=values["accumulation_steps"], device=values["device"],
+                       **recipe_config(values))
+
+
+def rescore(values: dict) -> None:
+    """--evaluate: score the run's saved epochs with the run's own arguments (device and threads
+    from this command line; arguments the run predates keep this command line's values)."""
+    run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
+    recorded = {**values, **read_run_args(run_dir, "evaluate"), "device": values["device"]}
+    print(f"re-scoring the saved epochs of {run_dir} with its args.json", flush=True)
+    print(epochs_table(rescore_epochs(run_dir, recorded, train_config(recorded))))
+
+
 def main() -> None:
     args = build_parser().parse_args()
     data = load_data_file(args.data_path)
     values = resolve(args, data)
     setup_torch(values["num_threads"], values["device"])
-    if values["train_subset"] or values["eval_subset"]:
-        big = 10 ** 12
-        data = data.subset(values["train_subset"] or big, values["eval_subset"] or big)
+    if values["evaluate"]:
+        rescore(values)
+        return
+    data = subset_data(data, values["train_subset"], values["eval_subset"])
     masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
     model, config = start_model(values, data, masks)
     run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
@@ -139,24 +172,31 @@ def main() -> None:
         print(f"{run_dir} has finished already (results.json); nothing to do")
         return
     tasks = make_tasks(data, values["tasks"], values["select_on"])
-    train = TrainConfig(epochs=values["epochs"], optim=values["optim"], batch_size=values["batch_size"],
-                        patience=values["patience"], schedule=values["trainer"], device=values["device"])
+    train = train_config(values)
     print(f"{values['mode']} training of {', '.join(t.name for t in tasks)} -> {run_dir}", flush=True)
+    save_epoch = None
+    if values["save_ep"]:
+        save_epoch = lambda epoch: save_weights(run_dir / EPOCHS_DIR / f"{epoch}.th", model, config,
+                                                epoch=epoch, task_ids=values["tasks"])
     trainer = Trainer(model, tasks, train, seed=values["seed"], masks=masks,
                       state_path=run_dir / STATE, log_path=run_dir / LOG,
-                      tensorboard_dir=values["tensorboard"], echo=lambda line: print(line, flush=True))
+                      tensorboard_dir=values["tensorboard"], after_epoch=save_epoch,
+                      echo=lambda line: print(line, flush=True))
     result = trainer.fit()
-    dev = result.dev
+    dev, dev_all = result.dev, result.dev_all
     if values["select_on"] == "test":                  # the dev scores of the epoch chosen on test
-        dev = Trainer(model, make_tasks(data, values["tasks"]), train, seed=values["seed"],
-                      masks=masks, echo=lambda line: None).evaluate("dev")
+        dev_all = Trainer(model, make_tasks(data, values["tasks"]), train, seed=values["seed"],
+                          masks=masks, echo=lambda line: None).evaluate_all("dev")
+        dev = trainer.selected(dev_all)
     counts = parameter_counts(model_shapes(model), values["tasks"], dict(enumerate(data.tasks)),
                               masks, config.task_layers)
     record = results_record(setting=data.setting, mode=values["mode"], tasks=tasks, result=result,
                             dev=dev, select_on=values["select_on"], parameters=counts, masks=masks,
                             extra={"masks_path": values["masks_path"],
                                    "init_weights": values["init_weights"], "arch": values["arch"],
-                                   "trainer": values["trainer"], "preset": values["preset"]})
+                                   "trainer": values["trainer"], "preset": values["preset"],
+                                   "span_metric": values["metric"],
+                                   "scores": {"dev": dev_all, "test": result.test_all}})
     save_weights(run_dir / BEST, model, config, tasks=[t.name for t in tasks], task_ids=values["tasks"],
                  masks=masks or {}, epoch=result.best_epoch, dev=record["dev"], test=record["test"])
     json_save_atomic(record, run_dir / RESULTS)

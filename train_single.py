@@ -8,9 +8,12 @@ from pathlib import Path
 
 from models import ModelConfig, task_layers_for
 from utils.datafile import load_data_file
-from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
+from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
+                            add_training_arguments, recipe_config, setup_torch)
 from utils.errors import InputError, exit_on_input_error
 from utils.imp import ImpPlan, evaluate_run, results_table, run_imp
+from utils.mtl_setup import subset_data
+from utils.lr_schedules import parse_scheduler
 from utils.optim import parse_optim
 from utils.presets import PRESETS, apply_preset, preset_help
 from utils.run_dir import prepare_run_dir
@@ -40,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--final_rate", type=float, help="fraction of the prunable weights the last round keeps; "
         f"each round removes 1 - final_rate**(1/pruning_iter) of what remains ({preset_help('final_rate')})")
     add_training_arguments(p, unit="round")
+    # The original's pruning recipe: lr decay, norm clipping, epochs selected by its own span F1.
+    add_recipe_arguments(p, scheduler="decay", clip_type="norm", metric="yangjie")
     add("--save_dir", help="experiment folder; default exp/<setting>/single")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the task id")
     add("--init_weights", help="rewind point instead of the fresh initial weights, e.g. a "
@@ -62,6 +67,7 @@ def resolve(args: argparse.Namespace, setting: str) -> dict:
     values["exp_name"] = values["exp_name"] or str(values["task_id"])
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
     parse_optim(values["optim"])                      # bad strings fail before any work
+    parse_scheduler(values["scheduler"])
     return values
 
 
@@ -73,13 +79,11 @@ def main() -> None:
     if not 0 <= values["task_id"] < len(data.tasks):
         raise InputError(f"task_id must be in 0..{len(data.tasks) - 1} ({', '.join(data.tasks)})",
                          "--task_id")
-    if values["train_subset"] or values["eval_subset"]:
-        big = 10 ** 12
-        data = data.subset(values["train_subset"] or big, values["eval_subset"] or big)
+    data = subset_data(data, values["train_subset"], values["eval_subset"])
     run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
     train = TrainConfig(epochs=values["epochs"], optim=values["optim"],
                         batch_size=values["batch_size"], patience=values["patience"],
-                        device=values["device"])
+                        device=values["device"], **recipe_config(values))
     if values["evaluate"]:
         print(results_table(evaluate_run(run_dir, data, values["task_id"], train)))
         return

@@ -12,7 +12,9 @@ Measured, in tokens per second (tokens = real words, padding excluded):
   the packed floor, so the model's step can beat `floor`, and `floor_padded` is the stricter one);
 - single, single_masked, hard, sparse: `Trainer.train_epoch`, the training loop users run
   (batching, embeddings, char CNN, loss, clipping, optimizer, masks), over a sample of the training
-  sentences; single = one task, hard = three tasks without masks, sparse = three task masks;
+  sentences; single = one task, hard = three tasks without masks, sparse = three task masks. Each
+  uses its script's recipe (single: norm clipping; hard, sparse: value clipping) and a bucketed
+  epoch (the multi-task schedule's epoch 2: its first epoch draws random batches, as the original);
 - original_masking: the masking of the original code, as a peer written here: a deepcopy of the
   state dict before each batch, `masked_fill_` of the pruned weights, forward/backward,
   `load_state_dict` back, `masked_fill_` of the gradients; the same batches and optimizer;
@@ -52,12 +54,12 @@ from utils.atomic import json_save_atomic  # noqa: E402
 from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
 from utils.datafile import PreparedData, Split, load_data_file  # noqa: E402
 from utils.errors import InputError, exit_on_input_error  # noqa: E402
-from utils.optim import build_optimizer  # noqa: E402
+from utils.optim import build_optimizer, clip_gradients, keep_zero_grads  # noqa: E402
 from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names, target_kept  # noqa: E402
-from utils.schedules import get_schedule  # noqa: E402
 from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
 FLOORS = ("floor", "floor_padded")
+BUCKETED_EPOCH = 2          # seq-label's first epoch has random batches; later ones are bucketed
 TRAIN_METHODS = ("floor", "floor_padded", "single", "single_masked", "hard", "sparse", "original_masking")
 EVAL_METHODS = ("floor", "floor_padded", "single", "sparse")
 # IMP rounds (of 20, final rate 0.1) whose densities the three sparse-sharing masks take.
@@ -201,8 +203,10 @@ class Bench:
     def _trainer(self, data: PreparedData, tasks: list[TaskData], masks, schedule: str) -> Trainer:
         torch.manual_seed(self.args.seed)
         model = build_model(self.config, data.embedding)
+        # Each script's clipping: norm in single-task pruning, value in multi-task training.
         config = TrainConfig(epochs=1, optim=self.args.optim, batch_size=self.args.batch,
                              eval_batch_size=self.args.eval_batch, schedule=schedule,
+                             clip_type="norm" if schedule == "single" else "value",
                              device=str(self.device), progress=False)
         trainer = Trainer(model, tasks, config, seed=self.args.seed, masks=masks, echo=lambda _: None)
         trainer.optimizer = build_optimizer(config.optim, [p for p in model.parameters()
@@ -237,7 +241,7 @@ class Bench:
         with autocast(self.args, self.device):
             if name == "original_masking":
                 return timed(self.original.epoch, self.device)
-            return timed(lambda: runner.train_epoch(runner.optimizer, name), self.device)
+            return timed(lambda: runner.train_epoch(runner.optimizer, BUCKETED_EPOCH, name), self.device)
 
     def evaluate(self, name: str) -> Timing:
         if name in FLOORS:
@@ -318,15 +322,15 @@ class OriginalMasking:
         self.generator = trainer.generator
         device = trainer.config.device
         self.pruned = {t: {n: (~m).to(device) for n, m in mask.items()} for t, mask in masks.items()}
+        self.had_grad: set[str] = set()
 
     def epoch(self) -> None:
         tr, cfg = self.trainer, self.trainer.config
         model, optimizer = tr.model, tr.optimizer
         model.train()
         params = dict(model.named_parameters())
-        batches = {t: bucket_batches(index.lengths, cfg.batch_size, self.generator, cfg.bucket_chunks)
-                   for t, index in tr.train_index.items()}
-        for task_id, ids in get_schedule(cfg.schedule)(batches, self.generator):
+        optimizer.zero_grad()
+        for task_id, ids in tr.schedule.epoch(BUCKETED_EPOCH):
             batch = tr.train_index[task_id].batch(ids).to(cfg.device)
             pruned = self.pruned[task_id]
             saved = copy.deepcopy(model.state_dict())
@@ -334,14 +338,14 @@ class OriginalMasking:
                 for name, off in pruned.items():
                     params[name].masked_fill_(off, 0.0)
             loss = model.loss(model(batch, task_id), batch, task_id)
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             model.load_state_dict(saved)
             for name, off in pruned.items():
                 params[name].grad.masked_fill_(off, 0.0)
-            if cfg.clip:
-                nn.utils.clip_grad_norm_(list(params.values()), cfg.clip)
+            keep_zero_grads(params, self.had_grad)
+            clip_gradients(list(params.values()), cfg.clip_type, cfg.clip)
             optimizer.step()
+            optimizer.zero_grad()
             float(loss.detach())
 
 

@@ -103,10 +103,16 @@ def test_outputs_of_a_run(reference):
     mask_file = torch.load(reference / masks[1], weights_only=True)
     assert mask_file["pruning_time"] == 1 and mask_file["percent"] == rows[1]["percent"]
     assert [r["round"] for r in rows] == [0, 1, 2]
-    assert rows[2] | {"dev": 0, "test": 0, "seconds": 0, "epoch_seconds": 0, "best_epoch": 0} == {
+    assert rows[2] | {"dev": 0, "test": 0, "seconds": 0, "epoch_seconds": 0, "best_epoch": 0,
+                      "scores": 0} == {
         "round": 2, "percent": 10.0, "mask_file": "2_10.00.th", "weights_file": "best_2_10.00.th",
-        "task": "ner", "dev": 0, "test": 0, "metric": "f1", "epochs": 4, "best_epoch": 0,
-        "seconds": 0, "epoch_seconds": 0}
+        "task": "ner", "dev": 0, "test": 0, "metric": "f1-yangjie", "epochs": 4, "best_epoch": 0,
+        "seconds": 0, "epoch_seconds": 0, "scores": 0}
+    # both span metrics are kept; the original's pruning metric (yangjie) selected the epoch
+    for row in rows:
+        assert set(row["scores"]["dev"]) == {"conlleval", "yangjie"}
+        assert row["dev"] == row["scores"]["dev"]["yangjie"]
+        assert row["test"] == row["scores"]["test"]["yangjie"]
     assert all(0 <= r["dev"] <= 100 and 0 <= r["test"] <= 100 for r in rows)
     assert rows[0]["dev"] > 50                      # the dense tiny model learns the toy NER
     # the selected weights of round 2 are zero outside its mask; survivors were rewound then trained
@@ -119,6 +125,8 @@ def test_outputs_of_a_run(reference):
     assert args["epochs"] == 4 and args["preset"] == "paper" and args["dropout"] == 0.5
     log = read_jsonl(reference / "log.jsonl")
     assert [(r["round"], r["epoch"]) for r in log] == [(k, e) for k in range(3) for e in range(1, 5)]
+    assert all(set(r["dev_all"]["ner"]) == {"conlleval", "yangjie"} for r in log)
+    assert all(r["dev"]["ner"] == r["dev_all"]["ner"]["yangjie"] for r in log)
 
 
 def test_same_seed_gives_identical_masks_and_scores(reference, data_file, tmp_path, run_here):

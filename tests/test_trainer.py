@@ -16,9 +16,9 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 from models import build_model  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.optim import build_optimizer, lr_decay, parse_optim  # noqa: E402
+from utils.lr_schedules import build_scheduler  # noqa: E402
+from utils.optim import build_optimizer, parse_optim  # noqa: E402
 from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names  # noqa: E402
-from utils.schedules import re_seq_label, seq_label, single  # noqa: E402
 from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
 
@@ -96,19 +96,22 @@ class Crash(Exception):
     pass
 
 
-def test_resume_after_a_crash_gives_the_same_run(tmp_path):
+@pytest.mark.parametrize("task_ids, schedule", [((0,), "single"), ((0, 1), "re-seq-label")])
+def test_resume_after_a_crash_gives_the_same_run(tmp_path, task_ids, schedule):
+    """Two tasks: the batch streams and the momentum on the other task's head carry over too."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    whole, model_a = make_trainer(tmp_path / "a", epochs=4, mask=third_kept)
+    same = dict(epochs=4, mask=third_kept, task_ids=task_ids, schedule=schedule)
+    whole, model_a = make_trainer(tmp_path / "a", **same)
     expected = whole.fit()
 
     def crash_at_epoch_3(line):
         if "epoch 3/" in line:
             raise Crash
-    crashing, _ = make_trainer(tmp_path / "b", epochs=4, mask=third_kept, echo=crash_at_epoch_3)
+    crashing, _ = make_trainer(tmp_path / "b", echo=crash_at_epoch_3, **same)
     with pytest.raises(Crash):
         crashing.fit()
-    resumed, model_b = make_trainer(tmp_path / "b", epochs=4, mask=third_kept, seed=999)
+    resumed, model_b = make_trainer(tmp_path / "b", seed=999, **same)
     got = resumed.fit()
     assert (got.dev, got.test, got.best_epoch) == (expected.dev, expected.test, expected.best_epoch)
     for (name, a), (_, b) in zip(model_a.state_dict().items(), model_b.state_dict().items()):
@@ -143,22 +146,8 @@ def test_optimizer_strings_are_parsed_safely():
     assert optimizer.param_groups[0]["momentum"] == 0.9
     with pytest.raises(InputError):
         build_optimizer("sgd(lr=-1)", [param])
-    scheduler = lr_decay(optimizer, 0.05)
+    scheduler = build_scheduler("decay", optimizer)
     for epoch in range(1, 4):
         optimizer.step()
         scheduler.step()
         assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + 0.05 * epoch))
-
-
-def test_schedules():
-    batches = {0: ["a0", "a1", "a2"], 1: ["b0"], 2: ["c0", "c1"]}
-    gen = torch.Generator().manual_seed(0)
-    assert list(single({0: ["x", "y"]}, gen)) == [(0, "x"), (0, "y")]
-    order = list(seq_label(batches, gen))
-    assert sorted(order) == sorted((t, b) for t, bs in batches.items() for b in bs)
-    assert {t for t, _ in order[:3]} == {0, 1, 2}               # one batch of each task per cycle
-    assert [b for t, b in order if t == 0] == ["a0", "a1", "a2"]
-    balanced = list(re_seq_label(batches, gen))
-    counts = {t: sum(1 for u, _ in balanced if u == t) for t in batches}
-    assert counts == {0: 3, 1: 3, 2: 3}
-    assert all(b in batches[t] for t, b in balanced)

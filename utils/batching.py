@@ -1,14 +1,21 @@
 """Batches of sentences from a flat Split: padded tensors built by index arithmetic, no Python loops.
 
-Training batches are length-bucketed: shuffle the sentences, sort by length within chunks of
-`bucket_chunks` batches, cut into batches and shuffle the batch order, so a batch holds sentences
-of similar length (little padding) while the order stays random. Every batch is sorted by length,
-longest first, as packed sequences want.
+One pass over a task's training sentences is cut into batches in one of three ways:
+- `bucket_batches` (bucketing "tight", the default): shuffle the sentences, sort by length within
+  chunks of `bucket_chunks` batches, cut into batches and shuffle the batch order, so a batch
+  holds sentences of similar length (little padding) while the order stays random;
+- `fastnlp_bucket_batches` (bucketing "fastnlp"): fastNLP 0.5.0's BucketSampler, which the original
+  code bucketed with, draw for draw;
+- `random_batches`: a random permutation cut into batches (fastNLP's RandomSampler), which the
+  original's multi-task trainers use for their first epoch (seq-label) or always (re-seq-label).
+All give ceil(sentences / batch_size) batches. Every batch is sorted by length, longest first, as
+packed sequences want.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 import torch
 
 from utils.datafile import Split
@@ -82,6 +89,41 @@ def bucket_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
         batches.extend(ids.split(batch_size))
     shuffle = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in shuffle]
+
+
+def random_batches(n_sentences: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Sentence ids of one pass in random order, cut into batches (the last may be smaller)."""
+    return list(torch.randperm(n_sentences, generator=generator).split(batch_size))
+
+
+def fastnlp_bucket_batches(lengths: torch.Tensor, batch_size: int, rng: np.random.RandomState,
+                           num_buckets: int = 10) -> list[torch.Tensor]:
+    """fastNLP 0.5.0 BucketSampler's batches, with the same numpy draws for the same `rng` state.
+
+    The sentences, sorted by length (stable), are split into `num_buckets` equal ranges (the last
+    takes the remainder). Bucket by bucket, the ids left over from the previous bucket and this
+    bucket's ids are shuffled together and cut into full batches; what does not fill a batch
+    carries over. The final leftover becomes one short batch, the batch order is shuffled, and the
+    batches are joined into one list that the data loader cuts into consecutive `batch_size`
+    groups: after the short batch every group straddles two batches (a fastNLP quirk, kept).
+    """
+    n = int(lengths.numel())
+    if n < num_buckets:
+        raise ValueError(f"{n} sentences are fewer than the {num_buckets} buckets")
+    by_length = torch.sort(lengths, stable=True).indices.tolist()
+    per_bucket = n // num_buckets
+    batches, carried = [], []
+    for b in range(num_buckets):
+        end = n if b == num_buckets - 1 else per_bucket * (b + 1)
+        carried.extend(by_length[per_bucket * b:end])
+        full = len(carried) // batch_size
+        rng.shuffle(carried)
+        batches.extend(carried[i * batch_size:(i + 1) * batch_size] for i in range(full))
+        carried = carried[full * batch_size:]
+    batches.append(carried)
+    rng.shuffle(batches)
+    flat = torch.tensor([i for batch in batches for i in batch], dtype=torch.long)
+    return list(flat.split(batch_size))
 
 
 def eval_batches(index: SplitIndex, batch_size: int) -> list[Batch]:

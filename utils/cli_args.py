@@ -7,7 +7,10 @@ import os
 import torch
 
 from utils.errors import InputError
+from utils.metrics import SPAN_METRICS
+from utils.optim import CLIP_TYPES
 from utils.presets import preset_help
+from utils.schedules import BUCKETINGS
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -35,6 +38,32 @@ def add_training_arguments(parser: argparse.ArgumentParser, unit: str) -> None:
         f"0 = all ({preset_help('train_subset')})")
     add("--eval_subset", type=int, help="use only the first N dev and test sentences; 0 = all "
         f"({preset_help('eval_subset')})")
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser, *, scheduler: str, clip_type: str,
+                         metric: str) -> None:
+    """The parts of the training recipe whose defaults differ between the original's two scripts:
+    the lr schedule and the clipping (and, here, the span metric that selects the epoch)."""
+    add = parser.add_argument
+    add("--scheduler", default=scheduler, help="lr schedule, stepped once per epoch: fix (constant), "
+        "decay (lr / (1 + 0.05 * epoch)), inverse_sqrt(warmup=4000) (linear warm-up over that many "
+        "epochs, then 1/sqrt); the original's choices")
+    add("--clip_type", choices=CLIP_TYPES, default=clip_type, help="gradient clipping before each "
+        "step: norm (rescale to a total 2-norm of at most --clip) or value (clamp every element "
+        "to [-clip, clip])")
+    add("--clip", type=float, default=5.0, help="clipping threshold; 0 = no clipping")
+    add("--metric", choices=SPAN_METRICS, default=metric, help="span F1 that selects the epoch "
+        "for chunking and NER (both are logged every epoch): conlleval (= fastNLP "
+        "SpanFPreRecMetric, what the original's multi-task training reported) or yangjie (the "
+        "original's single-task pruning metric, src/metric.py)")
+    add("--bucketing", choices=BUCKETINGS, default="tight", help="how bucketed batches are drawn: "
+        "tight (similar lengths within 500-sentence chunks, little padding) or fastnlp (fastNLP "
+        "0.5.0's BucketSampler, as the original drew them)")
+
+
+def recipe_config(values: dict) -> dict:
+    """The TrainConfig fields of the recipe arguments (add_recipe_arguments), from resolved values."""
+    return {key: values[key] for key in ("scheduler", "clip_type", "clip", "metric", "bucketing")}
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -155,7 +155,9 @@ def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Pat
         best_name = f"best_{mask_name}"
         row = {"round": k, "percent": pct, "mask_file": mask_name, "weights_file": best_name,
                "task": task.name, "dev": result.dev[task.name], "test": result.test[task.name],
-               "metric": "acc" if task.scheme == "plain" else "f1", "epochs": result.epochs,
+               "metric": metric_label(task.scheme, plan.train.metric),
+               "scores": {"dev": result.dev_all[task.name], "test": result.test_all[task.name]},
+               "epochs": result.epochs,
                "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
                "epoch_seconds": _mean([h["epoch_seconds"] for h in result.history])}
         save_weights(run_dir / best_name, model, config, round=k, percent=pct,
@@ -168,6 +170,11 @@ def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Pat
     return read_jsonl(run_dir / RESULTS)
 
 
+def metric_label(scheme: str, span_metric: str) -> str:
+    """"acc", or "f1" with the span metric that selected the epoch ("f1-yangjie")."""
+    return "acc" if scheme == "plain" else f"f1-{span_metric}"
+
+
 def _tb_dir(root: str | None, k: int) -> str | None:
     return None if root is None else str(Path(root) / f"round_{k}")
 
@@ -177,14 +184,29 @@ def _mean(values: list[float]) -> float | None:
 
 
 def results_table(rows: list[dict[str, Any]]) -> str:
-    """Score against percent kept, one line per round."""
-    lines = [f"{'round':>5} {'% kept':>7} {'dev':>7} {'test':>7} {'epochs':>6} {'s/epoch':>7} {'s/round':>7}"]
-    for row in sorted(rows, key=lambda r: r["round"]):
+    """Score against percent kept, one line per round; dev and test in the selection metric, then
+    in the other span metric when the rows have it."""
+    rows = sorted(rows, key=lambda r: r["round"])
+    other = _other_metric(rows[0]) if rows else None
+    extra = f" {other + ' dev':>14} {other + ' test':>15}" if other else ""
+    lines = [f"{'round':>5} {'% kept':>7} {'dev':>7} {'test':>7}{extra} {'epochs':>6} {'s/epoch':>7} "
+             f"{'s/round':>7}"]
+    for row in rows:
         per_epoch = row.get("epoch_seconds")
-        lines.append(f"{row['round']:>5} {row['percent']:>7.2f} {row['dev']:>7.2f} {row['test']:>7.2f} "
-                     f"{row['epochs']:>6} {per_epoch if per_epoch is not None else '-':>7} "
+        scores = row.get("scores", {})
+        extra = (f" {scores['dev'][other]:>14.2f} {scores['test'][other]:>15.2f}"
+                 if other and other in scores.get("dev", {}) else "")
+        lines.append(f"{row['round']:>5} {row['percent']:>7.2f} {row['dev']:>7.2f} {row['test']:>7.2f}"
+                     f"{extra} {row['epochs']:>6} {per_epoch if per_epoch is not None else '-':>7} "
                      f"{row['seconds']:>7.0f}")
     return "\n".join(lines)
+
+
+def _other_metric(row: dict[str, Any]) -> str | None:
+    """The span metric a results row has besides the one that selected ("conlleval"), or None."""
+    selected = str(row.get("metric", "")).removeprefix("f1-")
+    others = [name for name in row.get("scores", {}).get("dev", {}) if name not in ("acc", selected)]
+    return others[0] if others else None
 
 
 def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainConfig,
@@ -201,8 +223,11 @@ def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainCo
         mask = load(run_dir / path.name[len("best_"):], "mask file")["mask"]
         trainer = Trainer(model, [task], train, seed=0, masks={task_id: mask}, echo=echo)
         k, pct = path.stem.split("_")[1:3]
-        rows.append({"round": int(k), "percent": float(pct), "dev": trainer.evaluate("dev")[task.name],
-                     "test": trainer.evaluate("test")[task.name], "epochs": 0, "seconds": 0.0})
+        scores = {split: trainer.evaluate_all(split)[task.name] for split in ("dev", "test")}
+        selected = {split: trainer.selected({task.name: scores[split]})[task.name] for split in scores}
+        rows.append({"round": int(k), "percent": float(pct), **selected,
+                     "metric": metric_label(task.scheme, train.metric), "scores": scores,
+                     "epochs": 0, "seconds": 0.0})
     if not rows:
         raise InputError("no best_*.th weights to evaluate", run_dir)
     return rows

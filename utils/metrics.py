@@ -15,6 +15,7 @@ chunk types are compared case-insensitively and a tag's prefix is its first char
 """
 from __future__ import annotations
 
+from collections import Counter
 from itertools import chain
 from typing import Protocol, Sequence
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from utils.tagschemes import SCHEMES
+from utils.yangjie_spans import DECODERS, tag_parts
 
 # prefix codes of the span decoder
 _OUT, _BEGIN, _INSIDE, _END, _SINGLE, _OTHER = range(6)
@@ -40,13 +42,26 @@ class Metric(Protocol):
     def result(self) -> dict[str, float]: ...
 
 
-def make_metric(scheme: str, labels: list[str]) -> "AccuracyMetric | SpanF1Metric":
-    """The task's metric: accuracy for "plain" tags, span F1 for "bio" / "bioes"."""
+SPAN_METRICS = ("conlleval", "yangjie")
+
+
+def make_metric(scheme: str, labels: list[str], span: str = "conlleval") -> "AccuracyMetric | SpanF1Metric":
+    """The task's metric: accuracy for "plain" tags; for "bio" / "bioes" the span F1 named by
+    `span`: "conlleval" (= fastNLP SpanFPreRecMetric) or "yangjie" (the original's pruning metric)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown tag scheme {scheme!r}; expected one of {', '.join(SCHEMES)}")
+    if span not in SPAN_METRICS:
+        raise ValueError(f"unknown span metric {span!r}; expected one of {', '.join(SPAN_METRICS)}")
     if scheme == "plain":
         return AccuracyMetric(len(labels))
-    return SpanF1Metric(labels, scheme)
+    return YangJieSpanMetric(labels, scheme) if span == "yangjie" else SpanF1Metric(labels, scheme)
+
+
+def make_metrics(scheme: str, labels: list[str]) -> dict[str, "AccuracyMetric | SpanF1Metric"]:
+    """Every metric of a task, by name: {"acc": ...} for plain tags, else one per span metric."""
+    if scheme == "plain":
+        return {"acc": make_metric(scheme, labels)}
+    return {span: make_metric(scheme, labels, span) for span in SPAN_METRICS}
 
 
 def _flatten(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]],
@@ -192,3 +207,28 @@ def _label_table(labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
         prefixes.append(_PREFIX_CODES.get(lowered[:1], _OTHER))
         types.append(type_ids.setdefault(lowered[2:], len(type_ids)))
     return np.array(prefixes, dtype=np.int64), np.array(types, dtype=np.int64)
+
+
+class YangJieSpanMetric(SpanF1Metric):
+    """Span F1 counted as SpanF1Metric counts it, on spans decoded by the original code's pruning
+    metric (utils.yangjie_spans), one sentence at a time in Python."""
+
+    def __init__(self, labels: list[str], scheme: str) -> None:
+        super().__init__(labels, scheme)
+        self.decode = DECODERS[scheme]
+        self.parts = [tag_parts(label) for label in self.labels]
+        self.outside = np.array([kind == "O" for kind, _ in self.parts])
+
+    def _count(self, gold_flat: np.ndarray, pred_flat: np.ndarray, lengths: np.ndarray) -> None:
+        ends = np.cumsum(lengths)
+        # sentences all O in gold and prediction have no spans: skip them in bulk
+        inside = np.add.reduceat(~self.outside[gold_flat] | ~self.outside[pred_flat],
+                                 ends - lengths) if gold_flat.size else np.zeros(0)
+        for end, n, busy in zip(ends.tolist(), lengths.tolist(), (inside > 0).tolist()):
+            if not (busy and n):
+                continue
+            gold = Counter(self.decode([self.parts[i] for i in gold_flat[end - n:end].tolist()]))
+            pred = Counter(self.decode([self.parts[i] for i in pred_flat[end - n:end].tolist()]))
+            self.true_positives += sum((gold & pred).values())
+            self.n_gold += sum(gold.values())
+            self.n_pred += sum(pred.values())

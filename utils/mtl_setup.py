@@ -30,6 +30,14 @@ def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
     return "sparse" if masks_path is not None else "hard"
 
 
+def subset_data(data: PreparedData, train_subset: int, eval_subset: int) -> PreparedData:
+    """The first `train_subset` training and `eval_subset` dev/test sentences; 0 = all."""
+    if not (train_subset or eval_subset):
+        return data
+    everything = 10 ** 12
+    return data.subset(train_subset or everything, eval_subset or everything)
+
+
 def check_task_ids(task_ids: Sequence[int], data: PreparedData) -> list[int]:
     """The task ids, checked against the data file (default: all its tasks)."""
     if not task_ids:

@@ -1,16 +1,13 @@
-"""Optimizers from strings such as "sgd(lr=0.1, momentum=0.9)", parsed safely, and the lr decay.
-
-The string is read with `ast` (never `eval`): a known optimizer name, then keyword arguments
-whose values are plain literals (numbers, booleans, tuples of numbers).
-"""
+"""Optimizers from strings such as "sgd(lr=0.1, momentum=0.9)" (parsed safely: utils.spec) and
+gradient clipping."""
 from __future__ import annotations
 
-import ast
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import torch
 
 from utils.errors import InputError
+from utils.spec import parse_call
 
 OPTIMIZERS = {
     "sgd": torch.optim.SGD,
@@ -26,29 +23,7 @@ _ALLOWED_KEYS = {"lr", "momentum", "weight_decay", "nesterov", "dampening", "bet
 
 def parse_optim(spec: str) -> tuple[str, dict[str, Any]]:
     """("sgd", {"lr": 0.1, "momentum": 0.9}) from "sgd(lr=0.1, momentum=0.9)"; InputError if bad."""
-    where = "--optim"
-    try:
-        node = ast.parse(spec.strip(), mode="eval").body
-    except SyntaxError:
-        raise InputError(f"expected NAME(key=value, ...), got {spec!r}", where) from None
-    if isinstance(node, ast.Name):                   # "adam" alone: the defaults
-        node = ast.Call(func=node, args=[], keywords=[])
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
-        raise InputError(f"expected NAME(key=value, ...), got {spec!r}", where)
-    name = node.func.id.lower()
-    if name not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}", where)
-    if node.args:
-        raise InputError(f"give optimizer arguments by name (lr=0.1), got {spec!r}", where)
-    kwargs = {}
-    for keyword in node.keywords:
-        if keyword.arg not in _ALLOWED_KEYS:
-            raise InputError(f"unknown optimizer argument {keyword.arg!r} in {spec!r}", where)
-        try:
-            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
-        except ValueError:
-            raise InputError(f"argument {keyword.arg!r} must be a literal in {spec!r}", where) from None
-    return name, kwargs
+    return parse_call(spec, {name: _ALLOWED_KEYS for name in OPTIMIZERS}, "--optim", "optimizer")
 
 
 def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
@@ -58,11 +33,6 @@ def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.op
         return OPTIMIZERS[name](params, **kwargs)
     except (TypeError, ValueError) as err:
         raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
-
-
-def lr_decay(optimizer: torch.optim.Optimizer, rate: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
-    """lr at epoch e = lr0 / (1 + rate * e); step it once per epoch."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + rate * epoch))
 
 
 def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
@@ -80,3 +50,34 @@ def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
     if norm.device.type == "cpu" and float(norm) + 1e-6 <= max_norm:
         return
     torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+
+
+def keep_zero_grads(named_params: Mapping[str, torch.nn.Parameter], had_grad: set[str]) -> None:
+    """Before a step: a zero gradient for every parameter in `had_grad` that got none since the
+    last step, then add to `had_grad` every parameter that has one. Gradients are freed after each
+    step (cheap), so this gives the optimizer what the original's zero_grad left (zeros, not
+    None): SGD momentum and weight decay keep acting on a parameter once it had a gradient, on
+    the steps of tasks that do not use it (other tasks' heads, a layer POS skips)."""
+    for name in had_grad:
+        param = named_params[name]
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+    had_grad.update(name for name, param in named_params.items() if param.grad is not None)
+
+
+CLIP_TYPES = ("norm", "value")
+
+
+def clip_gradients(params: list[torch.nn.Parameter], clip_type: str, threshold: float) -> None:
+    """Clip before the optimizer step, as the original does: "norm" rescales all gradients to a
+    total 2-norm of at most `threshold` (its single-task pruning, fastNLP's GradientClipCallback);
+    "value" clamps every gradient element to [-threshold, threshold] (its multi-task trainer,
+    `clip_grad_value_(model.parameters(), 5)`). threshold 0 = no clipping."""
+    if not threshold:
+        return
+    if clip_type == "norm":
+        clip_grad_norm(params, threshold)
+    elif clip_type == "value":
+        torch.nn.utils.clip_grad_value_([p for p in params if p.grad is not None], threshold)
+    else:
+        raise ValueError(f"unknown clip type {clip_type!r}; expected one of {', '.join(CLIP_TYPES)}")

@@ -4,8 +4,10 @@ Explicit command-line arguments override a preset's values.
 
 - paper: the configuration of the paper (Sun et al., AAAI 2020, and its released code): 100 epochs
   per round, pruning_iter 20 (rounds 0..20), final_rate 0.1, SGD lr 0.1 momentum 0.9, batch 10,
-  dropout 0.5, hidden 200, 2 layers, gradient-norm clip 5, lr decay 1/(1+0.05*epoch), no early
-  stopping. Meant for a GPU: about 2,100 epochs per task.
+  dropout 0.5, hidden 200, 2 layers, no early stopping. Meant for a GPU: about 2,100 epochs per
+  task. (The lr schedule and the clipping are not preset values: each script defaults to the
+  original's, lr decay 1/(1+0.05*epoch) with norm clip 5 for train_single.py, a constant lr with
+  value clip 5 for train_mtl.py; see utils.cli_args.add_recipe_arguments.)
 - cpu: the same network and pipeline sized for 2 CPU cores. Measured on full CoNLL-2003
   (203,621 training tokens): one training epoch of the hidden-200 tagger at batch 10 took about
   60 s on one core (about 3,300 tokens/s) and a dev evaluation about 4 s when the preset was
@@ -76,6 +78,8 @@ RANGES: dict[str, tuple[float, bool, float, bool]] = {
     "patience": (0, True, math.inf, False),
     "train_subset": (0, True, math.inf, False),
     "eval_subset": (0, True, math.inf, False),
+    "clip": (0, True, math.inf, False),
+    "accumulation_steps": (1, True, math.inf, False),
 }
 
 

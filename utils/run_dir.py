@@ -39,11 +39,17 @@ def prepare_run_dir(path: str | Path, args: dict[str, Any], *, resume: bool, ove
     return False
 
 
-def _check_same_args(path: Path, args: dict[str, Any], ignore: set[str]) -> None:
-    args_file = path / ARGS_FILE
+def read_run_args(path: str | Path, why: str) -> dict[str, Any]:
+    """The arguments a run recorded in its args.json; InputError ("cannot <why>: ...") if none."""
+    args_file = Path(path) / ARGS_FILE
     if not args_file.is_file():
-        raise InputError(f"cannot resume: no {ARGS_FILE} here", path)
-    saved = json.loads(args_file.read_text(encoding="utf-8"))
+        raise InputError(f"cannot {why}: no {ARGS_FILE} here", path)
+    return json.loads(args_file.read_text(encoding="utf-8"))
+
+
+def _check_same_args(path: Path, args: dict[str, Any], ignore: set[str]) -> None:
+    saved = read_run_args(path, "resume")
+    args_file = path / ARGS_FILE
     current = json.loads(json.dumps(args))          # same JSON types as the saved copy
     differ = [f"--{k} was {saved.get(k)!r}, now {current.get(k)!r}"
               for k in sorted(set(saved) | set(current))

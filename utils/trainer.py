@@ -1,11 +1,17 @@
 """The one training loop, for one task or many.
 
-Each epoch: every task's training sentences are length-bucketed into batches, a batch schedule
-(utils.schedules) orders them, and every batch runs through the model with its task's mask
-(utils.masking.masked_call). After the epoch every task is evaluated on dev; the epoch with the
-best mean dev score is kept; at the end the kept weights are tested. A resume state (weights,
-optimizer, lr schedule, RNG states, best so far) is written atomically after every epoch, so a
-killed run continues exactly where its last epoch ended.
+Each epoch: a batch schedule (utils.schedules) draws every task's batches and orders them, and
+every batch runs through the model with its task's mask (utils.masking.masked_call). Steps follow
+the original code: the loss divided by `accumulation_steps` and a step every that many batches
+(counted across epochs; gradients reset at every epoch start), a parameter that once had a
+gradient stepped with a zero one when its task did not run (utils.optim.keep_zero_grads), the
+gradients clipped before the step (utils.optim.clip_gradients), the lr schedule
+(utils.lr_schedules) stepped once per epoch. After the epoch every task is evaluated on dev with
+every metric (utils.metrics.make_metrics); the epoch with the best mean dev score in the selection
+metric is kept; at the end the kept weights are tested. A resume state (weights, optimizer, lr
+schedule, batch schedule, step count, which parameters had gradients, RNG states, best so far) is
+written atomically after every
+epoch, so a killed run continues exactly where its last epoch ended.
 """
 from __future__ import annotations
 
@@ -21,15 +27,16 @@ from torch import nn
 from tqdm import tqdm
 
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.batching import SplitIndex, bucket_batches, eval_batches
+from utils.batching import SplitIndex, eval_batches
 from utils.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
 from utils.checkpoint import load as load_checkpoint
 from utils.datafile import Split
 from utils.errors import InputError
 from utils.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
-from utils.metrics import make_metric
-from utils.optim import build_optimizer, clip_grad_norm, lr_decay
-from utils.schedules import get_schedule
+from utils.lr_schedules import build_scheduler
+from utils.metrics import make_metrics
+from utils.optim import build_optimizer, clip_gradients, keep_zero_grads
+from utils.schedules import make_schedule
 
 
 @dataclass
@@ -47,14 +54,20 @@ class TaskData:
 
 @dataclass
 class TrainConfig:
+    """Defaults: the original's single-task pruning recipe (train_mtl.py sets its own)."""
+
     epochs: int
     optim: str = "sgd(lr=0.1, momentum=0.9)"
     batch_size: int = 10
     eval_batch_size: int = 100
-    clip: float = 5.0
-    lr_decay: float = 0.05
+    scheduler: str = "decay"          # utils.lr_schedules: fix | decay | inverse_sqrt(warmup=N)
+    clip_type: str = "norm"           # utils.optim.clip_gradients: norm | value
+    clip: float = 5.0                 # 0 = no clipping
+    accumulation_steps: int = 1
     patience: int = 0                 # epochs without dev improvement before stopping; 0 = never
-    schedule: str = "single"
+    schedule: str = "single"          # utils.schedules: single | seq-label | re-seq-label
+    bucketing: str = "tight"          # utils.schedules.BUCKETINGS
+    metric: str = "conlleval"         # span F1 that selects the epoch (utils.metrics.SPAN_METRICS)
     device: str = "cpu"
     progress: bool | None = None      # tqdm bars; None = only when stderr is a terminal
     bucket_chunks: int = 50
@@ -68,6 +81,8 @@ class TrainResult:
     test: dict[str, float]
     seconds: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    dev_all: dict[str, dict[str, float]] = field(default_factory=dict)   # every metric's score
+    test_all: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def dev_mean(self) -> float:
@@ -87,7 +102,7 @@ class Trainer:
                  log_path: str | os.PathLike | None = None,
                  log_fields: Mapping[str, Any] | None = None,
                  tensorboard_dir: str | os.PathLike | None = None,
-                 metric_factory: Callable[[str, list[str]], Any] = make_metric,
+                 after_epoch: Callable[[int], None] | None = None,
                  echo: Callable[[str], None] = print) -> None:
         self.model = model.to(config.device)
         self.tasks = list(tasks)
@@ -96,10 +111,11 @@ class Trainer:
         self.state_path = state_path
         self.log_path = log_path
         self.log_fields = dict(log_fields or {})
-        self.metric_factory = metric_factory
+        self.after_epoch = after_epoch
         self.echo = echo
-        self.schedule = get_schedule(config.schedule)
         self.generator = torch.Generator()
+        self.steps = 0                    # batches trained, over all epochs (for accumulation)
+        self.had_grad: set[str] = set()   # parameters that have had a gradient (keep_zero_grads)
         masks = dict(masks or {})
         for mask in masks.values():
             check_mask(model, mask)
@@ -110,40 +126,41 @@ class Trainer:
         union = union_masks([masks[t.task_id] for t in self.tasks]) if all_masked else {}
         self.pruned = float_mask(union, config.device)
         self.train_index = {t.task_id: SplitIndex(t.train) for t in self.tasks}
+        self.schedule = make_schedule(config.schedule, {t: i.lengths for t, i in self.train_index.items()},
+                                      config.batch_size, self.generator, config.bucketing,
+                                      config.bucket_chunks)
         self._eval_cache: dict[tuple[int, str], list] = {}
         self.writer = _tensorboard(tensorboard_dir)
 
     # ---- one epoch -------------------------------------------------------------------------
-    def train_epoch(self, optimizer: torch.optim.Optimizer, desc: str) -> float:
-        """One pass over every task's training batches in schedule order; the mean batch loss.
-
-        Batches are drawn from `self.generator`; `fit` calls this once per epoch, and the
-        benchmark times it directly."""
+    def train_epoch(self, optimizer: torch.optim.Optimizer, epoch: int, desc: str = "") -> float:
+        """Epoch `epoch` (from 1) of the batch schedule, drawn from `self.generator`; the mean batch
+        loss. `fit` calls this once per epoch, and the benchmark times it directly."""
         self.model.train()
-        batches = {t: bucket_batches(index.lengths, self.config.batch_size, self.generator,
-                                     self.config.bucket_chunks)
-                   for t, index in self.train_index.items()}
-        total_batches = sum(len(b) for b in batches.values())
-        if self.config.schedule == "re-seq-label":
-            total_batches = max(len(b) for b in batches.values()) * len(batches)
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        cfg = self.config
+        named = {n: p for n, p in self.model.named_parameters() if p.requires_grad}
+        params = list(named.values())
         # Summed on the device: reading a GPU loss every step would sync host and device.
-        loss_sum, n_steps = torch.zeros((), device=self.config.device), 0
+        loss_sum, n_batches = torch.zeros((), device=cfg.device), 0
         self._zero_pruned()
-        with tqdm(total=total_batches, desc=desc, leave=False, disable=not self._progress()) as bar:
-            for task_id, ids in self.schedule(batches, self.generator):
-                batch = self.train_index[task_id].batch(ids).to(self.config.device)
+        optimizer.zero_grad()               # a partial accumulation is dropped, as the original
+        with tqdm(total=self.schedule.n_batches(), desc=desc, leave=False,
+                  disable=not self._progress()) as bar:
+            for task_id, ids in self.schedule.epoch(epoch):
+                batch = self.train_index[task_id].batch(ids).to(cfg.device)
                 emissions = masked_call(self.model, self.masks.get(task_id), batch, task_id)
                 loss = self.model.loss(emissions, batch, task_id)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.config.clip:
-                    clip_grad_norm(params, self.config.clip)
-                optimizer.step()
+                (loss / cfg.accumulation_steps if cfg.accumulation_steps > 1 else loss).backward()
+                self.steps += 1
+                if self.steps % cfg.accumulation_steps == 0:
+                    keep_zero_grads(named, self.had_grad)
+                    clip_gradients(params, cfg.clip_type, cfg.clip)
+                    optimizer.step()
+                    optimizer.zero_grad()
                 loss_sum += loss.detach()
-                n_steps += 1
+                n_batches += 1
                 bar.update(1)
-        return float(loss_sum) / max(n_steps, 1)
+        return float(loss_sum) / max(n_batches, 1)
 
     def _zero_pruned(self) -> None:
         """Zero the weights no task keeps. Once per epoch is enough, not after every step: their
@@ -154,21 +171,31 @@ class Trainer:
             zero_pruned_(self.model, self.pruned)
 
     # ---- evaluation ------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self, split: str) -> dict[str, float]:
-        """Score (percent) of every task on `split` ("dev" or "test") with its mask."""
+        """Score (percent) of every task on `split` ("dev" or "test") in the selection metric."""
+        return self.selected(self.evaluate_all(split))
+
+    @torch.no_grad()
+    def evaluate_all(self, split: str) -> dict[str, dict[str, float]]:
+        """{task: {metric: percent}} on `split` with every metric of the task's scheme."""
         self.model.eval()
         scores = {}
         for task in self.tasks:
-            metric = self.metric_factory(task.scheme, task.labels)
+            metrics = make_metrics(task.scheme, task.labels)
             for batch in self.evaluation_batches(task, split):
                 batch = batch.to(self.config.device)
                 emissions = masked_call(self.model, self.masks.get(task.task_id), batch, task.task_id)
                 pred = self.model.decode(emissions, batch, task.task_id)
                 gold = [row[:n] for row, n in zip(batch.labels.tolist(), batch.lengths.tolist())]
-                metric.update(gold, pred)
-            scores[task.name] = float(metric.result()["score"])
+                for metric in metrics.values():
+                    metric.update(gold, pred)
+            scores[task.name] = {name: float(m.result()["score"]) for name, m in metrics.items()}
         return scores
+
+    def selected(self, scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+        """Each task's score in the selection metric: accuracy, or the configured span F1."""
+        return {name: task_scores.get("acc", task_scores.get(self.config.metric))
+                for name, task_scores in scores.items()}
 
     def evaluation_batches(self, task: TaskData, split: str) -> list:
         """The length-sorted batches of one task's split, built on first use and kept."""
@@ -183,7 +210,7 @@ class Trainer:
         """Train, select by mean dev score, test the selected weights; resumes from state_path."""
         cfg = self.config
         optimizer = build_optimizer(cfg.optim, [p for p in self.model.parameters() if p.requires_grad])
-        scheduler = lr_decay(optimizer, cfg.lr_decay)
+        scheduler = build_scheduler(cfg.scheduler, optimizer)
         state = self._load_state(optimizer, scheduler)
         started = time.monotonic() - state["elapsed"]
         epoch = state["epoch"]
@@ -191,35 +218,41 @@ class Trainer:
             epoch += 1
             epoch_start = time.monotonic()
             lr = optimizer.param_groups[0]["lr"]
-            loss = self.train_epoch(optimizer, self._desc(epoch))
+            loss = self.train_epoch(optimizer, epoch, self._desc(epoch))
             scheduler.step()
-            dev = self.evaluate("dev")
+            dev_all = self.evaluate_all("dev")
+            dev = self.selected(dev_all)
             dev_mean = sum(dev.values()) / len(dev)
             if state["best"] is None or dev_mean > state["best"]["dev_mean"]:
-                state["best"] = {"epoch": epoch, "dev": dev, "dev_mean": dev_mean,
+                state["best"] = {"epoch": epoch, "dev": dev, "dev_all": dev_all, "dev_mean": dev_mean,
                                  "state": cpu_state(self.model)}
                 state["bad_epochs"] = 0
             else:
                 state["bad_epochs"] += 1
             row = {**self.log_fields, "epoch": epoch, "loss": loss, "lr": lr, "dev": dev,
-                   "dev_mean": dev_mean, "best_epoch": state["best"]["epoch"],
+                   "dev_all": dev_all, "dev_mean": dev_mean, "best_epoch": state["best"]["epoch"],
                    "epoch_seconds": time.monotonic() - epoch_start}
             state["history"].append(row)
             state.update(epoch=epoch, elapsed=time.monotonic() - started)
             self._log(row)
+            if self.after_epoch is not None:
+                self.after_epoch(epoch)
             self._save_state(state, optimizer, scheduler)
         return self._finish(state, started)
 
     def _finish(self, state: dict[str, Any], started: float) -> TrainResult:
         if state["best"] is None:           # no epoch trained: the weights as they are
-            state["best"] = {"epoch": 0, "dev": self.evaluate("dev"), "state": cpu_state(self.model)}
+            dev_all = self.evaluate_all("dev")
+            state["best"] = {"epoch": 0, "dev": self.selected(dev_all), "dev_all": dev_all,
+                             "state": cpu_state(self.model)}
         self.model.load_state_dict(state["best"]["state"])
-        test = self.evaluate("test")
+        test_all = self.evaluate_all("test")
         if self.writer is not None:
             self.writer.close()
         return TrainResult(best_epoch=state["best"]["epoch"], epochs=state["epoch"],
-                           dev=state["best"]["dev"], test=test,
-                           seconds=time.monotonic() - started, history=state["history"])
+                           dev=state["best"]["dev"], test=self.selected(test_all),
+                           seconds=time.monotonic() - started, history=state["history"],
+                           dev_all=state["best"]["dev_all"], test_all=test_all)
 
     # ---- resume state ----------------------------------------------------------------------
     def _load_state(self, optimizer, scheduler) -> dict[str, Any]:
@@ -232,6 +265,9 @@ class Trainer:
         self.model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        self.schedule.load_state_dict(saved.get("schedule", {}))
+        self.steps = saved.get("steps", 0)
+        self.had_grad = set(saved.get("had_grad", []))
         set_rng_states(saved["rng"], self.generator)
         self._trim_log(saved["epoch"])
         self.echo(f"{self._prefix()}resumed after epoch {saved['epoch']}")
@@ -242,6 +278,8 @@ class Trainer:
             return
         torch_save_atomic({**state, "model": cpu_state(self.model),
                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                           "schedule": self.schedule.state_dict(), "steps": self.steps,
+                           "had_grad": sorted(self.had_grad),
                            "rng": rng_states(self.generator)}, self.state_path)
 
     def _trim_log(self, last_epoch: int) -> None:
@@ -260,7 +298,8 @@ class Trainer:
 
     # ---- output ----------------------------------------------------------------------------
     def _log(self, row: dict[str, Any]) -> None:
-        dev = " ".join(f"{name} {score:.2f}" for name, score in row["dev"].items())
+        dev = " ".join(f"{name} {score:.2f}{self._other_scores(row['dev_all'][name])}"
+                       for name, score in row["dev"].items())
         self.echo(f"{self._prefix()}epoch {row['epoch']}/{self.config.epochs} loss {row['loss']:.4f} "
                   f"lr {row['lr']:.4g} dev {dev} (best epoch {row['best_epoch']}) "
                   f"{row['epoch_seconds']:.1f}s")
@@ -271,6 +310,12 @@ class Trainer:
             self.writer.add_scalar("train/loss", row["loss"], step)
             for name, score in row["dev"].items():
                 self.writer.add_scalar(f"dev/{name}", score, step)
+
+    def _other_scores(self, scores: Mapping[str, float]) -> str:
+        """" (conlleval 84.30)": the scores of the metrics that do not select, for the log line."""
+        others = [f"{name} {score:.2f}" for name, score in scores.items()
+                  if name not in ("acc", self.config.metric)]
+        return f" ({', '.join(others)})" if others else ""
 
     def _prefix(self) -> str:
         return "".join(f"{k} {v} " for k, v in self.log_fields.items())

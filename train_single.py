@@ -8,8 +8,7 @@ from pathlib import Path
 
 from models import ModelConfig, task_layers_for
 from utils.datafile import load_data_file
-from utils.cli_args import (HelpFormatter, add_run_arguments, add_training_arguments, setup_torch,
-                            summary_writer_class)
+from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
 from utils.errors import InputError, run_main
 from utils.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
 from utils.optim import check_optim
@@ -96,8 +95,6 @@ def main() -> None:
                    need_cut=values["need_cut"], train=train, init_weights=values["init_weights"],
                    init_masks=values["init_masks"], tensorboard=values["tensorboard"])
     check_plan(config, plan)                          # every input checked before the first write
-    if values["tensorboard"]:
-        summary_writer_class()
     prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
                     ignore=RESUME_MAY_CHANGE,
                     inputs={k: values[k] for k in ("data_path", "init_weights", "init_masks")})

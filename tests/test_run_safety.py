@@ -113,6 +113,14 @@ def test_bad_starts_leave_no_folder_and_the_corrected_run_needs_no_overwrite(inp
     assert corrected.returncode == 0, corrected.stderr
 
 
+def test_missing_tensorboard_leaves_no_folder(inputs, tmp_path, run_here, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)    # import fails
+    for command in (single, mtl):
+        done = run_here(command(inputs["data"], tmp_path, "--tensorboard", str(tmp_path / "tb")))
+        assert one_line_error(done, 2).startswith("--tensorboard: TensorBoard logging needs")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 # ---- point 4: --resume checks contents, and paths resolved --------------------------------
 def test_resume_accepts_another_spelling_of_the_same_paths(inputs, tmp_path, run_here, monkeypatch):
     assert run_here(single(inputs["data"], tmp_path)).returncode == 0

@@ -65,7 +65,7 @@ def os_error_in(err: BaseException) -> OSError | None:
 def describe_os_error(err: OSError) -> str:
     """'<path>: No space left on device' (the file first, as for every other error)."""
     reason = err.strerror or str(err)
-    where = err.filename if err.filename is not None else None
+    where = err.filename
     if where is not None and err.filename2 is not None:
         where = f"{where} -> {err.filename2}"
     return f"{where}: {reason}" if where is not None else reason
@@ -78,20 +78,20 @@ def _resume_hint() -> str:
     return f"; continue with --resume (run folder {folder})"
 
 
-def failure_line(err: BaseException) -> tuple[str, int]:
-    """The one line and the exit code for an exception that ended a command."""
+def failure_line(err: BaseException) -> tuple[str, int] | None:
+    """The one line and the exit code for an exception that ended a command; None for a bug."""
     if isinstance(err, InputError):
         return f"error: {err}", 2
     if isinstance(err, TrainingDiverged):
         return f"error: {err}", 3
     if isinstance(err, KeyboardInterrupt):
-        return "interrupted" + (_resume_hint() or " (no run folder was written yet)"), 130
+        return "interrupted" + _resume_hint(), 130
     if isinstance(err, Terminated):
-        return "terminated (SIGTERM)" + (_resume_hint() or " (no run folder was written yet)"), 143
+        return "terminated (SIGTERM)" + _resume_hint(), 143
     os_error = os_error_in(err)
     if os_error is not None:
         return f"error: {describe_os_error(os_error)}{_resume_hint()}", 1
-    raise err                                        # a bug: keep the traceback
+    return None
 
 
 def _raise_terminated(signum, frame) -> NoReturn:
@@ -109,7 +109,10 @@ def run_main(main: Callable[[], object]) -> NoReturn:
     except BaseException as err:                     # noqa: B902 (SystemExit passes through)
         if isinstance(err, SystemExit):
             raise
-        line, code = failure_line(err)
+        described = failure_line(err)
+        if described is None:
+            raise                                    # a bug: keep the traceback
+        line, code = described
         if isinstance(err, TrainingDiverged) and run_folder() is not None:
             from utils.run_dir import record_divergence   # (run_dir imports this module)
             record_divergence(run_folder(), str(err))

@@ -22,6 +22,7 @@ import torch
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
 from utils.checkpoint import load, load_weights, save_weights, seed_everything
+from utils.cli_args import summary_writer_class
 from utils.datafile import PreparedData
 from utils.errors import InputError
 from utils.masking import check_mask
@@ -60,11 +61,14 @@ def task_data(data: PreparedData, task_id: int) -> TaskData:
 
 def check_plan(config: ModelConfig, plan: ImpPlan) -> None:
     """Every input of the plan checked against the network, before the run folder is written:
-    --need_cut matches parameters, --init_masks and --init_weights fit the model."""
+    --need_cut matches parameters, --init_masks and --init_weights fit the model, --tensorboard
+    can be written."""
     model = build_model(config, None)
     base_mask(model, plan)
     if plan.init_weights:
         _load_start_weights(model, plan.init_weights)
+    if plan.tensorboard:
+        summary_writer_class()
 
 
 def _load_start_weights(model: Tagger, path: str) -> None:

@@ -116,4 +116,7 @@ def _accept_changes(path: Path, saved: dict[str, Any], current: dict[str, Any],
 def record_divergence(path: Path, message: str) -> None:
     """Mark the run as diverged, so that `--resume` accepts another `--optim`."""
     if (path / ARGS_FILE).is_file():
-        json_save_atomic({"message": message}, path / DIVERGED_FILE)
+        try:
+            json_save_atomic({"message": message}, path / DIVERGED_FILE)
+        except OSError:              # (a full disk) without the mark, only the same --optim resumes
+            pass

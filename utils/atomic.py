@@ -68,9 +68,7 @@ def replacing_folder(target: str | os.PathLike) -> Iterator[Path]:
     `target` is left as it was. At no moment is `target` half old and half new."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for pattern in (f".{target.name}.new-*", f".{target.name}.old-*"):
-        for leftover in target.parent.glob(pattern):     # of a swap that was killed
-            shutil.rmtree(leftover, ignore_errors=True)
+    _remove_leftovers(target)
     new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
         os.chmod(new, _default_mode(folder=True))
@@ -85,6 +83,17 @@ def replacing_folder(target: str | os.PathLike) -> Iterator[Path]:
     os.replace(target, old / target.name)
     os.replace(new, target)
     shutil.rmtree(old)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """The halves of an earlier swap of `target` that was killed: a new folder never swapped in,
+    and an old one whose replacement is in place. An old folder whose replacement is not (killed
+    between the two renames) is the only copy of that run: it is kept."""
+    for leftover in target.parent.glob(f".{target.name}.new-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if target.exists():
+        for leftover in target.parent.glob(f".{target.name}.old-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:

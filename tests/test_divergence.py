@@ -23,13 +23,13 @@ SMALL = ["--hidden_size", "8", "--batch_size", "8", "--num_threads", "1", "--see
 EXPLODE = "sgd(lr=1e30)"
 
 
-def single(tiny_data_file: Path, save_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "train_single.py", "--data_path", str(tiny_data_file), "--save_dir",
+def single(data: Path, save_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "train_single.py", "--data_path", str(data), "--save_dir",
             str(save_dir), "--exp_name", "run", "--epochs", "2", "--pruning_iter", "1", *SMALL, *extra]
 
 
-def mtl(tiny_data_file: Path, save_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "train_mtl.py", "--data_path", str(tiny_data_file), "--save_dir",
+def mtl(data: Path, save_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "train_mtl.py", "--data_path", str(data), "--save_dir",
             str(save_dir), "--exp_name", "run", "--epochs", "2", *SMALL, *extra]
 
 

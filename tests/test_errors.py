@@ -31,8 +31,8 @@ SMALL = ["--hidden_size", "8", "--batch_size", "8", "--num_threads", "1", "--see
          "--optim", "adam(lr=0.01)", "--epochs", "2", "--pruning_iter", "1"]
 
 
-def single(tiny_data_file: Path, save_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "train_single.py", "--data_path", str(tiny_data_file), "--save_dir",
+def single(data: Path, save_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "train_single.py", "--data_path", str(data), "--save_dir",
             str(save_dir), "--exp_name", "run", *SMALL, *extra]
 
 
@@ -123,7 +123,7 @@ def test_bad_optimizer_strings_are_one_line(tiny_data_file, tmp_path, run_here, 
      "data['ner']['train']: the lengths do not add up"),
     (lambda raw: raw["data"]["pos"]["dev"]["words"].add_(1000), "data['pos']['dev']: words ids outside"),
 ])
-def test_a_tiny_data_file_with_missing_parts_is_one_line(tmp_path, run_here, damage, message):
+def test_a_data_file_with_missing_parts_is_one_line(tmp_path, run_here, damage, message):
     raw = synthetic_data(n_train=40, n_eval=16).to_dict()
     damage(raw)
     torch.save(raw, tmp_path / "damaged.pt")

@@ -6,6 +6,7 @@
 # SETTING names the folder exp/SETTING (conll03, ptb, ontonotes, or e.g. conll03-demo).
 # Reads exp/SETTING/single/cp/{0,1,2}/, writes exp/SETTING/mtl/mask/. `auto` takes, per task, the
 # sparsest round whose dev score is within AUTO_MARGIN points (default 0.5) of its best round.
+# Every chosen mask is read and checked first; exp/SETTING/mtl/mask/ is then replaced whole.
 
 # The pruning round chosen for POS, chunking and NER (edit, or give the rounds on the command line).
 MASK_LIST=(10 10 10)

@@ -11,15 +11,16 @@ from utils.atomic import json_save_atomic
 from utils.checkpoint import load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
-                            add_training_arguments, recipe_config, setup_torch)
+                            add_training_arguments, recipe_config, setup_torch,
+                            summary_writer_class)
 from utils.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
-from utils.errors import InputError, exit_on_input_error
+from utils.errors import InputError, run_main
 from utils.mask_stats import model_shapes, parameter_counts
 from utils.masking import check_mask
 from utils.mtl_setup import (check_task_ids, init_weights_path, load_task_masks, make_tasks,
                              mode_of, results_record, subset_data)
 from utils.lr_schedules import parse_scheduler
-from utils.optim import parse_optim
+from utils.optim import check_optim
 from utils.presets import PRESETS, apply_preset, preset_help
 from utils.run_dir import prepare_run_dir, read_run_args
 from utils.trainer import TrainConfig, Trainer
@@ -92,7 +93,7 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
         values["exp_name"] = single if values["mode"] == "single" else values["mode"]
     for key in ("masks_path", "init_weights"):
         values[key] = None if values[key] is None else str(values[key])
-    parse_optim(values["optim"])                      # bad strings fail before any work
+    check_optim(values["optim"])                      # bad strings and values fail before any work
     parse_scheduler(values["scheduler"])
     return values
 
@@ -165,9 +166,12 @@ def main() -> None:
     data = subset_data(data, values["train_subset"], values["eval_subset"])
     masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
     model, config = start_model(values, data, masks)
+    if values["tensorboard"]:
+        summary_writer_class()                         # checked before the first write
     run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
     resumed = prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
-                              ignore=RESUME_MAY_CHANGE)
+                              ignore=RESUME_MAY_CHANGE,
+                              inputs={k: values[k] for k in ("data_path", "masks_path", "init_weights")})
     if resumed and (run_dir / RESULTS).is_file():
         print(f"{run_dir} has finished already (results.json); nothing to do")
         return
@@ -221,4 +225,4 @@ def summary(record: dict, run_dir: Path) -> str:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

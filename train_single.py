@@ -10,11 +10,11 @@ from models import ModelConfig, task_layers_for
 from utils.datafile import load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
-from utils.errors import InputError, exit_on_input_error
-from utils.imp import ImpPlan, evaluate_run, results_table, run_imp
+from utils.errors import InputError, run_main
+from utils.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
 from utils.mtl_setup import subset_data
 from utils.lr_schedules import parse_scheduler
-from utils.optim import parse_optim
+from utils.optim import check_optim
 from utils.presets import PRESETS, apply_preset, preset_help
 from utils.run_dir import prepare_run_dir
 from utils.trainer import TrainConfig
@@ -66,7 +66,7 @@ def resolve(args: argparse.Namespace, setting: str) -> dict:
     values["save_dir"] = values["save_dir"] or str(Path("exp") / setting / "single")
     values["exp_name"] = values["exp_name"] or str(values["task_id"])
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
-    parse_optim(values["optim"])                      # bad strings fail before any work
+    check_optim(values["optim"])                      # bad strings and values fail before any work
     parse_scheduler(values["scheduler"])
     return values
 
@@ -94,12 +94,14 @@ def main() -> None:
         hidden_size=values["hidden_size"], n_layer=values["n_layer"], dropout=values["dropout"],
         crf=values["crf"], arch=values["arch"],
         task_layers=task_layers_for(values["arch"], data.tasks, values["n_layer"]))
-    prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
-                    ignore=RESUME_MAY_CHANGE)
     plan = ImpPlan(task_id=values["task_id"], seed=values["seed"],
                    pruning_iter=values["pruning_iter"], final_rate=values["final_rate"],
                    need_cut=values["need_cut"], train=train, init_weights=values["init_weights"],
                    init_masks=values["init_masks"], tensorboard=values["tensorboard"])
+    check_plan(config, plan)                          # every input checked before the first write
+    prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
+                    ignore=RESUME_MAY_CHANGE,
+                    inputs={k: values[k] for k in ("data_path", "init_weights", "init_masks")})
     rows = run_imp(config, data, plan, run_dir, echo=lambda line: print(line, flush=True))
     print(f"\n{data.tasks[values['task_id']]}: score against percent of prunable weights kept "
           f"({run_dir})")
@@ -107,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

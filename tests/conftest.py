@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: the repository root on sys.path and the real corpora."""
+"""Shared pytest fixtures: the repository root on sys.path, the real corpora, a tiny synthetic
+data file and the in-process script runner."""
 from __future__ import annotations
 
 import sys
@@ -8,10 +9,12 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for folder in (REPO_ROOT, REPO_ROOT / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-from utils.paths import SHARED_DATA_DIR  # noqa: E402  (needs the path above)
+from cli_runner import InProcess  # noqa: E402  (needs the paths above)
+from utils.paths import SHARED_DATA_DIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +47,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_file(tmp_path_factory) -> Path:
+    """A data file of `synthetic_data` (two tasks, 40 train and 16 dev/test sentences)."""
+    from test_model_fixtures import synthetic_data
+    from utils.datafile import save_data_file
+
+    path = tmp_path_factory.mktemp("tiny_data") / "tiny.pt"
+    save_data_file(synthetic_data(n_train=40, n_eval=16), path)
+    return path
+
+
+@pytest.fixture
+def run_here(capsys) -> InProcess:
+    """Runs `[python, "script.py", *args]` inside the test process (see tests/cli_runner.py)."""
+    return InProcess(capsys)

@@ -167,3 +167,42 @@ def test_parameter_counts_follow_the_definition():
     # one task alone
     alone = parameter_counts(shapes, [1], names)
     assert alone["total"] == alone["per_task"]["ner"] == alone["private"] == 6 + 8 + 3
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_masks_of_different_sizes_are_refused_before_anything_is_written(tmp_path):
+    fake_pruning_runs(tmp_path / "toy")
+    assert _script("toy", "1", "1", "1", exp_root=tmp_path).returncode == 0
+    placed = tmp_path / "toy" / "mtl" / "mask"
+    before = _snapshot(placed)
+    # task 1 pruned again with a bigger network: its masks and weights no longer fit the others'
+    task1 = tmp_path / "toy" / "single" / "cp" / "1"
+    bigger = {name: (2 * shape[0], *shape[1:]) for name, shape in SHAPES.items()}
+    for path in task1.glob("[0-9]*_*.th"):
+        saved = torch.load(path, weights_only=True)
+        torch.save({**saved, "mask": {n: torch.ones(s, dtype=torch.bool) for n, s in bigger.items()}}, path)
+    torch.save({"state_dict": {n: torch.zeros(s) for n, s in bigger.items()}}, task1 / "init_weights.th")
+    done = _script("toy", "2", "2", "2", exp_root=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "mask of 'char_cnn.conv.weight' has shape (6, 2, 3), but the weights in" in done.stderr
+    assert done.stderr.strip().endswith("have (3, 2, 3): the runs differ in size")
+    assert _snapshot(placed) == before                      # the good folder is untouched
+    assert sorted(p.name for p in placed.parent.iterdir()) == ["mask"]    # nothing left aside
+
+
+def test_the_mask_folder_is_replaced_whole_and_foreign_files_are_kept(tmp_path):
+    fake_pruning_runs(tmp_path / "toy")
+    placed = tmp_path / "toy" / "mtl" / "mask"
+    assert _script("toy", "1", "1", "1", exp_root=tmp_path).returncode == 0
+    torch.save({"mask": {}}, placed / "7.th")               # a mask of a task not chosen now
+    assert _script("toy", "2", "2", "2", exp_root=tmp_path).returncode == 0
+    assert sorted(p.name for p in placed.iterdir()) == ["0.th", "1.th", "2.th", "init_weights.th",
+                                                        "selection.json"]
+    (placed / "notes.txt").write_text("mine")
+    done = _script("toy", "3", "3", "3", exp_root=tmp_path)
+    assert done.returncode == 2 and "refusing to replace a folder that holds other files (notes.txt)" in done.stderr
+    assert torch.load(placed / "0.th", weights_only=True)["pruning_time"] == 2

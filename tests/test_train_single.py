@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_runner import InProcess, run  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from utils.atomic import read_jsonl  # noqa: E402
@@ -35,32 +35,6 @@ def data_file(tmp_path_factory) -> Path:
 def command(data_file: Path, save_dir: Path, name: str, *extra: str) -> list[str]:
     return [sys.executable, "train_single.py", "--data_path", str(data_file), "--save_dir",
             str(save_dir), "--exp_name", name, *TINY, *extra]
-
-
-def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
-
-
-class InProcess:
-    """train_single.py run inside the test process (no interpreter start-up): rc, stdout, stderr."""
-
-    def __init__(self, capsys):
-        self.capsys = capsys
-
-    def __call__(self, cmd: list[str]) -> subprocess.CompletedProcess:
-        argv, threads = sys.argv, torch.get_num_threads()
-        sys.argv = cmd[1:]
-        self.capsys.readouterr()
-        try:
-            runpy.run_path(str(REPO / "train_single.py"), run_name="__main__")
-            code = 0
-        except SystemExit as stop:
-            code = stop.code
-        finally:
-            sys.argv = argv
-            torch.set_num_threads(threads)
-        out, err = self.capsys.readouterr()
-        return subprocess.CompletedProcess(cmd, code, out, err)
 
 
 @pytest.fixture

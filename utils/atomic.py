@@ -1,26 +1,39 @@
-"""Atomic writes: a temp file in the target folder, then a rename, so a crash leaves no half file."""
+"""Atomic writes: a temp file in the target folder, then a rename, so a crash leaves no half file.
+
+A process killed outright (SIGKILL, power loss) can leave its temp file, `.<name>.<random>.tmp`;
+`remove_stale_temps` deletes those when a run folder is taken up again. JSON is written strictly:
+a NaN or infinite float becomes null, so every strict JSON parser reads the files.
+"""
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
+from utils.errors import os_error_in
 
-def _default_mode() -> int:
-    # mkstemp creates files readable by the owner only; give them the usual umask-based mode.
+
+def _default_mode(folder: bool = False) -> int:
+    # mkstemp/mkdtemp create files and folders for the owner only; give them the umask's mode.
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return (0o777 if folder else 0o666) & ~umask
+
+
+TEMP_SUFFIX = ".tmp"
 
 
 def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -28,9 +41,12 @@ def _atomic_write(path: Path, write) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        os_error = os_error_in(err)
+        if os_error is not None and os_error.filename is None:   # a failed write names no file
+            raise OSError(os_error.errno, os_error.strerror, str(path)) from err
         raise
 
 
@@ -44,17 +60,92 @@ def text_save_atomic(text: str, path: str | os.PathLike) -> None:
     _atomic_write(Path(path), lambda handle: handle.write(text.encode("utf-8")))
 
 
+@contextmanager
+def replacing_folder(target: str | os.PathLike) -> Iterator[Path]:
+    """Build the new content of the folder `target` in the folder this yields (beside it, named
+    `.<name>.new-<random>`). When the block ends normally the new folder takes the place of
+    `target` and what was there is deleted; when it fails, the new folder is deleted and
+    `target` is left as it was. At no moment is `target` half old and half new."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target)
+    new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        os.chmod(new, _default_mode(folder=True))
+        yield new
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.replace(target, old / target.name)
+    os.replace(new, target)
+    shutil.rmtree(old)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """The halves of an earlier swap of `target` that was killed: a new folder never swapped in,
+    and an old one whose replacement is in place. An old folder whose replacement is not (killed
+    between the two renames) is the only copy of that run: it is kept."""
+    for leftover in target.parent.glob(f".{target.name}.new-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if target.exists():
+        for leftover in target.parent.glob(f".{target.name}.old-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temp files of atomic writes that never finished (the writer was killed); only
+    call it on a folder no other process is writing to. Returns what was deleted."""
+    stale = [p for p in Path(folder).glob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def _finite_or_none(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: _finite_or_none(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(value) for value in obj]
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON (NaN and infinities written as null)."""
+    return json.dumps(_finite_or_none(obj), indent=indent, allow_nan=False)
+
+
 def json_save_atomic(obj: Any, path: str | os.PathLike) -> None:
     """Write `obj` as indented JSON to `path` atomically."""
-    text_save_atomic(json.dumps(obj, indent=2, sort_keys=False) + "\n", path)
+    text_save_atomic(json_text(obj, indent=2) + "\n", path)
 
 
 def append_jsonl(obj: Any, path: str | os.PathLike) -> None:
-    """Append one JSON line (a line is small; a partial last line is skipped by readers)."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(obj) + "\n")
+    """Append one JSON line. A partial last line (a write cut short by a kill or a full disk;
+    readers skip it) is removed first, so that it never ends up between complete lines."""
+    with open(path, "a+b") as handle:
+        _drop_partial_line(handle)
+        handle.write((json_text(obj) + "\n").encode("utf-8"))
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _drop_partial_line(handle) -> None:
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    start = max(0, size - (1 << 20))                 # a line is far shorter than 1 MiB
+    handle.seek(start)
+    tail = handle.read()
+    if tail.endswith(b"\n"):
+        return
+    cut = tail.rfind(b"\n")
+    handle.truncate(start + cut + 1 if cut >= 0 else start)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Any]:

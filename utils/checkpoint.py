@@ -6,7 +6,9 @@ so `torch.load(path, weights_only=True)` reads it.
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 from typing import Any, Mapping
 
 import torch
@@ -34,11 +36,22 @@ def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
         raise InputError(f"{what} not found", path)
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise InputError(refused_pickle(what, err), path) from None
     except Exception as err:
         raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None
     if not isinstance(loaded, dict):
         raise InputError(f"{what} must hold a dict", path)
     return loaded
+
+
+def refused_pickle(what: str, err: Exception) -> str:
+    """The message for a file that holds pickled Python objects. torch's own message advises
+    loading with weights_only=False, which would run whatever code the file names: not repeated."""
+    named = re.search(r"GLOBAL ([\w.]+)", str(err))
+    found = f" ({named.group(1)})" if named else ""
+    return (f"refused to read {what}: it holds Python objects{found}, and only tensors and plain "
+            "values are loaded (a file from this project never holds others)")
 
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:

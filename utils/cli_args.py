@@ -73,9 +73,21 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--num_threads", type=int, default=0,
         help="CPU threads for torch; 0 = every core this process may run on")
     add("--resume", action="store_true", help="continue an interrupted run in the same folder "
-        "(same arguments needed)")
-    add("--overwrite", action="store_true", help="delete an existing run in the same folder first")
+        "(same arguments and input files needed; after a divergence --optim may change)")
+    add("--overwrite", action="store_true", help="replace an existing run in the same folder (it is "
+        "deleted once the new run has started cleanly)")
     add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
+
+
+def summary_writer_class() -> type:
+    """torch's TensorBoard SummaryWriter; InputError when the package is missing (checked before
+    a run starts, so that --tensorboard fails before anything is written)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise InputError("TensorBoard logging needs the `tensorboard` package (pip install "
+                         "tensorboard)", "--tensorboard") from None
+    return SummaryWriter
 
 
 def usable_cores() -> int:

@@ -139,10 +139,63 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
         found = raw.get("format_version") if isinstance(raw, dict) else None
         raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}; "
                          "run prepare-data.py again", path)
+    problem = layout_problem(raw)
+    if problem:
+        raise InputError(f"not a complete data file: {problem}; run prepare-data.py again", path)
     data = {t: {s: Split(**{f: split[f] for f in SPLIT_FIELDS}) for s, split in splits.items()}
             for t, splits in raw["data"].items()}
     return PreparedData(raw["setting"], raw["tasks"], raw["schemes"], raw["words"],
                         raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"])
+
+
+_TOP_LEVEL = ("setting", "tasks", "schemes", "words", "chars", "labels", "embedding", "data",
+              "provenance")
+
+
+def layout_problem(raw: dict[str, Any]) -> str | None:
+    """What is missing or inconsistent in a loaded data file (see the module docstring), or None.
+    Checks every part training reads: a file cut short or edited by hand fails here, in one
+    line, instead of deep inside training."""
+    missing = [key for key in _TOP_LEVEL if key not in raw]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if not isinstance(raw["tasks"], list) or not raw["tasks"]:
+        return "'tasks' is not a list of task names"
+    for part in ("schemes", "labels", "data"):
+        absent = [t for t in raw["tasks"] if t not in raw[part]]
+        if absent:
+            return f"{part} lacks task(s) {', '.join(absent)}"
+    embedding = raw["embedding"]
+    if embedding is not None and (not isinstance(embedding, torch.Tensor) or embedding.dim() != 2
+                                  or embedding.size(0) != len(raw["words"])):
+        return f"the embedding is not a [{len(raw['words'])}, dim] tensor"
+    for task in raw["tasks"]:
+        for split in SPLITS:
+            problem = _split_problem(raw["data"][task].get(split), len(raw["words"]),
+                                     len(raw["chars"]), len(raw["labels"][task]))
+            if problem:
+                return f"data[{task!r}][{split!r}]: {problem}"
+    return None
+
+
+def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int) -> str | None:
+    if not isinstance(split, dict):
+        return "missing"
+    absent = [f for f in SPLIT_FIELDS if not isinstance(split.get(f), torch.Tensor)]
+    if absent:
+        return f"no tensor {', '.join(absent)}"
+    if any(split[f].dim() != 1 or split[f].dtype != torch.long for f in SPLIT_FIELDS):
+        return "every field must be a 1-d int64 tensor"
+    n_tokens = split["words"].numel()
+    if (split["labels"].numel() != n_tokens or int(split["sent_lengths"].sum()) != n_tokens
+            or split["word_lengths"].numel() != n_tokens
+            or int(split["word_lengths"].sum()) != split["chars"].numel()):
+        return "the lengths do not add up (words, labels, sent_lengths, chars, word_lengths)"
+    for field, size in (("words", n_words), ("chars", n_chars), ("labels", n_labels)):
+        values = split[field]
+        if values.numel() and not (0 <= int(values.min()) and int(values.max()) < size):
+            return f"{field} ids outside 0..{size - 1}"
+    return None
 
 
 def index_of(items: Iterable[str]) -> dict[str, int]:

@@ -1,7 +1,21 @@
-"""One error type for bad user input, reported as a single line and exit code 2."""
+"""How a command ends when something goes wrong: one line on stderr and an exit code.
+
+| what | exit code |
+|---|---|
+| bad input (`InputError`: a file, a line and what was expected) | 2 |
+| training diverged (`TrainingDiverged`: a non-finite loss or weight) | 3 |
+| the operating system refused (permission, disk full, missing folder; `OSError`) | 1 |
+| Ctrl-C (SIGINT) / SIGTERM | 130 / 143 |
+
+When the command had prepared a run folder (`note_run_folder`), the line says that `--resume`
+continues the run; atomic writes (utils/atomic.py) guarantee that nothing there is half-written.
+"""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from pathlib import Path
 from typing import Callable, NoReturn
 
 
@@ -15,11 +29,100 @@ class InputError(Exception):
         super().__init__(where + message)
 
 
-def exit_on_input_error(main: Callable[[], object]) -> NoReturn:
-    """Run `main`; an InputError becomes one line on stderr and exit code 2."""
+class TrainingDiverged(Exception):
+    """A non-finite loss or weight; raised by utils.finite before anything is kept from it."""
+
+
+class Terminated(Exception):
+    """SIGTERM (e.g. a cluster's time limit), raised so that the run stops like on Ctrl-C."""
+
+
+# The run folder this process writes to, once it is prepared (for the "--resume" hints).
+_RUN_FOLDER: list[Path] = []
+
+
+def note_run_folder(path: str | Path) -> None:
+    """Remember the run folder: errors from here on say that `--resume` continues it."""
+    _RUN_FOLDER[:] = [Path(path)]
+
+
+def run_folder() -> Path | None:
+    return _RUN_FOLDER[0] if _RUN_FOLDER else None
+
+
+def os_error_in(err: BaseException) -> OSError | None:
+    """The OSError behind `err`: itself, or one it was raised from (torch wraps a failed write
+    as a RuntimeError whose context is the OSError, e.g. 'No space left on device')."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def describe_os_error(err: OSError) -> str:
+    """'<path>: No space left on device' (the file first, as for every other error)."""
+    reason = err.strerror or str(err)
+    where = err.filename
+    if where is not None and err.filename2 is not None:
+        where = f"{where} -> {err.filename2}"
+    return f"{where}: {reason}" if where is not None else reason
+
+
+def _resume_hint() -> str:
+    folder = run_folder()
+    if folder is None or not folder.is_dir():
+        return ""
+    return f"; continue with --resume (run folder {folder})"
+
+
+def failure_line(err: BaseException) -> tuple[str, int] | None:
+    """The one line and the exit code for an exception that ended a command; None for a bug."""
+    if isinstance(err, InputError):
+        return f"error: {err}", 2
+    if isinstance(err, TrainingDiverged):
+        return f"error: {err}", 3
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted" + _resume_hint(), 130
+    if isinstance(err, Terminated):
+        return "terminated (SIGTERM)" + _resume_hint(), 143
+    os_error = os_error_in(err)
+    if os_error is not None:
+        return f"error: {describe_os_error(os_error)}{_resume_hint()}", 1
+    return None
+
+
+def _raise_terminated(signum, frame) -> NoReturn:
+    raise Terminated()
+
+
+def run_main(main: Callable[[], object]) -> NoReturn:
+    """Run `main` and exit: 0 on success, else one line on stderr and the code in the table of
+    the module docstring. Unexpected exceptions (bugs) keep their traceback."""
+    _RUN_FOLDER.clear()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         main()
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    except BaseException as err:                     # noqa: B902 (SystemExit passes through)
+        if isinstance(err, SystemExit):
+            raise
+        described = failure_line(err)
+        if described is None:
+            raise                                    # a bug: keep the traceback
+        line, code = described
+        if isinstance(err, TrainingDiverged) and run_folder() is not None:
+            from utils.run_dir import record_divergence   # (run_dir imports this module)
+            record_divergence(run_folder(), str(err))
+        print(line, file=sys.stderr)
+        sys.exit(code)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(0)
+
+
+# The former name, which scripts written before run_main still call.
+exit_on_input_error = run_main

@@ -22,6 +22,7 @@ import torch
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
 from utils.checkpoint import load, load_weights, save_weights, seed_everything
+from utils.cli_args import summary_writer_class
 from utils.datafile import PreparedData
 from utils.errors import InputError
 from utils.masking import check_mask
@@ -58,6 +59,26 @@ def task_data(data: PreparedData, task_id: int) -> TaskData:
     return TaskData(task_id, name, data.schemes[name], data.labels[name], **data.data[name])
 
 
+def check_plan(config: ModelConfig, plan: ImpPlan) -> None:
+    """Every input of the plan checked against the network, before the run folder is written:
+    --need_cut matches parameters, --init_masks and --init_weights fit the model, --tensorboard
+    can be written."""
+    model = build_model(config, None)
+    base_mask(model, plan)
+    if plan.init_weights:
+        _load_start_weights(model, plan.init_weights)
+    if plan.tensorboard:
+        summary_writer_class()
+
+
+def _load_start_weights(model: Tagger, path: str) -> None:
+    state, _ = load_weights(path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}", path) from None
+
+
 def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path) -> Tagger:
     """The model at the rewind point; written to init_weights.th on a fresh run, read on resume."""
     path = run_dir / INIT
@@ -69,12 +90,7 @@ def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_di
     seed_everything(plan.seed)
     model = build_model(config, data.embedding)
     if plan.init_weights:
-        state, _ = load_weights(plan.init_weights)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}",
-                             plan.init_weights) from None
+        _load_start_weights(model, plan.init_weights)
     save_weights(path, model, config, seed=plan.seed)
     return model
 

@@ -5,6 +5,10 @@ Input: the single-task pruning runs `<exp>/single/cp/<task_id>/`, each with the 
 score). Output, in `<exp>/mtl/mask/`: `<task_id>.th` (the chosen mask), `init_weights.th` (the
 rewind point the masks were found from) and `selection.json` (what was chosen, and why).
 
+Everything is read and checked first (the masks must cover the same parameters with the same
+shapes, and fit the rewind point); the new folder is then written beside the old one and swapped
+in whole, so a failure never leaves a mix of old and new masks.
+
 Rule of `--auto`: among the rounds that have both a mask file and a dev score, take the best dev
 score; choose the SPARSEST round whose dev score is at least (best - margin). A sparser subnetwork
 leaves more room for private weights, and within the margin the dev scores are not told apart.
@@ -21,14 +25,15 @@ from typing import Sequence
 
 import torch
 
-from utils.atomic import json_save_atomic, read_jsonl, torch_save_atomic
+from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
 from utils.checkpoint import load as load_checkpoint
-from utils.errors import InputError, exit_on_input_error
+from utils.errors import InputError, run_main
 from utils.mask_stats import kept_by_histogram, overlaps, percent_kept
 
 DEFAULT_MARGIN = 0.5
 _MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")
 _TASK_MASK = re.compile(r"^\d+\.th$")
+_PLACED = ("init_weights.th", "selection.json")         # what place() writes besides <task_id>.th
 
 
 @dataclass
@@ -124,9 +129,37 @@ def _same_weights(a: dict, b: dict) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def _check_fit(masks: dict[int, dict], chosen: dict[int, Round], init: dict, init_path: Path) -> None:
+    """Every mask covers the same parameters, with the shapes of the rewind point's weights."""
+    weights = init.get("state_dict", init)
+    first = next(iter(masks))
+    for task_id, loaded in masks.items():
+        where = chosen[task_id].mask_file
+        names = set(loaded["mask"])
+        if names != set(masks[first]["mask"]):
+            raise InputError(f"the masks cover different parameters ({where.name} vs "
+                             f"{chosen[first].mask_file}: {sorted(names ^ set(masks[first]['mask']))[:3]})",
+                             where)
+        for name, kept in loaded["mask"].items():
+            shape = tuple(weights[name].shape) if name in weights else None
+            if shape != tuple(kept.shape):
+                raise InputError(f"mask of {name!r} has shape {tuple(kept.shape)}, but the weights "
+                                 f"in {init_path} have {shape}: the runs differ in size", where)
+
+
+def _check_out(out: Path) -> None:
+    """`out` is replaced whole: refuse a folder holding files this script did not write."""
+    if not out.is_dir():
+        return
+    foreign = [p.name for p in out.iterdir() if not (_TASK_MASK.match(p.name) or p.name in _PLACED)]
+    if foreign:
+        raise InputError(f"refusing to replace a folder that holds other files ({', '.join(sorted(foreign)[:3])}); "
+                         "choose another --out or remove them", out)
+
+
 def place(chosen: dict[int, Round], out: Path, rule: str,
           task_names: dict[int, str]) -> dict:
-    """Write the chosen masks, the rewind point and selection.json into `out`."""
+    """Write the chosen masks, the rewind point and selection.json as the new folder `out`."""
     masks = {t: load_mask(r.mask_file) for t, r in chosen.items()}
     init_paths = {t: r.mask_file.parent / "init_weights.th" for t, r in chosen.items()}
     for task_id, path in init_paths.items():
@@ -134,16 +167,10 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
             raise InputError("init_weights.th is missing beside the masks", path.parent)
     first = next(iter(chosen))
     init = load_checkpoint(init_paths[first], "init_weights.th")
+    _check_fit(masks, chosen, init, init_paths[first])
+    _check_out(out)
     differ = [t for t in chosen
               if t != first and not _same_weights(init, load_checkpoint(init_paths[t], "init_weights.th"))]
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.th"):
-        if _TASK_MASK.match(stale.name) and int(stale.stem) not in chosen:
-            stale.unlink()
-    for task_id, loaded in masks.items():
-        torch_save_atomic({**loaded, "task_id": task_id, "source": chosen[task_id].mask_file.name},
-                          out / f"{task_id}.th")
-    torch_save_atomic(init, out / "init_weights.th")
     named = {task_names[t]: m["mask"] for t, m in masks.items()}
     summary = {
         "rule": rule,
@@ -155,7 +182,12 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
         "init_weights_from": first,
         "init_weights_differ": differ,
     }
-    json_save_atomic(summary, out / "selection.json")
+    with replacing_folder(out) as new:
+        for task_id, loaded in masks.items():
+            torch_save_atomic({**loaded, "task_id": task_id, "source": chosen[task_id].mask_file.name},
+                              new / f"{task_id}.th")
+        torch_save_atomic(init, new / "init_weights.th")
+        json_save_atomic(summary, new / "selection.json")
     return summary
 
 
@@ -223,4 +255,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

@@ -1,5 +1,9 @@
 """Optimizers from strings such as "sgd(lr=0.1, momentum=0.9)" (parsed safely: utils.spec) and
-gradient clipping."""
+gradient clipping.
+
+`check_optim` also builds the optimizer once on a dummy parameter and takes a step, so values
+torch refuses (a negative lr, betas of the wrong length) are found before a run starts.
+"""
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
@@ -23,16 +27,38 @@ _ALLOWED_KEYS = {"lr", "momentum", "weight_decay", "nesterov", "dampening", "bet
 
 def parse_optim(spec: str) -> tuple[str, dict[str, Any]]:
     """("sgd", {"lr": 0.1, "momentum": 0.9}) from "sgd(lr=0.1, momentum=0.9)"; InputError if bad."""
-    return parse_call(spec, {name: _ALLOWED_KEYS for name in OPTIMIZERS}, "--optim", "optimizer")
+    name, kwargs = parse_call(spec, {name: _ALLOWED_KEYS for name in OPTIMIZERS}, "--optim", "optimizer")
+    betas = kwargs.get("betas", (0.9, 0.999))
+    if not (isinstance(betas, tuple) and len(betas) == 2):
+        raise InputError(f"argument 'betas' must be two numbers, e.g. betas=(0.9, 0.999), got {betas!r}",
+                         "--optim")
+    return name, kwargs
+
+
+def _construct(name: str, kwargs: dict[str, Any],
+               params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    try:
+        return OPTIMIZERS[name](params, **kwargs)
+    except (TypeError, ValueError, IndexError) as err:
+        raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
+
+
+def check_optim(spec: str) -> None:
+    """InputError unless `spec` parses and the optimizer it names builds and takes a step."""
+    name, kwargs = parse_optim(spec)
+    dummy = torch.nn.Parameter(torch.ones(2))
+    optimizer = _construct(name, kwargs, [dummy])
+    dummy.grad = torch.ones(2)
+    try:
+        optimizer.step()
+    except (TypeError, ValueError, IndexError, RuntimeError) as err:
+        raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
 
 
 def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The optimizer the string names, over `params`."""
     name, kwargs = parse_optim(spec)
-    try:
-        return OPTIMIZERS[name](params, **kwargs)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
+    return _construct(name, kwargs, params)
 
 
 def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:

@@ -15,10 +15,10 @@ epoch, so a killed run continues exactly where its last epoch ended.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -26,12 +26,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
+from utils.atomic import append_jsonl, json_text, read_jsonl, text_save_atomic, torch_save_atomic
 from utils.batching import SplitIndex, eval_batches
 from utils.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
 from utils.checkpoint import load as load_checkpoint
+from utils.cli_args import summary_writer_class
 from utils.datafile import Split
-from utils.errors import InputError
+from utils.finite import FiniteGuard
 from utils.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.lr_schedules import build_scheduler
 from utils.metrics import make_metrics
@@ -131,6 +132,7 @@ class Trainer:
                                       config.bucket_chunks)
         self._eval_cache: dict[tuple[int, str], list] = {}
         self.writer = _tensorboard(tensorboard_dir)
+        self.guard = FiniteGuard(config.device, where=self._prefix)
 
     # ---- one epoch -------------------------------------------------------------------------
     def train_epoch(self, optimizer: torch.optim.Optimizer, epoch: int, desc: str = "") -> float:
@@ -144,12 +146,14 @@ class Trainer:
         loss_sum, n_batches = torch.zeros((), device=cfg.device), 0
         self._zero_pruned()
         optimizer.zero_grad()               # a partial accumulation is dropped, as the original
+        self.guard.start_epoch()
         with tqdm(total=self.schedule.n_batches(), desc=desc, leave=False,
                   disable=not self._progress()) as bar:
             for task_id, ids in self.schedule.epoch(epoch):
                 batch = self.train_index[task_id].batch(ids).to(cfg.device)
                 emissions = masked_call(self.model, self.masks.get(task_id), batch, task_id)
                 loss = self.model.loss(emissions, batch, task_id)
+                self.guard.loss(loss, epoch, n_batches + 1)
                 (loss / cfg.accumulation_steps if cfg.accumulation_steps > 1 else loss).backward()
                 self.steps += 1
                 if self.steps % cfg.accumulation_steps == 0:
@@ -160,6 +164,7 @@ class Trainer:
                 loss_sum += loss.detach()
                 n_batches += 1
                 bar.update(1)
+        self.guard.end_of_epoch(self.model, epoch, n_batches)
         return float(loss_sum) / max(n_batches, 1)
 
     def _zero_pruned(self) -> None:
@@ -263,8 +268,13 @@ class Trainer:
             return {"epoch": 0, "elapsed": 0.0, "best": None, "bad_epochs": 0, "history": []}
         saved = load_checkpoint(self.state_path, "resume state")
         self.model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        if saved.get("optim", self.config.optim) == self.config.optim:
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        else:                                # --optim changed after a divergence (utils/run_dir.py)
+            _fast_forward(scheduler, saved["epoch"])
+            self.echo(f"{self._prefix()}new optimizer {self.config.optim} (was {saved['optim']}), "
+                      f"its lr schedule at epoch {saved['epoch']}")
         self.schedule.load_state_dict(saved.get("schedule", {}))
         self.steps = saved.get("steps", 0)
         self.had_grad = set(saved.get("had_grad", []))
@@ -276,7 +286,7 @@ class Trainer:
     def _save_state(self, state, optimizer, scheduler) -> None:
         if self.state_path is None:
             return
-        torch_save_atomic({**state, "model": cpu_state(self.model),
+        torch_save_atomic({**state, "model": cpu_state(self.model), "optim": self.config.optim,
                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                            "schedule": self.schedule.state_dict(), "steps": self.steps,
                            "had_grad": sorted(self.had_grad),
@@ -290,11 +300,7 @@ class Trainer:
         mine = lambda r: all(r.get(k) == v for k, v in self.log_fields.items())
         kept = [r for r in rows if not (mine(r) and r.get("epoch", 0) > last_epoch)]
         if len(kept) != len(rows):
-            text = "".join(_json_line(r) for r in kept)
-            tmp = f"{self.log_path}.trim"
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, self.log_path)
+            text_save_atomic("".join(json_text(r) + "\n" for r in kept), self.log_path)
 
     # ---- output ----------------------------------------------------------------------------
     def _log(self, row: dict[str, Any]) -> None:
@@ -329,16 +335,15 @@ class Trainer:
         return self.config.progress
 
 
-def _json_line(row: Any) -> str:
-    return json.dumps(row) + "\n"
+def _fast_forward(scheduler: torch.optim.lr_scheduler.LRScheduler, epochs: int) -> None:
+    """Step a fresh per-epoch lr schedule to where it stood after `epochs` epochs."""
+    with warnings.catch_warnings():                  # "scheduler.step() before optimizer.step()"
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(epochs):
+            scheduler.step()
 
 
 def _tensorboard(log_dir: str | os.PathLike | None):
     if log_dir is None:
         return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise InputError("TensorBoard logging needs the `tensorboard` package (pip install tensorboard)",
-                         "--tensorboard") from None
-    return SummaryWriter(str(log_dir))
+    return summary_writer_class()(str(log_dir))

@@ -15,6 +15,7 @@ from torch import nn
 from models.config import ModelConfig
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
+from utils.original_masks import accept_state
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -42,12 +43,13 @@ def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
 
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
-    """(state dict, model config dict or None) from a weights file or a bare state dict."""
+    """(state dict, model config dict or None) from a weights file or a bare state dict (the
+    original code's too, see utils.original_masks)."""
     loaded = load(path, "weights file")
     if "state_dict" in loaded:
         return loaded["state_dict"], loaded.get("model_config")
     if all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        return loaded, None
+        return accept_state(loaded, path), None      # the original's init_weights: renamed
     raise InputError("expected a weights file with a 'state_dict'", path)
 
 

@@ -24,6 +24,7 @@ from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
 from utils.checkpoint import load, load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData
 from utils.errors import InputError
+from utils.mask_select import load_mask
 from utils.masking import check_mask
 from utils.pruning import (full_mask, magnitude_prune, mask_filename, n_kept, prunable_names,
                            rewind_, target_kept)
@@ -86,9 +87,7 @@ def base_mask(model: Tagger, plan: ImpPlan) -> dict[str, torch.Tensor]:
         if not names:
             raise InputError(f"no parameter name contains any of {plan.need_cut}", "--need_cut")
         return full_mask(model, names)
-    mask = load(plan.init_masks, "mask file").get("mask")
-    if not isinstance(mask, dict):
-        raise InputError("expected a mask file with a 'mask' entry", plan.init_masks)
+    mask = load_mask(plan.init_masks)["mask"]
     try:
         check_mask(model, mask)
     except ValueError as err:

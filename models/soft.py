@@ -7,7 +7,9 @@ each layer l, task t's stack continues from the mix sum_s alpha_l[t, s] * h_s of
 outputs, one learned scalar per layer and pair of tasks, starting at 0.9 for a task's own stack
 and 0.1 / (tasks - 1) for each other one (rows sum to 1, as Misra et al. start them). Word
 embedding, char CNN and dropout are shared as in the base network; each task has its head (and
-CRF). A batch of any task runs through every stack, so a step costs about one BiLSTM pass per task.
+CRF). There is a stack for every task of the data file, also when `--tasks` trains fewer (the
+heads are built the same way). A batch of any task runs through every stack, so a step costs
+about one BiLSTM pass per task.
 
 Parameter names: `stacks.<task>.<layer>.weight_ih_l0` (etc., as `lstm.<layer>.*`), `stitch.<layer>`
 ([tasks, tasks], row t mixes for task t). No name contains "lstm": soft sharing is a baseline, not

@@ -3,7 +3,7 @@
 Vocabularies as the original code built them through fastNLP (utils.vocab): one embedding row per
 lower-cased form of the train words, plus the dev/test forms that have a pretrained vector (in
 `ptb`, every word's form, as the original's ptb vocabulary had no dev/test distinction);
-characters from the train words; each task's labels from all of its splits. Tasks whose splits
+characters from the same words (train; `ptb`: all); each task's labels from all of its splits. Tasks whose splits
 hold the very same sentences share one copy of the word and character tensors in the file.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 from models import ModelConfig, build_model, data_sizes, task_layers_for
 from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
-from utils.checkpoint import load_weights, save_weights, seed_everything
+from utils.checkpoint import load_into, load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
 from utils.cli_args import HelpFormatter, add_run_arguments, add_training_arguments, setup_torch
 from utils.errors import InputError, exit_on_input_error
@@ -111,10 +111,7 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
     seed_everything(values["seed"])
     model = build_model(config, data.embedding)
     if state is not None:
-        try:
-            model.load_state_dict(model.accept_state(state))
-        except RuntimeError as err:
-            raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}", path) from None
+        load_into(model, state, path)
     for task_id, mask in (masks or {}).items():
         try:
             check_mask(model, mask)

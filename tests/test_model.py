@@ -246,3 +246,13 @@ def test_dropout_sits_where_the_original_has_it():
         assert calls == [("word_embed.dropout", (6, steps, 8)),
                          ("char_cnn.dropout", (n_tokens, chars, 30)),
                          ("char_cnn.dropout", (n_tokens, 30)), ("dropout", (6, steps, 12))], arch
+
+
+def test_weights_of_an_earlier_model_are_a_one_line_input_error(tmp_path):
+    from utils.checkpoint import load_into
+    from utils.errors import InputError
+
+    model = build_model(tiny_config())
+    earlier = {n: v for n, v in model.state_dict().items() if not n.startswith("char_cnn.fc.")}
+    with pytest.raises(InputError, match=r"w.th: weights do not fit this model: Missing key"):
+        load_into(model, earlier, tmp_path / "w.th")

@@ -21,7 +21,7 @@ import torch
 
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.checkpoint import load, load_weights, save_weights, seed_everything
+from utils.checkpoint import load, load_into, load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData
 from utils.errors import InputError
 from utils.mask_select import load_mask
@@ -64,18 +64,12 @@ def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_di
     path = run_dir / INIT
     model = build_model(config, None)
     if path.is_file():
-        state, _ = load_weights(path)
-        model.load_state_dict(state)
+        load_into(model, load_weights(path)[0], path)
         return model
     seed_everything(plan.seed)
     model = build_model(config, data.embedding)
     if plan.init_weights:
-        state, _ = load_weights(plan.init_weights)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}",
-                             plan.init_weights) from None
+        load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
     save_weights(path, model, config, seed=plan.seed)
     return model
 
@@ -196,7 +190,7 @@ def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainCo
         if config is None:
             raise InputError("weights file lacks its model_config", path)
         model = build_model(ModelConfig.from_dict(config))
-        model.load_state_dict(state)
+        load_into(model, state, path)
         mask = load(run_dir / path.name[len("best_"):], "mask file")["mask"]
         trainer = Trainer(model, [task], train, seed=0, masks={task_id: mask}, echo=echo)
         k, pct = path.stem.split("_")[1:3]

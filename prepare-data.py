@@ -37,8 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--embedding", default="glove-6b-50d",
                         help="GloVe/word2vec text file (.gz ok), 'glove-6b-50d' or 'none'")
     parser.add_argument("--seed", type=int, default=1,
-                        help="seed of the ptb chunk dev split and of the vectors of words "
-                             "without a pretrained one")
+                        help="seed of the ptb chunk dev split (the vectors of words without a "
+                             "pretrained one are drawn by each training run, from its seed)")
     parser.add_argument("--out", default="data", help="output folder (default: data)")
     return parser.parse_args(argv)
 

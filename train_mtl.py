@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models import ModelConfig, build_model, task_layers_for
+from models import ModelConfig, build_model, data_sizes, task_layers_for
+from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
-from utils.checkpoint import load_weights, save_weights, seed_everything
+from utils.checkpoint import load_into, load_weights, save_weights, seed_everything
 from utils.datafile import PreparedData, load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch,
@@ -38,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Train several tasks together. Sparse sharing: --masks_path (each task "
                     "trains and runs through its own subnetwork); hard sharing: no masks; "
-                    "hierarchical: --arch hier-lstm; single-task baseline: one task in --tasks. "
-                    "Selects the epoch with the best mean dev score and tests it. Writes "
-                    "<save_dir>/cp/<exp_name>/: best.th, results.json, log.jsonl, args.json.",
+                    "hierarchical: --arch hier-lstm; soft sharing: --arch soft; single-task "
+                    "baseline: one task in --tasks. Selects the epoch with the best mean dev "
+                    "score and tests it. Writes <save_dir>/cp/<exp_name>/: best.th, results.json, "
+                    "log.jsonl, args.json.",
         formatter_class=HelpFormatter)
     add = p.add_argument
     add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
@@ -50,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         "init_weights.th): sparse sharing; without it, no masks (hard sharing)")
     add("--init_weights", type=Path, help="start weights (a file with a state_dict, e.g. a "
         "checkpoint); default the masks' init_weights.th, or fresh weights from --seed")
-    add("--arch", choices=["lstm", "hier-lstm"], default="lstm",
-        help="lstm: every task reads the top BiLSTM layer; hier-lstm: POS reads layer 1 "
-             "(hierarchical sharing)")
+    add("--arch", choices=ARCH_CHOICES, default="cnn-lstm",
+        help="cnn-lstm (alias lstm): every task reads the top BiLSTM layer; hier-lstm: POS reads "
+             "layer 1 (hierarchical sharing); random-lstm: 50-d random word embedding, no char "
+             "CNN; soft: one BiLSTM stack per task with cross-stitch units (soft sharing, no masks)")
     add("--trainer", choices=["seq-label", "re-seq-label"], default="seq-label",
         help="batch schedule, as the original's trainers: seq-label = each epoch one random task "
              "order, one batch per task in turn until every task's data is used (epoch 1 random "
@@ -77,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--crf", action="store_true", help="a CRF on top of each task's head")
     add("--save_dir", help="experiment folder; default exp/<setting>/mtl")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the mode "
-        "(sparse, hard, hier or single-<task>)")
+        "(sparse, hard, hier, soft or single-<task>)")
     add_run_arguments(p)
     return p
 
@@ -102,10 +105,8 @@ def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelC
     """The network: sizes from the start weights when they carry a config, else from the
     arguments; the architecture (which layer each task reads) always from the arguments."""
     fresh = ModelConfig(
-        n_words=len(data.words), n_chars=len(data.chars),
-        n_labels=[len(data.labels[t]) for t in data.tasks],
-        word_dim=data.embedding.size(1) if data.embedding is not None else 100,
-        hidden_size=values["hidden_size"], n_layer=values["n_layer"], crf=values["crf"])
+        **data_sizes(data, values["arch"]), hidden_size=values["hidden_size"],
+        n_layer=values["n_layer"], crf=values["crf"])
     sizes = {k: getattr(fresh, k) for k in SHAPE_FIELDS}
     if start is not None:
         differ = [f"{k}: {start[k]} there, {sizes[k]} here" for k in SHAPE_FIELDS
@@ -127,10 +128,7 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
     seed_everything(values["seed"])
     model = build_model(config, data.embedding)
     if state is not None:
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}", path) from None
+        load_into(model, state, path)
     for task_id, mask in (masks or {}).items():
         try:
             check_mask(model, mask)

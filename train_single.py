@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from models import ModelConfig, task_layers_for
+from models import ModelConfig, data_sizes, task_layers_for
+from models.config import ARCH_CHOICES
 from utils.datafile import load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
@@ -35,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--task_id", type=int, default=0, help="which task of the data file to prune (0 = first, "
         "e.g. pos; conll03 order: pos, chunk, ner)")
     add("--seed", type=int, default=1, help="random seed (initial weights, shuffling, dropout)")
-    add("--arch", choices=["lstm", "hier-lstm"], default="lstm",
-        help="lstm: every task reads the top BiLSTM layer; hier-lstm: POS reads layer 1")
+    add("--arch", choices=[a for a in ARCH_CHOICES if a != "soft"], default="cnn-lstm",
+        help="cnn-lstm (alias lstm): every task reads the top BiLSTM layer; hier-lstm: POS reads "
+             "layer 1; random-lstm: 50-d random word embedding, no char CNN (models/tagger.py)")
     add("--preset", choices=sorted(PRESETS), default="paper",
         help="named configuration; the arguments below left unset take its values")
     add("--pruning_iter", type=int, help=f"number of pruning rounds after round 0 ({preset_help('pruning_iter')})")
@@ -88,10 +90,7 @@ def main() -> None:
         print(results_table(evaluate_run(run_dir, data, values["task_id"], train)))
         return
     config = ModelConfig(
-        n_words=len(data.words), n_chars=len(data.chars),
-        n_labels=[len(data.labels[t]) for t in data.tasks],
-        word_dim=data.embedding.size(1) if data.embedding is not None else 100,
-        hidden_size=values["hidden_size"], n_layer=values["n_layer"], dropout=values["dropout"],
+        **data_sizes(data, values["arch"]), hidden_size=values["hidden_size"], n_layer=values["n_layer"], dropout=values["dropout"],
         crf=values["crf"], arch=values["arch"],
         task_layers=task_layers_for(values["arch"], data.tasks, values["n_layer"]))
     plan = ImpPlan(task_id=values["task_id"], seed=values["seed"],

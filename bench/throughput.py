@@ -48,7 +48,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import ModelConfig, build_model  # noqa: E402
+from models import ModelConfig, build_model, data_sizes  # noqa: E402
 from models.bilstm import BiLSTMLayer, padded_path_index  # noqa: E402
 from utils.atomic import json_save_atomic  # noqa: E402
 from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
@@ -127,9 +127,8 @@ def sample_tasks(data: PreparedData, n_train: int, n_eval: int, seed: int) -> li
 
 # ---- models and masks ------------------------------------------------------------------------
 def model_config(data: PreparedData, args: argparse.Namespace) -> ModelConfig:
-    word_dim = data.embedding.size(1) if data.embedding is not None else 100
-    return ModelConfig(len(data.words), len(data.chars), [len(data.labels[t]) for t in data.tasks],
-                       word_dim=word_dim, hidden_size=args.hidden, n_layer=args.layers, crf=args.crf)
+    return ModelConfig(**data_sizes(data, "cnn-lstm"), hidden_size=args.hidden, n_layer=args.layers,
+                       crf=args.crf)
 
 
 def task_masks(config: ModelConfig, n_tasks: int, seed: int) -> dict[int, dict[str, torch.Tensor]]:

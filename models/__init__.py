@@ -1,5 +1,7 @@
-"""The networks: char CNN, CRF and the CNN-BiLSTM tagger (flat and hierarchical)."""
-from models.config import ModelConfig, task_layers_for
-from models.tagger import Tagger, build_model
+"""The networks: word embedding, char CNN, BiLSTM, CRF; flat, hierarchical, random-embedding and
+soft-sharing taggers."""
+from models.build import build_model
+from models.config import ModelConfig, data_sizes, task_layers_for
+from models.tagger import Tagger
 
-__all__ = ["ModelConfig", "Tagger", "build_model", "task_layers_for"]
+__all__ = ["ModelConfig", "Tagger", "build_model", "data_sizes", "task_layers_for"]

@@ -10,7 +10,9 @@ packed batch goes to cuDNN, which handles varying lengths natively, and so do CP
 mostly padding, where the padded path would waste more than it saves (`padded_path_index`).
 
 The parameters are `nn.LSTM`'s own (`weight_ih_l0`, ..., `bias_hh_l0_reverse`), so masks,
-checkpoints and `torch.func.functional_call` see the same names on both paths.
+checkpoints and `torch.func.functional_call` see the same names on both paths. They start as
+fastNLP's `LSTM` (the original's encoder) starts them: xavier-uniform weights, zero biases but for
+the forget gate's quarter, set to 1 in both bias vectors.
 """
 from __future__ import annotations
 
@@ -38,6 +40,17 @@ class BiLSTMLayer(nn.LSTM):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__(input_size, hidden_size, batch_first=True, bidirectional=True)
+
+    def reset_parameters(self) -> None:
+        """fastNLP LSTM's init (called by nn.LSTM's constructor)."""
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                if name.startswith("bias"):
+                    param.zero_()
+                    quarter = param.size(0) // 4          # gates in torch's order: i, f, g, o
+                    param[quarter:2 * quarter] = 1.0
+                else:
+                    nn.init.xavier_uniform_(param)
 
     def run(self, x: torch.Tensor, lengths: torch.Tensor, reversal: torch.Tensor | None) -> torch.Tensor:
         """Outputs [B, T, 2 * hidden] of the padded batch x [B, T, input] (lengths longest first).

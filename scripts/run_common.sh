@@ -6,7 +6,7 @@
 #                        from fresh weights or from CHECKPOINT (e.g. the `warmup` run's best.th)
 #   mtl                  sparse sharing through the masks placed by prepare-masks.sh
 #   warmup               brief hard-sharing training; prints the checkpoint to give to `single`
-#   baselines            single-task, hard, hierarchical and sparse training; one results table
+#   baselines            single-task, hard, soft, hierarchical and sparse training; one table
 #   demo                 prepare-data -> single -> prepare-masks auto -> mtl -> baselines, small
 #   all                  single -> prepare-masks auto -> baselines (the full comparison)
 #
@@ -162,9 +162,10 @@ mode_baselines() {
     threads=$(threads_per_job "$MAX_JOBS")
     # The longest runs first; a finished run (results.json) is reused unless OVERWRITE=1. Every
     # run starts from the masks' init_weights.th, the weights sparse sharing starts from.
-    for label in sparse hard hier "${TASK_IDS[@]/#/single-}"; do
+    for label in soft sparse hard hier "${TASK_IDS[@]/#/single-}"; do
         case $label in
             sparse) name=$NAME; args=(--masks_path "$EXP/mtl/mask") ;;
+            soft) name=$NAME-soft; args=(--arch soft) ;;
             hard) name=$NAME-hard; args=() ;;
             hier) name=$NAME-hier; args=(--arch hier-lstm) ;;
             single-*) name=$NAME-single-${TASK_NAMES[${label#single-}]}; args=(--tasks "${label#single-}") ;;
@@ -186,6 +187,7 @@ print_table() {
     singles=$(printf "$EXP/mtl/cp/$NAME-single-%s," "${TASK_NAMES[@]}")
     echo
     "$PY" -m utils.results_table "single=${singles%,}" "hard=$EXP/mtl/cp/$NAME-hard" \
+        "soft=$EXP/mtl/cp/$NAME-soft" \
         "hier=$EXP/mtl/cp/$NAME-hier" "sparse=$EXP/mtl/cp/$NAME" --tasks "${TASK_NAMES[@]}" \
         --title "$SETTING, preset $PRESET, run $NAME: test scores at the epoch selected on dev" \
         --out "$EXP/mtl/$NAME-table.md" --json "$EXP/mtl/$NAME-table.json"
@@ -222,7 +224,7 @@ mode_demo() {
     prepare_masks_auto
     echo "== 3/4 sparse sharing (train_mtl.py --masks_path)"
     mode_mtl
-    echo "== 4/4 baselines: single-task, hard, hierarchical"
+    echo "== 4/4 baselines: single-task, hard, soft, hierarchical"
     mode_baselines
 }
 

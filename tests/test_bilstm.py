@@ -60,8 +60,8 @@ def test_padded_path_equals_packed_path(training):
     torch.testing.assert_close(padded[0], packed[0], rtol=0, atol=1e-6)
     torch.testing.assert_close(padded[1], packed[1], rtol=0, atol=1e-6)
     assert padded[2].keys() == packed[2].keys() and len(packed[2]) == 8
-    for name in packed[2]:
-        torch.testing.assert_close(padded[2][name], packed[2][name], rtol=0, atol=1e-6)
+    for name in packed[2]:    # weight gradients are sums over steps: float32 order, 1e-6 relative
+        torch.testing.assert_close(padded[2][name], packed[2][name], rtol=1e-6, atol=1e-6)
     assert all(g.abs().sum() > 0 for g in packed[2].values())
 
 

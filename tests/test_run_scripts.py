@@ -98,17 +98,17 @@ def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_
         assert "round 1/1" in log
         assert (exp / "mtl" / "mask" / f"{task_id}.th").is_file()
     assert "auto: sparsest round" in done.stdout and "pairwise overlap" in done.stdout
-    for name in ("t", "t-hard", "t-hier", "t-single-pos", "t-single-chunk", "t-single-ner"):
+    for name in ("t", "t-hard", "t-soft", "t-hier", "t-single-pos", "t-single-chunk", "t-single-ner"):
         assert (exp / "mtl" / "cp" / name / "results.json").is_file(), name
     table = done.stdout[done.stdout.index("test score (%)"):].splitlines()
-    assert table[0].split() == ["test", "score", "(%)", "single", "hard", "hier", "sparse"]
+    assert table[0].split() == ["test", "score", "(%)", "single", "hard", "soft", "hier", "sparse"]
     assert [row.split()[0] for row in table[2:7]] == ["pos", "chunk", "ner", "avg", "avg"]
     assert (exp / "mtl" / "t-table.md").read_text().count("|") > 30
     hier = json.loads((exp / "mtl" / "cp" / "t-hier" / "results.json").read_text())
     assert hier["mode"] == "hier" and hier["init_weights"] == str(exp / "mtl" / "mask" / "init_weights.th")
     # again: every finished run is reused and only the table is made
     again = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t")
-    assert again.returncode == 0 and again.stdout.count("reusing") == 6 and "started" not in again.stdout
+    assert again.returncode == 0 and again.stdout.count("reusing") == 7 and "started" not in again.stdout
 
 
 def test_a_failing_pruning_fails_the_script_loudly(tmp_path):

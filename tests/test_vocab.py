@@ -1,42 +1,61 @@
-"""Vocabularies: order, PAD/UNK, dev/test words only with a vector, labels from all splits."""
+"""Vocabularies: the embedding rows (one per lower-cased form), characters, labels, word_row.
+
+Hand-made cases with the answers worked out from fastNLP 0.5.0's rules (Vocabulary,
+StaticEmbedding(lower=True), CNNCharEmbedding); tests/test_fastnlp_parity.py checks the same
+functions against fastNLP itself on the whole of CoNLL-2003.
+"""
 from __future__ import annotations
 
 from collections import Counter
 
-from utils.datafile import PAD, PAD_ID, UNK, UNK_ID
-from utils.vocab import build_chars, build_labels, build_words, by_frequency, count_tokens
+from utils.datafile import PAD, PAD_ID, UNK, UNK_ID, index_of, word_row
+from utils.vocab import (build_chars, build_labels, by_frequency, count_tokens, embedding_rows,
+                         lower_forms, word_types)
 
 
 def test_count_and_order():
     counts = count_tokens([["b", "a", "b"]], [["c", "a", "b"]])
     assert counts == Counter({"b": 3, "a": 2, "c": 1})
     assert by_frequency(Counter({"y": 2, "x": 2, "z": 5})) == ["z", "x", "y"]
+    # fastNLP's order: most frequent first, ties in order of first occurrence (not by name)
+    assert word_types(count_tokens([["y", "x", "<unk>", "z", "z"]])) == ["z", "y", "x"]
 
 
-def test_words_from_train_only_without_vectors():
-    train = count_tokens([["The", "cat", "the", "cat", "cat"]])
-    others = count_tokens([["Dog", "cat"]])
-    words = build_words(train, others)
-    assert words[PAD_ID] == PAD and words[UNK_ID] == UNK
-    assert words == [PAD, UNK, "cat", "The", "the"]
+def test_forms_with_more_cased_variants_come_first():
+    # "cat" has one variant, "the" three: fastNLP counts one per variant when it lowers
+    assert lower_forms(["cat", "The", "the", "THE", "Dog"]) == [PAD, UNK, "the", "cat", "dog"]
 
 
-def test_dev_test_words_join_only_with_a_vector():
-    train = count_tokens([["The", "cat"]])
-    others = count_tokens([["Dog", "dog", "Emu", "cat", "Dog"]])
-    has_vector = lambda word: word.lower() in {"dog", "the"}
-    words = build_words(train, others, has_vector)
-    assert words == [PAD, UNK, "The", "cat", "Dog", "dog"]
+def test_rows_without_vectors_are_the_train_forms():
+    types = word_types(count_tokens([["The", "cat", "the", "cat", "cat"]], [["Dog", "cat"]]))
+    rows = embedding_rows(types, entry={"The", "cat", "the"}, found=None)
+    assert rows == [PAD, UNK, "the", "cat"]            # "dog" is only in dev/test: UNK
 
 
-def test_special_strings_in_the_text_are_not_repeated():
-    words = build_words(Counter({"<unk>": 3, "a": 1}))
-    assert words == [PAD, UNK, "a"]
+def test_rows_with_vectors():
+    train = [["The", "cat", "Emu"]]
+    dev = [["dog", "Dog", "yak", "the"]]
+    types = word_types(count_tokens(train, dev))
+    found = ["yak", "the", "dog", "zebra"]             # the vectors' order; zebra is not a form
+    rows = embedding_rows(types, entry={"The", "cat", "Emu"}, found=found)
+    # PAD, UNK, every form with a vector in the vectors' order (dev/test forms too), then the
+    # train forms without one; "yak" and "dog" come from dev only, yet have vectors
+    assert rows == [PAD, UNK, "yak", "the", "dog", "cat", "emu"]
 
 
-def test_chars_from_train_words_weighted_by_frequency():
-    chars = build_chars(Counter({"ab": 1, "b": 5, "é": 1}))
-    assert chars == [PAD, UNK, "b", "a", "é"]
+def test_word_row_is_the_lower_cased_form_or_unk():
+    rows = index_of([PAD, UNK, "the", "cat"])
+    assert [word_row(w, rows) for w in ["The", "THE", "cat", "Cat", "emu", "<PAD>"]] == \
+        [2, 2, 3, 3, UNK_ID, PAD_ID]
+
+
+def test_chars_count_each_entry_type_once_and_need_two():
+    # Types: "aa" (a twice), "ab", "b" as train words, "zz" only in dev. The strings <pad> and
+    # <unk> count as types too, as in fastNLP: "<", ">" (2 each), "p", "a", "d", "u", "n", "k".
+    types = word_types(count_tokens([["aa", "ab", "b", "b", "b"]], [["zz"]]))
+    chars = build_chars(types, entry={"aa", "ab", "b"})
+    # a: 1 (<pad>) + 2 (aa) + 1 (ab) = 4; b: 2; <: 2; >: 2; every other char once -> UNK
+    assert chars == [PAD, UNK, "a", "<", ">", "b"]
 
 
 def test_labels_train_frequency_then_unseen_by_name():

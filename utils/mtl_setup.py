@@ -22,7 +22,12 @@ METRIC_OF_SCHEME = {"plain": "accuracy"}        # every span scheme (bio, bioes,
 
 
 def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
-    """"single" (one task), "hier", "sparse" (masks) or "hard" (no masks)."""
+    """"soft" (cross-stitch), "single" (one task), "hier", "sparse" (masks) or "hard" (no masks)."""
+    if arch == "soft":
+        if masks_path is not None:
+            raise InputError("soft sharing has one BiLSTM per task and takes no masks; leave out "
+                             "--masks_path", "--arch soft")
+        return "soft"
     if n_tasks == 1:
         return "single"
     if arch == "hier-lstm":

@@ -1,10 +1,10 @@
 """Building the prepared data of a setting: vocabularies, vectors, index tensors, provenance.
 
-Vocabulary (as the original code did it through fastNLP): the words of every task's train split
-in their original case, plus, when pretrained vectors are given, the dev/test words whose
-lower-cased form has a vector (so that their vector is used at test time). Characters come from
-the train words; each task's labels from all of its splits. Tasks whose splits hold the very same
-sentences share one copy of the word and character tensors in the file.
+Vocabularies as the original code built them through fastNLP (utils.vocab): one embedding row per
+lower-cased form of the train words, plus the dev/test forms that have a pretrained vector (in
+`ptb`, every word's form, as the original's ptb vocabulary had no dev/test distinction);
+characters from the same words (train; `ptb`: all); each task's labels from all of its splits. Tasks whose splits
+hold the very same sentences share one copy of the word and character tensors in the file.
 """
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from typing import Any
 import torch
 
 from utils.datafile import SPLITS, UNK_ID, PreparedData, Split, encode_split, index_of
-from utils.embeddings import Vectors, embedding_matrix, load_vectors
+from utils.embeddings import Vectors, load_vectors, pretrained_rows
 from utils.paths import display_path
 from utils.prepare_sources import SCHEMES, TASKS, Collected, Request, collect
 from utils.readers.text import sha256_of
-from utils.vocab import build_chars, build_labels, build_words, count_tokens
+from utils.vocab import (build_chars, build_labels, count_tokens, embedding_rows, lower_forms,
+                         word_types)
+
+# Splits whose words get embedding rows and characters without a pretrained vector.
+ENTRY_SPLITS = {"ptb": SPLITS}
+DEFAULT_ENTRY_SPLITS = ("train",)
 
 
 def prepare(request: Request, embedding: str, arguments: dict[str, Any]) -> PreparedData:
@@ -28,19 +33,34 @@ def prepare(request: Request, embedding: str, arguments: dict[str, Any]) -> Prep
 def build(request: Request, collected: Collected, embedding: str,
           arguments: dict[str, Any]) -> PreparedData:
     tasks = collected.tasks
-    train_words = count_tokens(*(tasks[t].words["train"] for t in TASKS))
-    other_words = count_tokens(*(tasks[t].words[s] for t in TASKS for s in SPLITS if s != "train"))
-    vectors = load_vectors(embedding, set(train_words) | set(other_words))
-    words = build_words(train_words, other_words, vectors.has if vectors else None)
-    chars = build_chars(train_words)
+    sentence_sets = distinct_sentence_sets(collected)
+    types = word_types(count_tokens(*(sents for _, sents in sentence_sets)))
+    entry_splits = ENTRY_SPLITS.get(request.setting, DEFAULT_ENTRY_SPLITS)
+    entry = set(count_tokens(*(sents for split, sents in sentence_sets if split in entry_splits)))
+    vectors = load_vectors(embedding, lower_forms(types))
+    words = embedding_rows(types, entry, list(vectors.vectors) if vectors else None)
+    chars = build_chars(types, entry)
     labels = {t: build_labels(tasks[t].tags["train"], [tasks[t].tags[s] for s in SPLITS[1:]])
               for t in TASKS}
-    matrix, n_found = (embedding_matrix(words, vectors, request.seed) if vectors else (None, 0))
+    matrix = pretrained_rows(words, vectors) if vectors else None
     data = encode_all(collected, index_of(words), index_of(chars), labels)
-    provenance = make_provenance(collected, data, arguments, embedding, vectors, n_found,
-                                 len(words), request.seed)
+    provenance = make_provenance(collected, data, arguments, embedding, vectors, matrix,
+                                 len(words), entry_splits)
     return PreparedData(request.setting, list(TASKS), dict(SCHEMES), words, chars, labels,
                         matrix, data, provenance)
+
+
+def distinct_sentence_sets(collected: Collected) -> list[tuple[str, list[list[str]]]]:
+    """(split, sentences) of every task and split, each sentence set once, in task order and
+    train, dev, test within a task (the order the vocabularies count words in)."""
+    seen, sets = set(), []
+    for task in TASKS:
+        for split in SPLITS:
+            sentences = collected.tasks[task].words[split]
+            if id(sentences) not in seen:
+                seen.add(id(sentences))
+                sets.append((split, sentences))
+    return sets
 
 
 def encode_all(collected: Collected, word_index: dict[str, int], char_index: dict[str, int],
@@ -67,9 +87,12 @@ def encode_all(collected: Collected, word_index: dict[str, int], char_index: dic
 
 def make_provenance(collected: Collected, data: dict[str, dict[str, Split]],
                     arguments: dict[str, Any], embedding: str, vectors: Vectors | None,
-                    n_found: int, n_words: int, seed: int) -> dict[str, Any]:
+                    matrix: torch.Tensor | None, n_rows: int,
+                    entry_splits: tuple[str, ...]) -> dict[str, Any]:
     files = {display_path(path): path for path in collected.files}
     files.update(vectors.files if vectors else {})
+    rows = {"rows": n_rows, "lookup": "lower-cased",
+            "own_rows_without_vector": f"words of {', '.join(entry_splits)}"}
     return {
         "created_by": "prepare-data.py",
         "arguments": dict(arguments),
@@ -78,9 +101,9 @@ def make_provenance(collected: Collected, data: dict[str, dict[str, Split]],
         "counts": {task: {split: {"sentences": part.n_sentences, "tokens": part.n_tokens}
                           for split, part in splits.items()} for task, splits in data.items()},
         "conversions": list(collected.notes),
-        "embedding": ({"source": vectors.source, "dim": vectors.dim, "words_with_vector": n_found,
-                       "vocabulary": n_words, "lookup": "lower-cased", "seed": seed}
-                      if vectors else {"source": embedding}),
+        "embedding": ({"source": vectors.source, "dim": vectors.dim,
+                       "rows_with_vector": len(matrix) - 2, **rows}
+                      if vectors else {"source": embedding, **rows}),
         **collected.extra,
     }
 
@@ -96,12 +119,14 @@ def summary_lines(prepared: PreparedData) -> list[str]:
     sizes = ", ".join(f"{t} {len(prepared.labels[t])} ({prepared.schemes[t]})"
                       for t in prepared.tasks)
     lines.append(f"labels: {sizes}")
-    lines.append(f"vocabulary: {len(prepared.words):,} words, {len(prepared.chars):,} characters")
+    lines.append(f"vocabulary: {len(prepared.words):,} embedding rows (lower-cased forms), "
+                 f"{len(prepared.chars):,} characters")
     emb = prepared.provenance.get("embedding", {})
     if prepared.embedding is None:
         lines.append(f"embedding: {emb.get('source', 'none')} (random initialisation)")
     else:
-        share = 100.0 * emb["words_with_vector"] / max(emb["vocabulary"], 1)
-        lines.append(f"embedding: {emb['source']}, {emb['dim']}d; {emb['words_with_vector']:,} of "
-                     f"{emb['vocabulary']:,} words have a pretrained vector ({share:.1f}%)")
+        found = emb["rows_with_vector"]
+        share = 100.0 * found / max(emb["rows"], 1)
+        lines.append(f"embedding: {emb['source']}, {emb['dim']}d; {found:,} of {emb['rows']:,} "
+                     f"rows have a pretrained vector ({share:.1f}%)")
     return lines

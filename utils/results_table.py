@@ -3,8 +3,8 @@
 A column is one or more run folders (each holding results.json); the single-task column joins
 three runs, one per task, and its parameter count is the sum of the three separate models.
 
-    python -m utils.results_table single=RUN_POS,RUN_CHUNK,RUN_NER hard=RUN hier=RUN sparse=RUN \
-        [--out table.md] [--json table.json]
+    python -m utils.results_table single=RUN_POS,RUN_CHUNK,RUN_NER hard=RUN soft=RUN hier=RUN \
+        sparse=RUN [--out table.md] [--json table.json]
 """
 from __future__ import annotations
 

@@ -44,3 +44,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_experiment(tmp_path_factory) -> Path:
+    """A small finished experiment (tests/experiment_fixtures.py): its exp folder, with the data
+    file beside it. Shared by the tests: copy it before changing it."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from experiment_fixtures import build_experiment
+
+    return build_experiment(tmp_path_factory.mktemp("experiment"))

@@ -10,11 +10,16 @@ from typing import Any
 import torch
 
 
-def _default_mode() -> int:
-    # mkstemp creates files readable by the owner only; give them the usual umask-based mode.
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set back at once)."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _default_mode() -> int:
+    # mkstemp creates files readable by the owner only; give them the usual umask-based mode.
+    return 0o666 & ~current_umask()
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from models.config import ModelConfig
+from models import ModelConfig, Tagger, build_model
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 
@@ -49,6 +49,22 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     if all(isinstance(v, torch.Tensor) for v in loaded.values()):
         return loaded, None
     raise InputError("expected a weights file with a 'state_dict'", path)
+
+
+def load_model(path: str | os.PathLike) -> tuple[Tagger, dict[str, Any]]:
+    """The model a weights file holds (best.th, best_[k]_[pct].th, init_weights.th), rebuilt from
+    its model_config, and the file's other entries."""
+    loaded = load(path, "model file")
+    if "state_dict" not in loaded or not isinstance(loaded.get("model_config"), dict):
+        raise InputError("expected a model file with 'state_dict' and 'model_config' (best.th of "
+                         "train_mtl.py or best_[k]_[pct].th of train_single.py)", path)
+    try:
+        model = build_model(ModelConfig.from_dict(loaded["model_config"]))
+        model.load_state_dict(loaded["state_dict"])
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise InputError(f"weights do not fit their model_config: {str(err).splitlines()[0]}",
+                         path) from None
+    return model, loaded
 
 
 def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:

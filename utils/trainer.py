@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.batching import SplitIndex, bucket_batches, eval_batches
+from utils.batching import SplitIndex, bucket_batches, eval_batches, in_split_order
 from utils.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
 from utils.checkpoint import load as load_checkpoint
 from utils.datafile import Split
@@ -51,6 +51,7 @@ class TrainConfig:
     optim: str = "sgd(lr=0.1, momentum=0.9)"
     batch_size: int = 10
     eval_batch_size: int = 100
+    eval_max_positions: int = 0       # cap of an evaluation batch's padded size; 0 = none (eval_batches)
     clip: float = 5.0
     lr_decay: float = 0.05
     patience: int = 0                 # epochs without dev improvement before stopping; 0 = never
@@ -155,19 +156,24 @@ class Trainer:
 
     # ---- evaluation ------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, split: str) -> dict[str, float]:
-        """Score (percent) of every task on `split` ("dev" or "test") with its mask."""
+    def evaluate(self, split: str, predictions: dict[str, list] | None = None) -> dict[str, float]:
+        """Score (percent) of every task on `split` ("dev" or "test") with its mask. A dict given
+        as `predictions` receives each task's predicted label ids per sentence, in split order."""
         self.model.eval()
         scores = {}
         for task in self.tasks:
             metric = self.metric_factory(task.scheme, task.labels)
+            decoded = []
             for batch in self.evaluation_batches(task, split):
                 batch = batch.to(self.config.device)
                 emissions = masked_call(self.model, self.masks.get(task.task_id), batch, task.task_id)
                 pred = self.model.decode(emissions, batch, task.task_id)
                 gold = [row[:n] for row, n in zip(batch.labels.tolist(), batch.lengths.tolist())]
                 metric.update(gold, pred)
+                decoded.extend(pred)
             scores[task.name] = float(metric.result()["score"])
+            if predictions is not None:
+                predictions[task.name] = in_split_order(decoded, getattr(task, split).sent_lengths)
         return scores
 
     def evaluation_batches(self, task: TaskData, split: str) -> list:
@@ -175,7 +181,8 @@ class Trainer:
         key = (task.task_id, split)
         if key not in self._eval_cache:
             self._eval_cache[key] = eval_batches(SplitIndex(getattr(task, split)),
-                                                 self.config.eval_batch_size)
+                                                 self.config.eval_batch_size,
+                                                 self.config.eval_max_positions)
         return self._eval_cache[key]
 
     # ---- the loop --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import train_mtl
 import train_single
+from utils.cli_args import HelpFormatter
 from utils.errors import exit_on_input_error
 from utils.report import write_report
 from utils.runs import command_line
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "EXP_DIR: single-task pruning runs (train_single.py), the masks placed by "
                     "prepare-masks.sh and multi-task runs (train_mtl.py), in any folder layout. "
                     "Missing or unfinished runs are listed as such.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("exp_dir", type=Path, metavar="EXP_DIR", help="experiment folder, e.g. exp/conll03")
     p.add_argument("--out", type=Path, default=None,
                    help="report folder (default EXP_DIR/report); an earlier report there is replaced")

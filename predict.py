@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from utils.atomic import text_save_atomic
-from utils.cli_args import setup_torch
+from utils.cli_args import HelpFormatter, setup_torch
 from utils.datafile import UNK_ID
 from utils.errors import InputError, exit_on_input_error
 from utils.mtl_setup import METRIC_OF_SCHEME
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Writes CoNLL columns: the word, then one tag per task (in the data file's tag "
                     "schemes, e.g. chunks BIO2, NER BIOES), a blank line after each sentence. "
                     "-DOCSTART- lines and blank lines of the input are not repeated.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     add = p.add_argument
     add("--model", required=True, type=Path, help="best.th or best_[k]_[pct].th")
     add("--input", required=True, help="text or CoNLL file, UTF-8; - reads standard input")

@@ -147,3 +147,16 @@ def test_a_data_file_that_does_not_fit_is_refused(tiny_experiment, capsys, tmp_p
     done = predict(capsys, "--model", str(tiny_experiment / "mtl" / "cp" / "t" / "best.th"),
                    "--input", str(text), "--data_path", str(other))
     assert done.returncode == 2 and "not the one the model was trained on (words 32 in the model, 14 here" in done.stderr
+
+
+def test_speed_benchmark_reports_every_stage(tiny_experiment, shared_data, capsys):
+    done = in_process("bench/predict_speed.py", "--model", str(tiny_experiment / "mtl" / "cp" / "t" / "best.th"),
+                      "--sentences", "30", "--repeats", "2", "--corpus", str(shared_data / "conll03"),
+                      capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sentences"] == 30 and result["tasks"] == result["masked"] == ["pos", "chunk", "ner"]
+    assert result["tokens"] == 575            # the first 30 sentences of CoNLL-2003 test.txt
+    assert set(result["best_s"]) == set(result["median_s"]) == {"read", "encode", "tag", "write"}
+    assert result["total_best_s"] == pytest.approx(sum(result["best_s"].values()))
+    assert result["tokens_per_s"] == pytest.approx(575 / result["total_best_s"])

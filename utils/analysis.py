@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -32,9 +33,9 @@ class PruningSet:
 def pruning_sets(exp: Experiment) -> list[PruningSet]:
     """Pruning runs grouped by method and seed; a task run twice keeps its newest run."""
     keyed = group_by(exp.pruning, lambda r: group_key(r.args) + f"|seed={r.seed}")
-    methods = distinguishing([k.split("|seed=")[0] for k in keyed])
+    details = distinguishing([k.split("|seed=")[0] for k in keyed])
     sets = []
-    for (key, runs), method in zip(keyed.items(), methods):
+    for runs, method in zip(keyed.values(), details):
         newest = {}
         for run in sorted(runs, key=lambda r: (r.args["task_id"], _mtime(r.path / "results.jsonl"))):
             newest[run.args["task_id"]] = run
@@ -45,7 +46,7 @@ def pruning_sets(exp: Experiment) -> list[PruningSet]:
     return sets
 
 
-def _mtime(path) -> float:
+def _mtime(path: Path) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 
 
@@ -128,20 +129,20 @@ class Method:
 def methods(exp: Experiment) -> list[Method]:
     """Finished runs grouped into methods (single-task runs of all tasks form one method);
     per seed and task set the newest finished run counts."""
-    def key(run: MtlRun) -> str:
+    def method_key(run: MtlRun) -> str:
         return group_key(run.args, ignore=("tasks",) if run.mode == "single" else ())
 
-    keyed = group_by(exp.mtl, key)
+    keyed = group_by(exp.mtl, method_key)
     same_mode = group_by(list(keyed), lambda k: keyed[k][0].mode)
     detail = {k: d for keys in same_mode.values() for k, d in zip(keys, distinguishing(keys))}
     out = []
-    for key_, runs in keyed.items():
+    for key, runs in keyed.items():
         mode = runs[0].mode
-        method = Method(mode + (f" ({detail[key_]})" if detail[key_] else ""), mode)
+        method = Method(mode + (f" ({detail[key]})" if detail[key] else ""), mode)
         newest: dict[tuple, MtlRun] = {}
         for run in sorted((r for r in runs if r.finished), key=lambda r: _mtime(r.path / "results.json")):
             newest[(str(run.seed), tuple(run.tasks))] = run
-        for (seed, _), run in newest.items():
+        for run in newest.values():
             method.by_seed.setdefault(run.seed, []).append(run)
         method.unfinished = [r for r in runs if not r.finished]
         out.append(method)

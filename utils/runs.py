@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -204,8 +205,6 @@ def distinguishing(keys: Sequence[str], limit: int = 3) -> list[str]:
 def command_line(script: str, actions: Sequence[Any], args: dict[str, Any]) -> str:
     """The command that repeats a run, from its args.json and its script's argparse actions:
     every argument whose value differs from the parser's default, preset values included."""
-    import shlex
-
     parts = ["python", script]
     for action in actions:
         if not action.option_strings or action.dest not in args:

@@ -139,9 +139,12 @@ def test_missing_unfinished_and_seeds_in_another_layout(tiny_experiment, tmp_pat
     results["test"] = {t: s + 1.0 for t, s in results["test"].items()}
     (other / "args.json").write_text(json.dumps(args))
     (other / "results.json").write_text(json.dumps(results))
+    (exp / "junk").mkdir()
+    (exp / "junk" / "args.json").write_text("{cut short")                   # a broken file is listed
     done = analyze(capsys, str(exp))
     assert done.returncode == 0, done.stderr
     text = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- skipped `junk/args.json`: not a JSON object" in text
     assert "- hard: missing (no run found)" in text
     assert "- hier: unfinished (1 of 3 epochs)" in text
     assert "- single, seed 2: no finished run of chunk (left out of the averages)" in text

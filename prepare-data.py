@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from utils.datafile import save_data_file
-from utils.errors import InputError, exit_on_input_error
+from utils.errors import InputError, run_main
 from utils.paths import display_path
 from utils.prepare import prepare, summary_lines
 from utils.prepare_sources import Request
@@ -70,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

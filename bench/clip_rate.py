@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models import ModelConfig, build_model  # noqa: E402
 from utils.checkpoint import load, load_weights, seed_everything  # noqa: E402
 from utils.datafile import load_data_file  # noqa: E402
-from utils.errors import InputError, exit_on_input_error  # noqa: E402
+from utils.errors import InputError, run_main  # noqa: E402
 from utils.imp import task_data  # noqa: E402
 from utils.masking import float_mask  # noqa: E402
 from utils.optim import build_optimizer  # noqa: E402
@@ -136,4 +136,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

@@ -53,7 +53,7 @@ from models.bilstm import BiLSTMLayer, padded_path_index  # noqa: E402
 from utils.atomic import json_save_atomic  # noqa: E402
 from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
 from utils.datafile import PreparedData, Split, load_data_file  # noqa: E402
-from utils.errors import InputError, exit_on_input_error  # noqa: E402
+from utils.errors import InputError, run_main  # noqa: E402
 from utils.optim import build_optimizer, clip_gradients, keep_zero_grads  # noqa: E402
 from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names, target_kept  # noqa: E402
 from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
@@ -519,4 +519,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

@@ -64,3 +64,13 @@ def tiny_data_file(tmp_path_factory) -> Path:
 def run_here(capsys) -> InProcess:
     """Runs `[python, "script.py", *args]` inside the test process (see tests/cli_runner.py)."""
     return InProcess(capsys)
+
+
+@pytest.fixture(scope="session")
+def tiny_experiment(tmp_path_factory) -> Path:
+    """A small finished experiment (tests/experiment_fixtures.py): its exp folder, with the data
+    file beside it. Shared by the tests: copy it before changing it."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from experiment_fixtures import build_experiment
+
+    return build_experiment(tmp_path_factory.mktemp("experiment"))

@@ -67,3 +67,23 @@ def test_eval_batches_cover_the_split_in_length_order():
     assert sum(b.n_tokens for b in batches) == split.n_tokens
     all_lengths = torch.cat([b.lengths for b in batches]).tolist()
     assert all_lengths == sorted(split.sent_lengths.tolist(), reverse=True)
+
+
+def test_capped_eval_batches_give_long_sentences_their_own_batch_in_split_order():
+    from test_model_fixtures import synthetic_data as make
+    from utils.batching import in_split_order
+    from utils.datafile import encode_split, index_of
+
+    data = make(n_train=1)
+    sentences = [["w1"] * n for n in (3, 400, 2, 5, 390, 4)] + [["w2" * 900, "w3"]]
+    split = encode_split(sentences, [["A"] * len(s) for s in sentences], index_of(data.words),
+                         index_of(data.chars), {"A": 0})
+    index = SplitIndex(split)
+    assert [len(b.lengths) for b in eval_batches(index, 100)] == [7]
+    capped = eval_batches(index, 100, max_positions=500)
+    # 400 and 390 tokens: alone (2 x 400 > 500); the 1,800-char word: its sentence's 2 tokens x
+    # 1,800 chars fit in 32 x 500 char positions, but not with the 4 short sentences' 14 tokens
+    assert [b.lengths.tolist() for b in capped] == [[400], [390], [5, 4, 3, 2], [2]]
+    assert sorted(in_split_order(list(range(7)), split.sent_lengths)) == list(range(7))
+    order = [int(n) for b in capped for n in b.lengths]
+    assert [order[i] for i in in_split_order(list(range(7)), split.sent_lengths)] == [3, 400, 2, 5, 390, 4, 2]

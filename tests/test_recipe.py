@@ -31,8 +31,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def trainer_for(task_ids=(0, 1), dropout=0.1, **cfg) -> Trainer:
     data = synthetic_data(n_train=40, n_eval=12)
     torch.manual_seed(0)
+    # dropout 0 also switches word dropout off, so that gradients can be recomputed exactly
     model = build_model(tiny_config(n_words=len(data.words), n_chars=len(data.chars),
-                                    dropout=dropout, hidden_size=8), data.embedding)
+                                    dropout=dropout, word_dropout=None if dropout else 0.0,
+                                    hidden_size=8), data.embedding)
     config = TrainConfig(**{"epochs": 3, "batch_size": 8, "progress": False, **cfg})
     return Trainer(model, make_tasks(data, task_ids), config, seed=5, echo=lambda line: None)
 
@@ -138,8 +140,8 @@ def batch_gradient(trainer: Trainer, task_id: int, ids: torch.Tensor) -> dict[in
 
 
 def test_accumulation_divides_the_loss_and_steps_every_k_batches():
-    """40 sentences, batch 8: 5 batches an epoch; k = 2. lr 0 keeps the weights (and dropout 0 the
-    gradients) fixed, so each step's gradient must be the mean of its batches' gradients."""
+    """40 sentences, batch 8: 5 batches an epoch; k = 2. lr 0 keeps the weights (and dropout 0, word
+    dropout included, the gradients) fixed, so each step's gradient must be the mean of its batches' gradients."""
     trainer = trainer_for(task_ids=(0,), dropout=0.0, optim="sgd(lr=0.0)", accumulation_steps=2,
                           clip=0.0)
     optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.0)

@@ -20,11 +20,16 @@ import torch
 from utils.errors import os_error_in
 
 
-def _default_mode(folder: bool = False) -> int:
-    # mkstemp/mkdtemp create files and folders for the owner only; give them the umask's mode.
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set back at once)."""
     umask = os.umask(0)
     os.umask(umask)
-    return (0o777 if folder else 0o666) & ~umask
+    return umask
+
+
+def _default_mode(folder: bool = False) -> int:
+    # mkstemp/mkdtemp create files and folders for the owner only; give them the umask's mode.
+    return (0o777 if folder else 0o666) & ~current_umask()
 
 
 TEMP_SUFFIX = ".tmp"

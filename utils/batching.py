@@ -126,7 +126,52 @@ def fastnlp_bucket_batches(lengths: torch.Tensor, batch_size: int, rng: np.rando
     return list(flat.split(batch_size))
 
 
-def eval_batches(index: SplitIndex, batch_size: int) -> list[Batch]:
-    """Every sentence once, sorted by length (least padding); built once per split and reused."""
-    order = torch.sort(index.lengths, descending=True, stable=True).indices
-    return [index.batch(ids) for ids in order.split(batch_size)]
+# An evaluation batch's padded size is capped in word positions (sentences x longest sentence);
+# its characters (tokens x longest word) may take this many times as many positions, a word
+# position costing about as much memory as that many character positions (BiLSTM states against
+# the char CNN's 30 channels).
+CHAR_POSITIONS_PER_WORD = 32
+
+
+def eval_order(lengths: torch.Tensor) -> torch.Tensor:
+    """Sentence ids longest first (ties in split order): the order evaluation batches take."""
+    return torch.sort(lengths, descending=True, stable=True).indices
+
+
+def eval_batches(index: SplitIndex, batch_size: int, max_positions: int = 0) -> list[Batch]:
+    """Every sentence once, sorted by length (least padding); built once per split and reused.
+    `max_positions` > 0 also caps a batch's padded size (see CHAR_POSITIONS_PER_WORD), so very
+    long sentences or words come in smaller batches (a sentence alone may exceed the cap)."""
+    order = eval_order(index.lengths)
+    if max_positions <= 0:
+        return [index.batch(ids) for ids in order.split(batch_size)]
+    return [index.batch(ids) for ids in _capped(index, order, batch_size, max_positions)]
+
+
+def _capped(index: SplitIndex, order: torch.Tensor, batch_size: int,
+            max_positions: int) -> list[torch.Tensor]:
+    lengths = index.lengths[order].tolist()
+    per_sentence = index.split.word_lengths.split(index.lengths.tolist())
+    longest_word = [int(per_sentence[i].max()) if lengths[n] else 0
+                    for n, i in enumerate(order.tolist())]
+    groups, start = [], 0
+    while start < len(lengths):
+        end, tokens, word = start, 0, 0
+        while end < len(lengths) and end - start < batch_size:
+            grown_tokens, grown_word = tokens + lengths[end], max(word, longest_word[end])
+            too_big = ((end - start + 1) * lengths[start] > max_positions
+                       or grown_tokens * grown_word > CHAR_POSITIONS_PER_WORD * max_positions)
+            if end > start and too_big:
+                break
+            end, tokens, word = end + 1, grown_tokens, grown_word
+        groups.append(order[start:end])
+        start = end
+    return groups
+
+
+def in_split_order(items: list, lengths: torch.Tensor) -> list:
+    """Per-sentence results listed in evaluation order (`eval_order`) put back in split order."""
+    restored: list = [None] * len(items)
+    for position, sentence in enumerate(eval_order(lengths).tolist()):
+        restored[sentence] = items[position]
+    return restored

@@ -9,18 +9,15 @@ import os
 import pickle
 import random
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-from models.config import ModelConfig
+from models import ModelConfig, Tagger, build_model
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 from utils.original_masks import accept_state
-
-if TYPE_CHECKING:
-    from models.tagger import Tagger
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -79,6 +76,21 @@ def load_into(model: Tagger, state: Mapping[str, torch.Tensor], path: str | os.P
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         detail = lines[1] if len(lines) > 1 else lines[0]
         raise InputError(f"weights do not fit this model: {detail[:300]}", path) from None
+
+
+def load_model(path: str | os.PathLike) -> tuple[Tagger, dict[str, Any]]:
+    """The model a weights file holds (best.th, best_[k]_[pct].th, init_weights.th), rebuilt from
+    its model_config, and the file's other entries."""
+    loaded = load(path, "model file")
+    if "state_dict" not in loaded or not isinstance(loaded.get("model_config"), dict):
+        raise InputError("expected a model file with 'state_dict' and 'model_config' (best.th of "
+                         "train_mtl.py or best_[k]_[pct].th of train_single.py)", path)
+    try:
+        model = build_model(ModelConfig.from_dict(loaded["model_config"]))
+    except (ValueError, TypeError) as err:
+        raise InputError(f"bad model_config: {str(err).splitlines()[0]}", path) from None
+    load_into(model, loaded["state_dict"], path)
+    return model, loaded
 
 
 def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:

@@ -123,6 +123,3 @@ def run_main(main: Callable[[], object]) -> NoReturn:
             signal.signal(signal.SIGTERM, previous)
     sys.exit(0)
 
-
-# The former name, which scripts written before run_main still call.
-exit_on_input_error = run_main

@@ -21,7 +21,7 @@ import torch
 
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.checkpoint import load, load_into, load_weights, save_weights, seed_everything
+from utils.checkpoint import load, load_into, load_model, load_weights, save_weights, seed_everything
 from utils.cli_args import summary_writer_class
 from utils.datafile import PreparedData
 from utils.errors import InputError
@@ -221,11 +221,7 @@ def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainCo
     task = task_data(data, task_id)
     rows = []
     for path in sorted(run_dir.glob("best_*.th"), key=lambda p: int(p.name.split("_")[1])):
-        state, config = load_weights(path)
-        if config is None:
-            raise InputError("weights file lacks its model_config", path)
-        model = build_model(ModelConfig.from_dict(config))
-        load_into(model, state, path)
+        model, _ = load_model(path)
         mask = load(run_dir / path.name[len("best_"):], "mask file")["mask"]
         trainer = Trainer(model, [task], train, seed=0, masks={task_id: mask}, echo=echo)
         k, pct = path.stem.split("_")[1:3]

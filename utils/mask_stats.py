@@ -128,3 +128,44 @@ def kept_by_histogram(masks: Sequence[Mask]) -> dict[int, float]:
         histogram += torch.bincount(count.flatten(), minlength=len(masks) + 1)
     total = max(int(histogram.sum()), 1)
     return {k: 100.0 * int(histogram[k]) / total for k in range(len(masks) + 1)}
+
+
+def membership_histogram(masks: Sequence[Mask], name: str) -> torch.Tensor:
+    """How many weights of tensor `name` each set of masks keeps exactly: entry c counts the
+    weights kept by precisely the masks i whose bit (1 << i) is set in c (0 = kept by none)."""
+    code = torch.zeros(masks[0][name].shape, dtype=torch.int64)
+    for i, mask in enumerate(masks):
+        code |= mask[name].to(torch.int64) << i
+    return torch.bincount(code.flatten(), minlength=1 << len(masks))
+
+
+def overlap_row(histogram: torch.Tensor, tasks: Sequence[str]) -> dict[str, float]:
+    """The overlap statistics of one membership histogram, in percent of its weights:
+    `kept:T` (kept by task T), `both:A-B` (by A and B, whatever the others do), `iou:A-B`
+    (both / either), `all` (by every task), `private:T` (by T alone), `pruned` (by none)."""
+    counts = histogram.tolist()
+    total = max(sum(counts), 1)
+    with_all = lambda bits: sum(n for c, n in enumerate(counts) if c & bits == bits)
+    with_any = lambda bits: sum(n for c, n in enumerate(counts) if c & bits)
+    row = {f"kept:{t}": 100.0 * with_all(1 << i) / total for i, t in enumerate(tasks)}
+    for (i, a), (j, b) in combinations(enumerate(tasks), 2):
+        both, either = with_all((1 << i) | (1 << j)), with_any((1 << i) | (1 << j))
+        row[f"both:{a}-{b}"] = 100.0 * both / total
+        row[f"iou:{a}-{b}"] = 100.0 * both / either if either else 100.0
+    row["all"] = 100.0 * counts[(1 << len(tasks)) - 1] / total
+    row.update({f"private:{t}": 100.0 * counts[1 << i] / total for i, t in enumerate(tasks)})
+    row["pruned"] = 100.0 * counts[0] / total
+    return row
+
+
+def overlap_by_tensor(masks: Mapping[str, Mask]) -> list[dict]:
+    """`overlap_row` of every masked tensor, then of all of them together ("overall"); each row
+    also names its `tensor` and counts its `weights`. `masks`: {task name: mask}."""
+    tasks, values = list(masks), list(masks.values())
+    rows, overall = [], None
+    for name in _same_names(values):
+        histogram = membership_histogram(values, name)
+        overall = histogram if overall is None else overall + histogram
+        rows.append({"tensor": name, "weights": int(histogram.sum()), **overlap_row(histogram, tasks)})
+    rows.append({"tensor": "overall", "weights": int(overall.sum()), **overlap_row(overall, tasks)})
+    return rows

@@ -38,7 +38,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from utils.atomic import torch_save_atomic
-from utils.errors import InputError, exit_on_input_error
+from utils.errors import InputError, run_main
 
 _LSTM = r"(weight_ih|weight_hh|bias_ih|bias_hh)"
 _RULES: list[tuple[re.Pattern, Any]] = [(re.compile(pattern), target) for pattern, target in [
@@ -157,4 +157,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

@@ -28,7 +28,10 @@ def find_corpus_dir(corpus: str) -> Path | None:
 
 def display_path(path: str | os.PathLike) -> str:
     """A path as written in messages and provenance: relative to the repository root when it is
-    inside the repository or beside it (`../shared/data/...`), else as it is."""
+    inside the repository or beside it (`../shared/data/...`), else as it is; `-` (standard
+    input) is "stdin"."""
+    if str(path) == "-":
+        return "stdin"
     path = Path(path)
     if not path.is_absolute():
         return str(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from utils.atomic import json_save_atomic, text_save_atomic
-from utils.errors import InputError, exit_on_input_error
+from utils.errors import InputError, run_main
 
 METRIC_NAMES = {"accuracy": "acc", "f1": "F1"}
 
@@ -145,4 +145,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    exit_on_input_error(main)
+    run_main(main)

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from utils.atomic import append_jsonl, json_text, read_jsonl, text_save_atomic, torch_save_atomic
-from utils.batching import SplitIndex, eval_batches
+from utils.batching import SplitIndex, eval_batches, in_split_order
 from utils.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
 from utils.checkpoint import load as load_checkpoint
 from utils.cli_args import summary_writer_class
@@ -65,6 +65,7 @@ class TrainConfig:
     clip_type: str = "norm"           # utils.optim.clip_gradients: norm | value
     clip: float = 5.0                 # 0 = no clipping
     accumulation_steps: int = 1
+    eval_max_positions: int = 0       # cap of an evaluation batch's padded size; 0 = none (eval_batches)
     patience: int = 0                 # epochs without dev improvement before stopping; 0 = never
     schedule: str = "single"          # utils.schedules: single | seq-label | re-seq-label
     bucketing: str = "tight"          # utils.schedules.BUCKETINGS
@@ -176,17 +177,21 @@ class Trainer:
             zero_pruned_(self.model, self.pruned)
 
     # ---- evaluation ------------------------------------------------------------------------
-    def evaluate(self, split: str) -> dict[str, float]:
-        """Score (percent) of every task on `split` ("dev" or "test") in the selection metric."""
-        return self.selected(self.evaluate_all(split))
+    def evaluate(self, split: str, predictions: dict[str, list] | None = None) -> dict[str, float]:
+        """Score (percent) of every task on `split` ("dev" or "test") in the selection metric. A
+        dict given as `predictions` receives each task's predicted label ids per sentence, in
+        split order."""
+        return self.selected(self.evaluate_all(split, predictions))
 
     @torch.no_grad()
-    def evaluate_all(self, split: str) -> dict[str, dict[str, float]]:
+    def evaluate_all(self, split: str,
+                     predictions: dict[str, list] | None = None) -> dict[str, dict[str, float]]:
         """{task: {metric: percent}} on `split` with every metric of the task's scheme."""
         self.model.eval()
         scores = {}
         for task in self.tasks:
             metrics = make_metrics(task.scheme, task.labels)
+            decoded = []
             for batch in self.evaluation_batches(task, split):
                 batch = batch.to(self.config.device)
                 emissions = masked_call(self.model, self.masks.get(task.task_id), batch, task.task_id)
@@ -194,7 +199,10 @@ class Trainer:
                 gold = [row[:n] for row, n in zip(batch.labels.tolist(), batch.lengths.tolist())]
                 for metric in metrics.values():
                     metric.update(gold, pred)
+                decoded.extend(pred)
             scores[task.name] = {name: float(m.result()["score"]) for name, m in metrics.items()}
+            if predictions is not None:
+                predictions[task.name] = in_split_order(decoded, getattr(task, split).sent_lengths)
         return scores
 
     def selected(self, scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -207,7 +215,8 @@ class Trainer:
         key = (task.task_id, split)
         if key not in self._eval_cache:
             self._eval_cache[key] = eval_batches(SplitIndex(getattr(task, split)),
-                                                 self.config.eval_batch_size)
+                                                 self.config.eval_batch_size,
+                                                 self.config.eval_max_positions)
         return self._eval_cache[key]
 
     # ---- the loop --------------------------------------------------------------------------

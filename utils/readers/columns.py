@@ -7,7 +7,7 @@ expected number of columns; column 0 is the word.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from utils.errors import InputError
 from utils.paths import display_path
@@ -25,7 +25,13 @@ WSJ_POS_COLUMNS = {"pos": 1}
 def read_column_file(path: str | os.PathLike, columns: Mapping[str, int], n_columns: int,
                      into: TaggedSentences | None = None) -> TaggedSentences:
     """Read one column file; append to `into` when given (to join several files)."""
-    shown = display_path(path)
+    return read_columns(iter_lines(path), display_path(path), columns, n_columns, into)
+
+
+def read_columns(lines: Iterable[tuple[int, str]], shown: str, columns: Mapping[str, int],
+                 n_columns: int | None, into: TaggedSentences | None = None) -> TaggedSentences:
+    """`read_column_file` on numbered lines already read (`iter_lines`) from the file `shown`.
+    `n_columns` None: every token line has as many columns as the first one."""
     out = into if into is not None else TaggedSentences(tags={name: [] for name in columns})
     out.files.append(shown)
     file_index = len(out.files) - 1
@@ -45,7 +51,7 @@ def read_column_file(path: str | os.PathLike, columns: Mapping[str, int], n_colu
             out.file_of.append(file_index)
         words, tags = [], {name: [] for name in columns}
 
-    for number, line in iter_lines(path):
+    for number, line in lines:
         fields = line.split()
         if not fields:
             close_sentence()
@@ -53,6 +59,10 @@ def read_column_file(path: str | os.PathLike, columns: Mapping[str, int], n_colu
         if fields[0] == DOCSTART:
             close_sentence()
             continue
+        n_columns = n_columns or len(fields)
+        if max(columns.values(), default=0) >= n_columns:
+            raise InputError(f"expected at least {max(columns.values()) + 1} columns ({layout}), "
+                             f"found {n_columns}", shown, number)
         if len(fields) != n_columns:
             raise InputError(f"expected {n_columns} columns ({layout}), found {len(fields)}",
                              shown, number)

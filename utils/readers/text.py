@@ -4,39 +4,52 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-from typing import Iterator
+import sys
+from typing import BinaryIO, Iterator
 
 from utils.errors import InputError
 from utils.paths import display_path
 
 
-def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its newline) of a text file (`.gz` is unpacked).
+def iter_lines(path: str | os.PathLike, expected: str = "tagged sentences") -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its newline) of a text file (`.gz` is unpacked;
+    `-` is standard input).
 
-    A missing file, a byte that is not UTF-8 and a file without any text raise InputError.
+    A missing file, a byte that is not UTF-8 and a file without any text raise InputError (the
+    last one saying what was `expected`).
     """
     shown = display_path(path)
+    if str(path) == "-":
+        yield from _decoded(sys.stdin.buffer, shown, expected)
+        return
     if not os.path.isfile(path):
         raise InputError("file not found", shown)
     opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        handle = opener(path, "rb")
+    except OSError as err:
+        raise InputError(f"cannot read ({err})", shown) from None
+    with handle:
+        yield from _decoded(handle, shown, expected)
+
+
+def _decoded(handle: BinaryIO, shown: str, expected: str) -> Iterator[tuple[int, str]]:
     number = 0
     has_text = False
     try:
-        with opener(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    byte = raw[err.start]
-                    raise InputError(f"byte 0x{byte:02x} is not UTF-8 text", shown,
-                                     number) from None
-                line = line.rstrip("\r\n")
-                has_text = has_text or bool(line.strip())
-                yield number, line
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                byte = raw[err.start]
+                raise InputError(f"byte 0x{byte:02x} is not UTF-8 text", shown, number) from None
+            line = line.rstrip("\r\n")
+            has_text = has_text or bool(line.strip())
+            yield number, line
     except (OSError, EOFError) as err:  # e.g. a truncated or fake .gz file
         raise InputError(f"cannot read ({err})", shown, number + 1) from None
     if not has_text:
-        raise InputError("file is empty; expected tagged sentences", shown, 1)
+        raise InputError(f"file is empty; expected {expected}", shown, 1)
 
 
 def sha256_of(path: str | os.PathLike) -> str:

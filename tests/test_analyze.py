@@ -1,0 +1,184 @@
+"""analyze.py on a small finished experiment (conftest.tiny_experiment): every figure, CSV and
+report.md, numbers equal to the saved runs, commands that rebuild the runs' arguments, missing and
+unfinished runs, several seeds in any layout, and a folder without runs."""
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from experiment_fixtures import in_process  # noqa: E402
+
+import train_mtl  # noqa: E402
+import train_single  # noqa: E402
+from utils.atomic import read_jsonl  # noqa: E402
+from utils.datafile import load_data_file  # noqa: E402
+from utils.run_dir import CHANGES_KEY, INPUTS_KEY  # noqa: E402
+
+FIGURES = ("pruning_curves", "overlap_rounds", "chosen_masks", "comparison", "training_curves")
+
+
+def analyze(capsys, *args: str):
+    return in_process("analyze.py", *args, capsys=capsys)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def report(tiny_experiment, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("analysis") / "report"
+    done = in_process("analyze.py", str(tiny_experiment), "--out", str(out))
+    assert done.returncode == 0
+    return out
+
+
+def test_every_figure_with_its_csv_and_the_report(report):
+    assert sorted(p.name for p in report.iterdir()) == sorted(
+        [f"{f}.{ext}" for f in FIGURES for ext in ("png", "csv")] + ["report.md"])
+    text = (report / "report.md").read_text(encoding="utf-8")
+    for figure in FIGURES:
+        with Image.open(report / f"{figure}.png") as image:
+            assert image.format == "PNG" and image.width >= 800 and image.height >= 400
+        assert f"]({figure}.png)" in text and f"`{figure}.csv`" in text
+    for heading in ("## Runs found", "## Pruning curves", "## Overlap across pruning rounds",
+                    "## Overlap of the chosen masks", "## Method comparison", "## Training curves",
+                    "## How the runs were made"):
+        assert heading in text
+    assert text.count("python train_single.py") == 3 and text.count("python train_mtl.py") == 6
+
+
+def test_pruning_curves_and_the_chosen_rounds(report, tiny_experiment):
+    rows = read_csv(report / "pruning_curves.csv")
+    selection = json.loads((tiny_experiment / "mtl" / "mask" / "selection.json").read_text())
+    assert len(rows) == 9
+    for task_id, task in enumerate(("pos", "chunk", "ner")):
+        saved = read_jsonl(tiny_experiment / "single" / "cp" / str(task_id) / "results.jsonl")
+        mine = [r for r in rows if r["task"] == task]
+        assert [float(r["test"]) for r in mine] == [pytest.approx(s["test"], abs=1e-4) for s in saved]
+        assert [float(r["percent_kept"]) for r in mine] == [100.0, 50.0, 25.0]
+        assert [r["round"] for r in mine if r["chosen"] == "True"] == [str(selection["tasks"][task]["round"])]
+
+
+def test_overlap_numbers_agree_with_prepare_masks(report, tiny_experiment):
+    rounds = read_csv(report / "overlap_rounds.csv")
+    assert [r["round"] for r in rounds] == ["0", "1", "2"]
+    assert all(float(rounds[0][k]) == 100.0 for k in rounds[0] if k.startswith(("iou:", "independent")))
+    assert float(rounds[1]["independent_iou:pos-ner"]) == pytest.approx(100 / 3, abs=1e-3)  # 50% each
+    chosen = read_csv(report / "chosen_masks.csv")
+    selection = json.loads((tiny_experiment / "mtl" / "mask" / "selection.json").read_text())
+    overall = chosen[-1]
+    assert overall["tensor"] == "overall" and len(chosen) == 10     # 9 prunable tensors + overall
+    for task, row in selection["tasks"].items():
+        assert float(overall[f"kept:{task}"]) == pytest.approx(row["percent_kept"], abs=0.01)
+    for pair, value in selection["overlap"].items():
+        assert float(overall[f"iou:{pair}"]) == pytest.approx(value["iou_percent"], abs=1e-3)
+    assert float(overall["pruned"]) == pytest.approx(selection["kept_by"]["0"], abs=1e-3)
+
+
+def test_comparison_and_training_curves_hold_the_saved_scores(report, tiny_experiment):
+    rows = {r["method"]: r for r in read_csv(report / "comparison.csv")}
+    assert list(rows) == ["single", "hard", "hier", "sparse"]
+    cp = tiny_experiment / "mtl" / "cp"
+    for method, run in (("hard", "t-hard"), ("hier", "t-hier"), ("sparse", "t")):
+        results = json.loads((cp / run / "results.json").read_text())
+        for task, score in results["test"].items():
+            assert float(rows[method][f"test:{task}"]) == pytest.approx(score, abs=1e-4)
+        assert int(rows[method]["parameters"]) == results["parameters"]["total"]
+    singles = [json.loads((cp / f"t-single-{t}" / "results.json").read_text()) for t in ("pos", "chunk", "ner")]
+    assert int(rows["single"]["parameters"]) == sum(r["parameters"]["total"] for r in singles)
+    assert float(rows["single"]["avg:test"]) == pytest.approx(
+        sum(next(iter(r["test"].values())) for r in singles) / 3, abs=1e-4)
+    curves = read_csv(report / "training_curves.csv")
+    assert len(curves) == 3 * 3 * 3 + 3 * 3           # 3 runs x 3 epochs x 3 tasks + 3 single x 3 epochs
+    text = (report / "report.md").read_text(encoding="utf-8")
+    assert "| test score (%) | single | hard | hier | sparse |" in text
+
+
+def test_commands_rebuild_the_arguments_of_each_run(report, tiny_experiment):
+    text = (report / "report.md").read_text(encoding="utf-8")
+    data = load_data_file(tiny_experiment.parent / "data.pt")
+    commands = [line for line in text.splitlines() if line.startswith("python train_")]
+    saved = {}
+    for folder in sorted(tiny_experiment.rglob("args.json")):
+        args = json.loads(folder.read_text())
+        for record_only in (INPUTS_KEY, CHANGES_KEY):  # kept beside the arguments, not arguments
+            args.pop(record_only, None)
+        saved[args["exp_name"], args["save_dir"]] = args
+    for command in commands:
+        script, *argv = shlex.split(command)[1:]
+        if script == "train_mtl.py":
+            values = train_mtl.resolve(train_mtl.build_parser().parse_args(argv), data)
+        else:
+            values = train_single.resolve(train_single.build_parser().parse_args(argv), data.setting)
+        rebuilt = json.loads(json.dumps(values))
+        assert rebuilt == saved[rebuilt["exp_name"], rebuilt["save_dir"]], command
+    assert len(commands) == len(saved) == 9
+
+
+def test_missing_unfinished_and_seeds_in_another_layout(tiny_experiment, tmp_path, capsys):
+    exp = tmp_path / "exp"
+    shutil.copytree(tiny_experiment, exp)
+    shutil.rmtree(exp / "mtl" / "cp" / "t-hard")                          # hard: missing
+    shutil.rmtree(exp / "mtl" / "cp" / "t-single-chunk")                  # single: one task missing
+    hier = exp / "mtl" / "cp" / "t-hier"                                   # hier: stopped after epoch 1
+    (hier / "results.json").unlink()
+    log = (hier / "log.jsonl").read_text().splitlines()
+    (hier / "log.jsonl").write_text(log[0] + "\n")
+    # a second seed of sparse sharing, in a folder of its own (the layout is not looked at)
+    other = exp / "more" / "whatever"
+    shutil.copytree(exp / "mtl" / "cp" / "t", other)
+    args, results = json.loads((other / "args.json").read_text()), json.loads((other / "results.json").read_text())
+    args["seed"] = 7
+    results["test"] = {t: s + 1.0 for t, s in results["test"].items()}
+    (other / "args.json").write_text(json.dumps(args))
+    (other / "results.json").write_text(json.dumps(results))
+    (exp / "junk").mkdir()
+    (exp / "junk" / "args.json").write_text("{cut short")                   # a broken file is listed
+    done = analyze(capsys, str(exp))
+    assert done.returncode == 0, done.stderr
+    text = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert "- skipped `junk/args.json`: not a JSON object" in text
+    assert "- hard: missing (no run found)" in text
+    assert "- hier: unfinished (1 of 3 epochs)" in text
+    assert "- single, seed 2: no finished run of chunk (left out of the averages)" in text
+    assert "| multi-task | more/whatever | sparse: pos, chunk, ner | 7 | finished |" in text
+    rows = [r for r in read_csv(exp / "report" / "comparison.csv") if r["method"] == "sparse"]
+    assert [r["seed"] for r in rows] == ["2", "7"]
+    base = json.loads((exp / "mtl" / "cp" / "t" / "results.json").read_text())["test"]["ner"]
+    row = next(line for line in text.splitlines() if line.startswith("| ner (F1)"))
+    assert row.split(" | ")[-1].rstrip(" |") == f"{base + 0.5:.2f} ± {2 ** -0.5:.2f}"
+    assert "| test score (%) | single | sparse |" in text and "| seeds | 1 | 2 |" in text
+    curves = read_csv(exp / "report" / "training_curves.csv")
+    assert {r["finished"] for r in curves if r["run"] == "mtl/cp/t-hier"} == {"False"}
+
+
+def test_a_folder_without_runs_and_a_foreign_out_folder(tmp_path, tiny_experiment, capsys):
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    done = analyze(capsys, str(tmp_path / "empty"))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no runs found" in done.stderr
+    assert not (tmp_path / "empty" / "report").exists()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    done = analyze(capsys, str(tiny_experiment), "--out", str(foreign))
+    assert done.returncode == 2 and "is not a report folder" in done.stderr
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_an_earlier_report_is_replaced_whole(tiny_experiment, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert analyze(capsys, str(tiny_experiment), "--out", str(out)).returncode == 0
+    (out / "stale.png").write_text("from an earlier report")
+    assert analyze(capsys, str(tiny_experiment), "--out", str(out)).returncode == 0
+    assert not (out / "stale.png").exists() and (out / "report.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]               # no temporary folders left

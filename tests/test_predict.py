@@ -1,0 +1,163 @@
+"""predict.py on the models of a small finished experiment (conftest.tiny_experiment): --eval
+reproduces the scores training reported, raw text and CoNLL input give the same tags, standard
+input and output, unknown words, very long sentences, blank lines, and bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from experiment_fixtures import in_process  # noqa: E402
+from test_model_fixtures import synthetic_data  # noqa: E402
+
+from utils.atomic import read_jsonl  # noqa: E402
+from utils.datafile import load_data_file, save_data_file  # noqa: E402
+
+
+def predict(capsys, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return in_process("predict.py", "--num_threads", "1", *args, capsys=capsys, stdin=stdin)
+
+
+def split_sentences(exp: Path, split: str = "test") -> tuple[list[list[str]], dict[str, list[list[str]]]]:
+    """The words and gold tags of a split of the experiment's data file."""
+    data = load_data_file(exp.parent / "data.pt")
+    first = data.data[data.tasks[0]][split]
+    words = [data.words[i] for i in first.words.tolist()]
+    lengths = first.sent_lengths.tolist()
+    cut = lambda flat: [flat[sum(lengths[:n]):sum(lengths[:n + 1])] for n in range(len(lengths))]
+    tags = {t: cut([data.labels[t][i] for i in data.data[t][split].labels.tolist()]) for t in data.tasks}
+    return cut(words), tags
+
+
+def write_conll(path: Path, sentences, tags) -> Path:
+    lines = ["-DOCSTART- -X- -X- O", ""]
+    for n, words in enumerate(sentences):
+        lines += [" ".join([w] + [tags[t][n][i] for t in tags]) for i, w in enumerate(words)] + [""]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def parse_output(text: str) -> list[list[list[str]]]:
+    """Sentences of rows [word, tag, ...] from predict.py's output."""
+    return [[row.split() for row in block.splitlines()] for block in text.strip("\n").split("\n\n")]
+
+
+@pytest.fixture(scope="module")
+def gold_file(tiny_experiment, tmp_path_factory) -> Path:
+    return write_conll(tmp_path_factory.mktemp("gold") / "test.conll", *split_sentences(tiny_experiment))
+
+
+def test_eval_reproduces_the_scores_training_reported(tiny_experiment, gold_file, capsys, tmp_path):
+    for run in ("t", "t-hard", "t-hier", "t-single-ner"):
+        folder = tiny_experiment / "mtl" / "cp" / run
+        done = predict(capsys, "--model", str(folder / "best.th"), "--input", str(gold_file), "--eval",
+                       "--output", str(tmp_path / f"{run}.conll"))
+        assert done.returncode == 0, done.stderr
+        reported = json.loads((folder / "results.json").read_text())["test"]
+        scores = {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()[1:]}
+        # printed with two decimals: 46.875 may print as 46.88
+        assert scores == {t: pytest.approx(s, abs=0.005 + 1e-9) for t, s in reported.items()}, run
+        assert done.stdout.startswith("tagged 20 sentences (128 tokens") and "(conll)" in done.stdout
+
+
+def test_pruning_round_with_its_mask(tiny_experiment, gold_file, capsys, tmp_path):
+    run = tiny_experiment / "single" / "cp" / "2"
+    for row in read_jsonl(run / "results.jsonl"):
+        done = predict(capsys, "--model", str(run / row["weights_file"]), "--input", str(gold_file),
+                       "--eval", "--output", str(tmp_path / f"{row['round']}.conll"))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[1] == f"ner {row['test']:.2f} (F1)"
+    done = predict(capsys, "--model", str(run / row["weights_file"]), "--input", str(gold_file),
+                   "--tasks", "pos")
+    assert done.returncode == 2 and "not trained on task 'pos'; its tasks: ner" in done.stderr
+
+
+def test_text_and_conll_give_the_same_tags_through_stdin_and_stdout(tiny_experiment, gold_file, capsys):
+    sentences, tags = split_sentences(tiny_experiment)
+    model = str(tiny_experiment / "mtl" / "cp" / "t" / "best.th")
+    conll = predict(capsys, "--model", model, "--input", str(gold_file))
+    text = "\n\n".join(" ".join(words) for words in sentences) + "\n"      # blank lines between
+    raw = predict(capsys, "--model", model, "--input", "-", "--tasks", "ner,pos", stdin=text.encode())
+    assert conll.returncode == raw.returncode == 0, conll.stderr + raw.stderr
+    assert "(text)" in raw.stderr and "(conll)" in conll.stderr
+    by_conll, by_text = parse_output(conll.stdout), parse_output(raw.stdout)
+    assert [[row[0] for row in s] for s in by_conll] == sentences
+    assert len(by_conll[0][0]) == 4 and len(by_text[0][0]) == 3              # word + one tag per task
+    for a, b in zip(by_conll, by_text):
+        assert [[r[0], r[3], r[1]] for r in a] == b                           # the --tasks order
+    data = load_data_file(tiny_experiment.parent / "data.pt")
+    assert {r[3] for s in by_conll for r in s} <= set(data.labels["ner"])
+
+
+def test_unknown_words_long_sentences_and_long_words(tiny_experiment, capsys, tmp_path):
+    model = str(tiny_experiment / "mtl" / "cp" / "t" / "best.th")
+    long_sentence = " ".join(["w3", "zebra", "ünïcödé"] * 1500)
+    lines = ["w1 w2 Ω", "", long_sentence, "x" * 5000 + " w4", "   ", "w5"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = predict(capsys, "--model", model, "--input", str(source), "--output", str(tmp_path / "out.conll"))
+    assert done.returncode == 0, done.stderr
+    out = parse_output((tmp_path / "out.conll").read_text(encoding="utf-8"))
+    assert [len(s) for s in out] == [3, 4500, 2, 1]
+    assert out[1][4][0] == "zebra" and out[2][0][0] == "x" * 5000
+    assert "4 sentences (4,506 tokens" in done.stdout and "unknown words" in done.stdout
+
+
+def test_bad_input_is_one_line_and_nothing_is_written(tiny_experiment, gold_file, capsys, tmp_path):
+    model = str(tiny_experiment / "mtl" / "cp" / "t" / "best.th")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("w1 w2\ncaf\xe9 w3\n".encode("latin-1"))
+    out = tmp_path / "out.conll"
+    done = predict(capsys, "--model", model, "--input", str(latin1), "--output", str(out))
+    assert done.returncode == 2 and done.stderr.strip().endswith(":2: byte 0xe9 is not UTF-8 text")
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()
+    out.write_text("keep me")
+    done = predict(capsys, "--model", model, "--input", str(gold_file), "--output", str(out))
+    assert done.returncode == 2 and "exists; pass --overwrite" in done.stderr
+    assert out.read_text() == "keep me"
+    text = tmp_path / "plain.txt"
+    text.write_text("w1 w2\nw3\n")
+    done = predict(capsys, "--model", model, "--input", str(text), "--eval", "--format", "text")
+    assert done.returncode == 2 and "--eval needs a CoNLL file" in done.stderr
+    bad_tag = tmp_path / "bad.conll"
+    bad_tag.write_text("w1 A A O\nw2 A A S-NOPE\n\n")
+    done = predict(capsys, "--model", model, "--input", str(bad_tag), "--eval")
+    assert done.returncode == 2 and "bad.conll:2: ner tag 'S-NOPE' is not one the model knows" in done.stderr
+    short = tmp_path / "short.conll"
+    short.write_text("w1 A\nw2 B\n\n")
+    done = predict(capsys, "--model", model, "--input", str(short), "--eval")
+    assert done.returncode == 2 and "short.conll:1: expected at least 4 columns" in done.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    done = predict(capsys, "--model", model, "--input", str(empty))
+    assert done.returncode == 2 and "file is empty; expected text or CoNLL lines" in done.stderr
+    done = predict(capsys, "--model", str(tiny_experiment / "mtl" / "mask" / "init_weights.th"),
+                   "--input", str(text))
+    assert done.returncode == 2 and "not a trained model" in done.stderr
+
+
+def test_a_data_file_that_does_not_fit_is_refused(tiny_experiment, capsys, tmp_path):
+    other = tmp_path / "other.pt"
+    save_data_file(synthetic_data(n_train=5, n_eval=5, vocab=12), other)
+    text = tmp_path / "in.txt"
+    text.write_text("w1 w2\n")
+    done = predict(capsys, "--model", str(tiny_experiment / "mtl" / "cp" / "t" / "best.th"),
+                   "--input", str(text), "--data_path", str(other))
+    assert done.returncode == 2 and "not the one the model was trained on (words 32 in the model, 14 here" in done.stderr
+
+
+def test_speed_benchmark_reports_every_stage(tiny_experiment, shared_data, capsys):
+    done = in_process("bench/predict_speed.py", "--model", str(tiny_experiment / "mtl" / "cp" / "t" / "best.th"),
+                      "--sentences", "30", "--repeats", "2", "--corpus", str(shared_data / "conll03"),
+                      capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sentences"] == 30 and result["tasks"] == result["masked"] == ["pos", "chunk", "ner"]
+    assert result["tokens"] == 575            # the first 30 sentences of CoNLL-2003 test.txt
+    assert set(result["best_s"]) == set(result["median_s"]) == {"read", "encode", "tag", "write"}
+    assert result["total_best_s"] == pytest.approx(sum(result["best_s"].values()))
+    assert result["tokens_per_s"] == pytest.approx(575 / result["total_best_s"])

@@ -21,7 +21,7 @@ import torch
 import models.dropout
 from models import ModelConfig, build_model, data_sizes, task_layers_for
 from utils.batching import SplitIndex
-from utils.datafile import index_of, word_row
+from utils.datafile import index_of, load_data_file, save_data_file, word_row
 from utils.embeddings import GLOVE_FILES, GLOVE_MODULE
 from utils.prepare import prepare
 from utils.prepare_sources import Request
@@ -207,3 +207,12 @@ def test_model_equals_the_originals(conll03, monkeypatch, arch, crf, task_id):
         # a gradient sums over every token of the batch: float32 round-off grows with the sum
         worst[name] = float((param.grad - reference).abs().max() / reference.abs().max())
     assert max(worst.values()) < 1e-5, worst
+
+
+def test_a_prepared_file_with_vectors_loads_back(conll03, tmp_path):
+    """The data file keeps only the rows with a vector; loading checks its layout and accepts that."""
+    path = tmp_path / "conll03.pt"
+    save_data_file(conll03.data, path)
+    loaded = load_data_file(path)
+    assert 2 < loaded.embedding.size(0) < len(loaded.words)
+    assert torch.equal(loaded.embedding, conll03.data.embedding)

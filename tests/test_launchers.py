@@ -188,16 +188,26 @@ def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(local_d
         submitted = [line for line in done.stdout.splitlines() if line.startswith("submitted ")]
         assert len(submitted) == 2 + 12 + 2 + 1 + 1      # masks, runs, tables, their summary line
         cluster.wait_until_idle(600)
-    # every run's latest job finished, each after the jobs it waited for
-    ledger = [line.split("\t") for line in (exp / "slurm" / "jobs.tsv").read_text().splitlines()[1:]]
-    latest = {(seed, run): (job, after) for job, seed, run, _, _, after, _ in ledger}
-    assert len(latest) == 6 + 2 + 12 + 2 + 1
-    record = {job: (exp / "slurm" / "state" / job).read_text().split() for job, _ in latest.values()}
-    assert all(r[0] == "ok" for r in record.values()), record
-    for job, after in latest.values():
-        for before in filter(None, after.split(":")):
-            assert float(record[before][2]) <= float(record[job][1]), (before, job)
-    assert latest[("*", "table-seeds")][1].count(":") == 1         # after both seeds' tables
+        # every run's latest job finished, each after the jobs it waited for
+        ledger = [line.split("\t") for line in (exp / "slurm" / "jobs.tsv").read_text().splitlines()[1:]]
+        latest = {(seed, run): (job, after) for job, seed, run, _, _, after, _ in ledger}
+        assert len(latest) == 6 + 2 + 12 + 2 + 1
+        record = {job: (exp / "slurm" / "state" / job).read_text().split() for job, _ in latest.values()}
+        assert all(r[0] == "ok" for r in record.values()), record
+        for job, after in latest.values():
+            for before in filter(None, after.split(":")):
+                assert float(record[before][2]) <= float(record[job][1]), (before, job)
+        assert latest[("*", "table-seeds")][1].count(":") == 1      # after both seeds' tables
+        # 3. a training job that Slurm runs again (requeue: preemption, node failure) continues
+        #    its run; this one had finished, so there is nothing left to do
+        job = latest[("1", "demo")][0]
+        cluster.run("scontrol", "requeue", job)
+        cluster.run("scontrol", "update", f"jobid={job}", "StartTime=now")   # no requeue delay
+        cluster.wait_until_idle(300)
+    log = (exp / "seed-1" / "mtl" / "logs" / "demo.log").read_text()
+    assert f"== job {job} (conll03-demo-demo-seed1)" in log and "restart 1" in log
+    assert "has finished already (results.json); nothing to do" in log
+    assert (exp / "slurm" / "state" / job).read_text().startswith("ok ")
     # logs where the local launcher puts them, and the same tables
     local = root / "local-demo"
     assert ({p.relative_to(exp) for p in exp.rglob("*.log")}

@@ -42,16 +42,16 @@ submit_job() {  # submit_job I AFTER: sbatch run I after the jobs in AFTER (colo
     local i=$1 after=$2 log=${PLAN_LOG[$1]} options id
     options=(--parsable --job-name="$(job_name "$i")" --output="$log" --open-mode=append
              --chdir="$PWD" --requeue --kill-on-invalid-dep=yes)
-    if [[ ${PLAN_KIND[i]} == train ]]; then
-        options+=(--cpus-per-task="${THREADS:-1}" "${SBATCH_TRAIN[@]}")
-    else
-        options+=(--cpus-per-task=1)
-    fi
     [[ -z $after ]] || options+=(--dependency="afterok:$after")
+    if [[ ${PLAN_KIND[i]} == train ]]; then           # the user's options last: they win
+        options+=(--cpus-per-task="${THREADS:-1}" "${SBATCH_ALL[@]}" "${SBATCH_TRAIN[@]}")
+    else
+        options+=(--cpus-per-task=1 "${SBATCH_ALL[@]}")
+    fi
     mkdir -p "$(dirname "$log")"
     [[ ${RESUME:-0} == 1 ]] || : >"$log"
     plan_command "$i"
-    id=$(sbatch "${options[@]}" "${SBATCH_ALL[@]}" scripts/slurm_job.sh "${PLAN_KIND[i]}" \
+    id=$(sbatch "${options[@]}" scripts/slurm_job.sh "${PLAN_KIND[i]}" \
          "$(slurm_dir)/state" "${CMD[@]}") || die "sbatch refused $(run_name "$i"); nothing more submitted"
     id=${id%%;*}                                    # "id;cluster" on multi-cluster set-ups
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "${PLAN_SEED[i]}" "${PLAN_LABEL[i]}" \

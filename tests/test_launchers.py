@@ -112,7 +112,8 @@ DEMO_ENV = {"SEEDS": "1 2", "CORES": "2", "SINGLE_ARGS": "--pruning_iter 1",
 def demo(root: Path, exp: str, env: dict[str, str] | None = None,
          **extra: str) -> subprocess.CompletedProcess:
     full_env = {**(env or os.environ), **DEMO_ENV, "DATA": str(root / "data" / "conll03.pt"),
-                "DEMO_EXP": str(root / exp), **extra}
+                "DEMO_EXP": str(root / exp)}
+    full_env.update(extra)
     return subprocess.run(["bash", "run_conll03.sh", "demo"], cwd=REPO, capture_output=True,
                           text=True, env=full_env, timeout=900)
 
@@ -166,9 +167,13 @@ def test_seeds_give_one_folder_each_and_a_mean_std_table(local_demo):
 @pytest.mark.skipif(os.geteuid() != 0, reason="slurmd must run as root to start jobs")
 def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(local_demo, tmp_path):
     root, exp = local_demo, local_demo / "slurm-demo"
+    slurm = {"LAUNCHER": "slurm", "SBATCH_ARGS": "--partition=test --time=30",
+             "SBATCH_TRAIN_ARGS": "--mem=200"}
     with SlurmCluster(tmp_path / "cluster") as cluster:
+        done = demo(root, "slurm-demo", cluster.env, **{**slurm, "SBATCH_ARGS": "--partition=nowhere"})
+        assert done.returncode == 2 and "error: sbatch refused prune-pos (seed 1)" in done.stderr
         # 1. a mask selection that fails: its dependants are cancelled, the status names it
-        done = demo(root, "slurm-demo", cluster.env, LAUNCHER="slurm", AUTO_MARGIN="not-a-number")
+        done = demo(root, "slurm-demo", cluster.env, **slurm, AUTO_MARGIN="not-a-number")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "submitted prune-pos (seed 1): job" in done.stdout and "follow them: squeue -j" in done.stdout
         cluster.wait_until_idle(600)
@@ -182,7 +187,7 @@ def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(local_d
         assert states[("1", "demo-hard")] == states[("*", "table-seeds")] == "CANCELLED"
         assert "FAILED: conll03-demo-masks-seed1" in (exp / "seed-1" / "mtl" / "logs" / "masks.log").read_text()
         # 2. RESUME=1 submits only what has not finished
-        done = demo(root, "slurm-demo", cluster.env, LAUNCHER="slurm", RESUME="1")
+        done = demo(root, "slurm-demo", cluster.env, **slurm, RESUME="1")
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.count("finished already: prune-") == 6
         submitted = [line for line in done.stdout.splitlines() if line.startswith("submitted ")]

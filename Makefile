@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-runtime test demo clean
+.PHONY: install install-runtime slurm test demo clean
 
 install-runtime: $(RUNTIME)
 
@@ -23,7 +23,12 @@ $(STAMP): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-test: install
+# Slurm for the test of the Slurm launcher, from the distribution when missing (needs root; else
+# that test is skipped).
+slurm:
+	bash scripts/install-slurm.sh
+
+test: install slurm
 	$(PY) -m pytest -q tests
 
 # The whole pipeline on a CoNLL-2003 sample (data/raw/conll03 or ../shared/data/conll03):

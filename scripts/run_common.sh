@@ -4,18 +4,27 @@
 #
 #   single [CHECKPOINT]  prune each task alone (train_single.py), the three tasks in parallel,
 #                        from fresh weights or from CHECKPOINT (e.g. the `warmup` run's best.th)
-#   mtl                  sparse sharing through the masks placed by prepare-masks.sh
+#   mtl [MASKDIR]        sparse sharing through the masks in MASKDIR (default the ones placed by
+#                        prepare-masks.sh in exp/<setting>/mtl/mask)
 #   warmup               brief hard-sharing training; prints the checkpoint to give to `single`
 #   baselines            single-task, hard, soft, hierarchical and sparse training; one table
-#   demo                 prepare-data -> single -> prepare-masks auto -> mtl -> baselines, small
+#   demo                 prepare-data -> single -> prepare-masks auto -> baselines, small
 #   all                  single -> prepare-masks auto -> baselines (the full comparison)
+#   status               the state of the Slurm jobs submitted for this EXP
 #
-# Environment: PRESET=paper|cpu|demo (default paper); NAME, the multi-task run's name (default
-# main); CORES (default all); THREADS (torch threads per run; default the cores divided among
-# the runs going at once); RESUME=1 or OVERWRITE=1 (continue or replace existing runs);
-# DEVICE (default cpu); TRAIN_ARGS (extra arguments for both training scripts), SINGLE_ARGS
-# (train_single.py only), MTL_ARGS (train_mtl.py only); DATA and EXP
-# (default data/$SETTING.pt and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`).
+# Environment (README, "Workflow" and "Several GPUs, Slurm and seeds"):
+#   PRESET=paper|cpu|demo (default paper); NAME, the multi-task runs' name (default main);
+#   SEEDS="1 2 3": the whole grid once per seed, in EXP/seed-<seed>/, and a table of mean +- std
+#     (default: seed 2019, as the original's scripts, in EXP itself);
+#   LAUNCHER=local|slurm (default local). Local: GPUS=0,1,... (default every visible GPU; none:
+#     the CPU), RUNS_PER_GPU (default 1), CORES (default all), JOBS (CPU runs at once, default the
+#     cores), THREADS (torch threads per run; default the cores divided among the runs going at
+#     once). Slurm: SBATCH_ARGS (every job), SBATCH_TRAIN_ARGS (training jobs), THREADS (CPUs
+#     per training job, default 1);
+#   RESUME=1 or OVERWRITE=1 (continue or replace existing runs); DEVICE (default cuda with GPUs,
+#   else cpu); TRAIN_ARGS (extra arguments for both training scripts), SINGLE_ARGS
+#   (train_single.py only), MTL_ARGS (train_mtl.py only); DATA and EXP (default data/$SETTING.pt
+#   and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`).
 
 set -euo pipefail
 CALLER_DIR=$PWD
@@ -25,7 +34,8 @@ PY=.venv/bin/python
 PRESET=${PRESET:-paper}
 NAME=${NAME:-main}
 CORES=${CORES:-$(nproc)}
-DEVICE=${DEVICE:-cpu}
+RUNS_PER_GPU=${RUNS_PER_GPU:-1}
+LAUNCHER=${LAUNCHER:-local}
 DATA=${DATA:-data/$SETTING.pt}
 EXP=${EXP:-exp/$SETTING}
 read -r -a EXTRA <<<"${TRAIN_ARGS:-}"
@@ -33,8 +43,67 @@ read -r -a SINGLE_EXTRA <<<"${SINGLE_ARGS:-}"
 read -r -a MTL_EXTRA <<<"${MTL_ARGS:-}"
 TASK_IDS=(0 1 2)
 TASK_NAMES=(pos chunk ner)
+DEFAULT_SEED=2019   # the seed the original's run scripts pass
+
+# The multi-task runs of `baselines` besides the single-task models (one per task), in the
+# table's order: column|run name after $NAME|train_mtl.py arguments (MASKS: the masks folder).
+BASELINES=(
+    "hard|-hard|"
+    "soft|-soft|--arch soft"
+    "hier|-hier|--arch hier-lstm"
+    "sparse||--masks_path MASKS"
+)
 
 die() { echo "error: $*" >&2; exit 2; }
+
+source scripts/plan.sh
+source scripts/launch_local.sh
+source scripts/launch_slurm.sh
+
+# ---- settings that depend on the environment ----------------------------------------------------
+choose_seeds() {  # SEED_LIST, and SEED_IN_NAMES=1 when SEEDS is given (one folder per seed)
+    if [[ -z ${SEEDS:-} ]]; then
+        SEED_LIST=("$DEFAULT_SEED")
+        return
+    fi
+    read -r -a SEED_LIST <<<"$SEEDS"
+    local seed
+    for seed in "${SEED_LIST[@]}"; do
+        [[ $seed =~ ^[0-9]+$ ]] || die "SEEDS must be whole numbers separated by spaces, got '$SEEDS'"
+    done
+    SEED_IN_NAMES=1
+}
+
+seed_exp() {  # seed_exp SEED: the experiment folder of that seed
+    if [[ $SEED_IN_NAMES == 1 ]]; then echo "$EXP/seed-$1"; else echo "$EXP"; fi
+}
+
+choose_devices() {  # GPU_LIST (local launcher: the GPUs to spread the runs over) and DEVICE
+    GPU_LIST=()
+    [[ $RUNS_PER_GPU =~ ^[1-9][0-9]*$ ]] || die "RUNS_PER_GPU must be 1 or more, got '$RUNS_PER_GPU'"
+    if [[ $LAUNCHER == slurm ]]; then        # Slurm pins the GPUs a job asks for
+        if [[ -z ${DEVICE:-} && " ${SBATCH_ARGS:-} ${SBATCH_TRAIN_ARGS:-} " =~ \ (--gres=gpu|--gpus|-G) ]]; then
+            DEVICE=cuda
+        fi
+        DEVICE=${DEVICE:-cpu}
+        return
+    fi
+    case ${DEVICE:-} in
+        "" | cuda)
+            if [[ -n ${GPUS:-} ]]; then
+                read -r -a GPU_LIST <<<"${GPUS//,/ }"
+            else
+                mapfile -t GPU_LIST < <(visible_gpus)
+            fi ;;
+        cuda:*) die "DEVICE=$DEVICE: choose the GPUs with GPUS=${DEVICE#cuda:} and DEVICE=cuda" ;;
+    esac
+    if [[ ${DEVICE:-} == cuda && ${#GPU_LIST[@]} -eq 0 ]]; then
+        die "DEVICE=cuda but no GPU is visible; name them with GPUS=0,1,..."
+    fi
+    if [[ -z ${DEVICE:-} ]]; then
+        if (( ${#GPU_LIST[@]} > 0 )); then DEVICE=cuda; else DEVICE=cpu; fi
+    fi
+}
 
 run_flags() {
     if [[ ${OVERWRITE:-0} == 1 ]]; then echo --overwrite
@@ -47,155 +116,198 @@ set_common() {  # COMMON: the arguments both training scripts get (read again af
     [[ -z $(run_flags) ]] || COMMON+=("$(run_flags)")
 }
 
-# ---- background jobs: at most MAX_JOBS at once, each with its own log; failures are collected --
-declare -A JOB_NAME=() JOB_LOG=()
-FAILED=()
-MAX_JOBS=$CORES
-trap 'for pid in "${!JOB_NAME[@]}"; do kill "$pid" 2>/dev/null || true; done' INT TERM
-
-threads_per_job() {  # THREADS, else the cores divided among N jobs running at once (at least 1)
-    local n=${THREADS:-$(( CORES / $1 ))}
-    echo $(( n > 0 ? n : 1 ))
+run_plan() {
+    if [[ $LAUNCHER == slurm ]]; then run_plan_slurm; else run_plan_local; fi
 }
 
-spawn() {  # spawn NAME LOG COMMAND...
-    local name=$1 log=$2
-    shift 2
-    while (( ${#JOB_NAME[@]} >= MAX_JOBS )); do reap_one; done
-    mkdir -p "$(dirname "$log")"
-    "$@" >"$log" 2>&1 &
-    JOB_NAME[$!]=$name
-    JOB_LOG[$!]=$log
-    echo "started $name (pid $!), log: $log"
-}
-
-reap_one() {
-    local pid rc=0
-    wait -n -p pid "${!JOB_NAME[@]}" || rc=$?
-    if (( rc == 0 )); then
-        echo "finished ${JOB_NAME[$pid]}"
-    else
-        FAILED+=("${JOB_NAME[$pid]}")
-        { echo "FAILED: ${JOB_NAME[$pid]} (exit code $rc); last lines of ${JOB_LOG[$pid]}:"
-          tail -n 15 "${JOB_LOG[$pid]}" | sed 's/^/    /'; } >&2
-    fi
-    unset "JOB_NAME[$pid]" "JOB_LOG[$pid]"
-}
-
-wait_all() {
-    while (( ${#JOB_NAME[@]} > 0 )); do reap_one; done
-    if (( ${#FAILED[@]} > 0 )); then
-        echo "error: ${#FAILED[@]} run(s) failed: ${FAILED[*]}" >&2
-        exit 1
-    fi
-}
-
-# ---- checks -----------------------------------------------------------------------------------
+# ---- checks -------------------------------------------------------------------------------------
 need_data() {
     [[ -f $DATA ]] || die "$DATA not found; prepare it first: $PY prepare-data.py --type $SETTING (see README)"
 }
 
-need_masks() {
-    [[ -f $EXP/mtl/mask/init_weights.th ]] || die "no masks in $EXP/mtl/mask; run \`bash run_$SETTING.sh single\`, then \`bash prepare-masks.sh $(basename "$EXP") [auto]\`"
+need_masks() {  # need_masks EXP_DIR: the masks prepare-masks.sh places in EXP_DIR/mtl/mask
+    [[ -f $1/mtl/mask/init_weights.th ]] || die "no masks in $1/mtl/mask; run \`bash run_$SETTING.sh single\`, then \`$(masks_command "$1") [auto]\`"
 }
 
 finished() { [[ -f $1/results.json && ${OVERWRITE:-0} != 1 ]]; }
 
-# ---- modes ------------------------------------------------------------------------------------
-mode_single() {
-    local checkpoint=${1:-} threads
-    need_data
-    set_common
-    if [[ -n $checkpoint && $checkpoint != /* && ! -f $checkpoint ]]; then
-        checkpoint=$CALLER_DIR/$checkpoint          # a path relative to where the script was called
+from_caller() {  # from_caller PATH: a path given on the command line, relative to where the script was called
+    if [[ -n $1 && $1 != /* && ! -e $1 ]]; then echo "$CALLER_DIR/$1"; else echo "$1"; fi
+}
+
+masks_command() {  # masks_command EXP_DIR: the prepare-masks.sh command line for that folder
+    local root
+    root=$(dirname "$1")
+    if [[ $root == exp ]]; then echo "bash prepare-masks.sh $(basename "$1")"
+    else echo "EXP_ROOT=$root bash prepare-masks.sh $(basename "$1")"
     fi
-    [[ -z $checkpoint || -f $checkpoint ]] || die "warm-up checkpoint not found: $checkpoint"
-    threads=$(threads_per_job ${#TASK_IDS[@]})
-    MAX_JOBS=${#TASK_IDS[@]}
-    for i in "${!TASK_IDS[@]}"; do
-        spawn "single ${TASK_NAMES[i]}" "$EXP/single/logs/${TASK_IDS[i]}.log" \
-            "$PY" train_single.py "${COMMON[@]}" --task_id "${TASK_IDS[i]}" \
-            --save_dir "$EXP/single" --exp_name "${TASK_IDS[i]}" --num_threads "$threads" \
-            ${checkpoint:+--init_weights "$checkpoint"} "${EXTRA[@]}" "${SINGLE_EXTRA[@]}"
-    done
-    wait_all
-    for i in "${!TASK_IDS[@]}"; do
-        echo "${TASK_NAMES[i]} ($EXP/single/cp/${TASK_IDS[i]}):"
-        sed -n '/^ *round  *% kept/,$p' "$EXP/single/logs/${TASK_IDS[i]}.log"
-    done
-    echo "next: bash prepare-masks.sh $(basename "$EXP") [auto | K_POS K_CHUNK K_NER]"
 }
 
-mtl_command() {  # mtl_command EXP_NAME [ARGS...]: sets CMD to train_mtl.py with these settings
-    local name=$1
-    shift
-    set_common
-    CMD=("$PY" train_mtl.py "${COMMON[@]}" --trainer "$TRAINER" --save_dir "$EXP/mtl"
-         --exp_name "$name" "$@" "${EXTRA[@]}" "${MTL_EXTRA[@]}")
+# ---- the stages: each adds its runs to the plan (scripts/plan.sh) -------------------------------
+plan_prunings() {  # plan_prunings [CHECKPOINT]: one train_single.py run per task and seed
+    local checkpoint=${1:-} seed i dir
+    new_stage "single-task pruning (train_single.py), ${#TASK_IDS[@]} tasks x ${#SEED_LIST[@]} seed(s) in parallel" \
+        "${#TASK_IDS[@]}"
+    for seed in "${SEED_LIST[@]}"; do
+        dir=$(seed_exp "$seed")/single
+        for i in "${!TASK_IDS[@]}"; do
+            plan_run train "$seed" "prune-${TASK_NAMES[i]}" "$dir/logs/${TASK_IDS[i]}.log" \
+                "$PY" train_single.py "${COMMON[@]}" --seed "$seed" --task_id "${TASK_IDS[i]}" \
+                --save_dir "$dir" --exp_name "${TASK_IDS[i]}" \
+                ${checkpoint:+--init_weights "$checkpoint"} "${EXTRA[@]}" "${SINGLE_EXTRA[@]}"
+        done
+    done
 }
 
-mode_mtl() {
+plan_masks() {  # one prepare-masks.sh auto per seed
+    local seed dir
+    new_stage "masks chosen by dev score (prepare-masks.sh auto)"
+    for seed in "${SEED_LIST[@]}"; do
+        dir=$(seed_exp "$seed")
+        plan_run step "$seed" masks "$dir/mtl/logs/masks.log" \
+            env EXP_ROOT="$(dirname "$dir")" ${AUTO_MARGIN:+AUTO_MARGIN="$AUTO_MARGIN"} \
+            bash prepare-masks.sh "$(basename "$dir")" auto
+    done
+}
+
+plan_mtl_run() {  # plan_mtl_run SEED RUN_NAME [ARGS...]: one train_mtl.py run
+    local seed=$1 name=$2 dir
+    shift 2
+    dir=$(seed_exp "$seed")/mtl
+    plan_run train "$seed" "$name" "$dir/logs/$name.log" \
+        "$PY" train_mtl.py "${COMMON[@]}" --seed "$seed" --trainer "$TRAINER" --save_dir "$dir" \
+        --exp_name "$name" "$@" "${EXTRA[@]}" "${MTL_EXTRA[@]}"
+}
+
+plan_baselines() {  # every baseline of every seed; a finished run (results.json) is reused
+    local seed masks entry column suffix args arg list name i
+    new_stage "baselines: single-task and ${BASELINES[*]//|*/} (train_mtl.py)"
+    for seed in "${SEED_LIST[@]}"; do
+        masks=$(seed_exp "$seed")/mtl/mask
+        for entry in "${BASELINES[@]}"; do
+            IFS='|' read -r column suffix args <<<"$entry"
+            list=()
+            for arg in $args; do
+                if [[ $arg == MASKS ]]; then list+=("$masks"); else list+=("$arg"); fi
+            done
+            plan_reusable "$seed" "$NAME$suffix" "${list[@]}" --init_weights "$masks/init_weights.th"
+        done
+        for i in "${!TASK_IDS[@]}"; do
+            plan_reusable "$seed" "$NAME-single-${TASK_NAMES[i]}" --tasks "${TASK_IDS[i]}" \
+                --init_weights "$masks/init_weights.th"
+        done
+    done
+}
+
+plan_reusable() {  # plan_reusable SEED RUN_NAME [ARGS...]: plan_mtl_run, unless it has finished
+    local dir
+    dir=$(seed_exp "$1")/mtl/cp/$2
+    if finished "$dir"; then
+        echo "reusing $2: $dir"
+    else
+        plan_mtl_run "$@"
+    fi
+}
+
+table_columns() {  # table_columns DIR: COLUMNS, results_table's column specs for DIR/mtl/cp
+    local cp=$1/mtl/cp singles="" entry column suffix task
+    for task in "${TASK_NAMES[@]}"; do singles+="${singles:+,}$cp/$NAME-single-$task"; done
+    COLUMNS=("single=$singles")
+    for entry in "${BASELINES[@]}"; do
+        IFS='|' read -r column suffix _ <<<"$entry"
+        COLUMNS+=("$column=$cp/$NAME$suffix")
+    done
+}
+
+plan_tables() {  # one table per seed, and with several seeds their mean +- std
+    local seed dir title="$SETTING, preset $PRESET, run $NAME"
+    new_stage "results table"
+    for seed in "${SEED_LIST[@]}"; do
+        dir=$(seed_exp "$seed")
+        table_columns "$dir"
+        plan_run step "$seed" table "$dir/mtl/logs/$NAME-table.log" \
+            "$PY" -m utils.results_table "${COLUMNS[@]}" --tasks "${TASK_NAMES[@]}" \
+            --title "$title, seed $seed: test scores at the epoch selected on dev" \
+            --out "$dir/mtl/$NAME-table.md" --json "$dir/mtl/$NAME-table.json"
+    done
+    (( ${#SEED_LIST[@]} > 1 )) || return 0
+    new_stage "results table over the seeds"
+    table_columns "$EXP/seed-{seed}"
+    plan_run step "*" table-seeds "$EXP/logs/$NAME-table.log" \
+        "$PY" -m utils.results_table "${COLUMNS[@]}" --tasks "${TASK_NAMES[@]}" --seeds "${SEED_LIST[@]}" \
+        --title "$title, seeds ${SEED_LIST[*]}: mean ± sample std of the test scores at the epoch selected on dev" \
+        --out "$EXP/$NAME-table.md" --json "$EXP/$NAME-table.json"
+}
+
+# ---- modes --------------------------------------------------------------------------------------
+mode_single() {  # [CHECKPOINT]
+    local checkpoint seed i
+    checkpoint=$(from_caller "${1:-}")
     need_data
-    need_masks
-    mkdir -p "$EXP/mtl/logs"
-    mtl_command "$NAME" --masks_path "$EXP/mtl/mask" --num_threads "$(threads_per_job 1)"
-    "${CMD[@]}" 2>&1 | tee "$EXP/mtl/logs/$NAME.log"
+    [[ -z $checkpoint || -f $checkpoint ]] || die "warm-up checkpoint not found: $checkpoint"
+    set_common
+    plan_prunings "$checkpoint"
+    run_plan
+    [[ $LAUNCHER == local ]] || return 0
+    for seed in "${SEED_LIST[@]}"; do
+        for i in "${!TASK_IDS[@]}"; do
+            echo "${TASK_NAMES[i]} ($(seed_exp "$seed")/single/cp/${TASK_IDS[i]}):"
+            sed -n '/^ *round  *% kept/,$p' "$(seed_exp "$seed")/single/logs/${TASK_IDS[i]}.log"
+        done
+        echo "next: $(masks_command "$(seed_exp "$seed")") [auto | K_POS K_CHUNK K_NER]"
+    done
+}
+
+mode_mtl() {  # [MASKDIR]
+    local maskdir seed masks
+    maskdir=$(from_caller "${1:-}")
+    need_data
+    [[ -z $maskdir || -d $maskdir ]] || die "masks folder not found: $maskdir"
+    set_common
+    new_stage "sparse sharing (train_mtl.py --masks_path)"
+    for seed in "${SEED_LIST[@]}"; do
+        [[ -n $maskdir ]] || need_masks "$(seed_exp "$seed")"
+        masks=${maskdir:-$(seed_exp "$seed")/mtl/mask}
+        plan_mtl_run "$seed" "$NAME" --masks_path "$masks"
+    done
+    run_plan
 }
 
 mode_warmup() {
-    local epochs
+    local epochs seed
     need_data
+    set_common
     case $PRESET in paper) epochs=10 ;; *) epochs=1 ;; esac
     epochs=${WARMUP_EPOCHS:-$epochs}
-    mkdir -p "$EXP/mtl/logs"
-    mtl_command "$NAME-warmup" --epochs "$epochs" --num_threads "$(threads_per_job 1)"
-    "${CMD[@]}" 2>&1 | tee "$EXP/mtl/logs/$NAME-warmup.log"
-    echo "warm-up checkpoint: $EXP/mtl/cp/$NAME-warmup/best.th"
-    echo "next: bash run_$SETTING.sh single $EXP/mtl/cp/$NAME-warmup/best.th"
+    new_stage "multi-task warm-up (hard sharing, $epochs epochs)"
+    for seed in "${SEED_LIST[@]}"; do
+        plan_mtl_run "$seed" "$NAME-warmup" --epochs "$epochs"
+    done
+    run_plan
+    for seed in "${SEED_LIST[@]}"; do
+        echo "warm-up checkpoint: $(seed_exp "$seed")/mtl/cp/$NAME-warmup/best.th"
+        echo "next: bash run_$SETTING.sh single $(seed_exp "$seed")/mtl/cp/$NAME-warmup/best.th"
+    done
 }
 
 mode_baselines() {
-    local threads label name args
+    local seed
     need_data
-    need_masks
-    MAX_JOBS=${JOBS:-$CORES}
-    threads=$(threads_per_job "$MAX_JOBS")
-    # The longest runs first; a finished run (results.json) is reused unless OVERWRITE=1. Every
-    # run starts from the masks' init_weights.th, the weights sparse sharing starts from.
-    for label in soft sparse hard hier "${TASK_IDS[@]/#/single-}"; do
-        case $label in
-            sparse) name=$NAME; args=(--masks_path "$EXP/mtl/mask") ;;
-            soft) name=$NAME-soft; args=(--arch soft) ;;
-            hard) name=$NAME-hard; args=() ;;
-            hier) name=$NAME-hier; args=(--arch hier-lstm) ;;
-            single-*) name=$NAME-single-${TASK_NAMES[${label#single-}]}; args=(--tasks "${label#single-}") ;;
-        esac
-        if finished "$EXP/mtl/cp/$name"; then
-            echo "reusing $label: $EXP/mtl/cp/$name"
-            continue
-        fi
-        mtl_command "$name" "${args[@]}" --init_weights "$EXP/mtl/mask/init_weights.th" \
-            --num_threads "$threads"
-        spawn "$label ($name)" "$EXP/mtl/logs/$name.log" "${CMD[@]}"
-    done
-    wait_all
-    print_table
+    for seed in "${SEED_LIST[@]}"; do need_masks "$(seed_exp "$seed")"; done
+    set_common
+    plan_baselines
+    plan_tables
+    run_plan
 }
 
-print_table() {
-    local singles
-    singles=$(printf "$EXP/mtl/cp/$NAME-single-%s," "${TASK_NAMES[@]}")
-    echo
-    "$PY" -m utils.results_table "single=${singles%,}" "hard=$EXP/mtl/cp/$NAME-hard" \
-        "soft=$EXP/mtl/cp/$NAME-soft" \
-        "hier=$EXP/mtl/cp/$NAME-hier" "sparse=$EXP/mtl/cp/$NAME" --tasks "${TASK_NAMES[@]}" \
-        --title "$SETTING, preset $PRESET, run $NAME: test scores at the epoch selected on dev" \
-        --out "$EXP/mtl/$NAME-table.md" --json "$EXP/mtl/$NAME-table.json"
-    echo "table written to $EXP/mtl/$NAME-table.md"
-}
-
-prepare_masks_auto() {
-    EXP_ROOT=$(dirname "$EXP") bash prepare-masks.sh "$(basename "$EXP")" auto
+mode_all() {
+    need_data
+    set_common
+    plan_prunings
+    plan_masks
+    plan_baselines
+    plan_tables
+    run_plan
 }
 
 prepare_data_if_missing() {
@@ -209,44 +321,54 @@ prepare_data_if_missing() {
     fi
 }
 
-mode_demo() {
+demo_settings() {
     PRESET=demo
     NAME=demo
     # Small batches gain little from a second thread, and threads contend with the other runs.
     THREADS=${THREADS:-1}
     EXP=${DEMO_EXP:-exp/$SETTING-demo}
-    echo "$SETTING demo: preset demo, $CORES cores, output $EXP (rebuilt on every run)"
-    if [[ $EXP == *-demo ]]; then rm -rf "$EXP"; fi
-    prepare_data_if_missing
-    echo "== 1/4 single-task pruning (train_single.py, 3 tasks in parallel)"
-    mode_single
-    echo "== 2/4 masks chosen by dev score (prepare-masks.sh auto)"
-    prepare_masks_auto
-    echo "== 3/4 sparse sharing (train_mtl.py --masks_path)"
-    mode_mtl
-    echo "== 4/4 baselines: single-task, hard, soft, hierarchical"
-    mode_baselines
 }
 
-mode_all() {
-    mode_single
-    prepare_masks_auto
-    mode_baselines
+mode_demo() {  # `all` with the demo settings, in its own folder, rebuilt unless RESUME=1
+    if [[ $EXP == *-demo && ${RESUME:-0} != 1 ]]; then rm -rf "$EXP"; fi
+    prepare_data_if_missing
+    mode_all
 }
 
 usage() {
-    sed -n '/^#   single/,/^#   all/p' scripts/run_common.sh | sed 's/^#//' >&2
-    die "usage: bash run_$SETTING.sh single [CHECKPOINT] | mtl | warmup | baselines | demo | all"
+    sed -n '/^#   single/,/^#   status/p' scripts/run_common.sh | sed 's/^#//' >&2
+    die "usage: bash run_$SETTING.sh single [CHECKPOINT] | mtl [MASKDIR] | warmup | baselines | demo | all | status"
+}
+
+describe() {  # the first line of a call: what runs where
+    local where
+    if [[ $LAUNCHER == slurm ]]; then
+        where="Slurm${SBATCH_ARGS:+ (sbatch $SBATCH_ARGS)}${SBATCH_TRAIN_ARGS:+, training jobs $SBATCH_TRAIN_ARGS}, device $DEVICE"
+    elif (( ${#GPU_LIST[@]} > 0 )); then
+        where="GPUs ${GPU_LIST[*]} ($RUNS_PER_GPU run(s) each), $CORES cores"
+    else
+        where="$CORES cores"
+    fi
+    echo "$SETTING: $1, preset $PRESET, run $NAME, seed(s) ${SEED_LIST[*]}, $where, output $EXP"
 }
 
 run_main() {
     local mode=${1:-}
     [[ $# -gt 0 ]] && shift
     case $mode in
-        single | mtl | warmup | baselines | demo | all) ;;
+        single | mtl | warmup | baselines | demo | all | status) ;;
         *) usage ;;
     esac
-    [[ $mode == demo ]] || echo "$SETTING: $mode, preset $PRESET, run $NAME, $CORES cores, output $EXP"
+    [[ $LAUNCHER == local || $LAUNCHER == slurm ]] || die "LAUNCHER must be local or slurm, got '$LAUNCHER'"
+    if [[ $mode == status ]]; then mode_status; return; fi
+    choose_seeds
+    choose_devices
+    [[ $mode != demo ]] || demo_settings
+    describe "$mode"
     "mode_$mode" "$@"
-    echo "$mode done in $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s"
+    if [[ $LAUNCHER == slurm ]]; then
+        echo "$mode submitted in $SECONDS s"
+    else
+        echo "$mode done in $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s"
+    fi
 }

@@ -52,6 +52,30 @@ def test_table_with_a_missing_task_shows_a_dash(tmp_path):
     assert rows[1] == ["pos (acc)", "94.00", "-"] and rows[4] == ["avg (test)", "90.33", "-"]
 
 
+def test_table_over_seeds_shows_mean_and_sample_std_of_every_cell(tmp_path):
+    for seed, (pos, ner, total) in {"1": (94.0, 80.0, 100), "2": (96.0, 84.0, 120),
+                                    "3": (95.0, 85.0, 110)}.items():
+        fake_run(tmp_path / f"seed-{seed}" / "hard", {"pos": pos, "ner": ner}, total, 60.0 * int(seed))
+        fake_run(tmp_path / f"seed-{seed}" / "ner", {"ner": ner - 1}, 50)
+    rows, as_json = build([f"hard={tmp_path}/seed-{{seed}}/hard", f"single={tmp_path}/seed-{{seed}}/ner"],
+                          seeds=["1", "2", "3"])
+    # pos 94, 96, 95: mean 95, sample std 1; ner 80, 84, 85: mean 83, std sqrt(7) = 2.65
+    assert rows[1] == ["pos (acc)", "95.00 ± 1.00", "-"]
+    assert rows[2] == ["ner (F1)", "83.00 ± 2.65", "82.00 ± 2.65"]
+    assert rows[3][1] == "89.00 ± 1.73"              # per-seed averages 87, 90, 90: std sqrt(3)
+    assert rows[5] == ["parameters", "110 ± 10", "50 ± 0"]
+    assert rows[6] == ["train minutes", "2.0 ± 1.0", "1.0 ± 0.0"]
+    hard = as_json["hard"]
+    assert hard["seeds"] == ["1", "2", "3"] and hard["test"] == {"pos": 95.0, "ner": 83.0}
+    assert hard["test_std"]["ner"] == pytest.approx(7 ** 0.5)
+    assert hard["per_seed"]["2"]["test"] == {"pos": 96.0, "ner": 84.0}
+    assert as_json["single"]["avg_test"] is None         # pos missing from that column
+    with pytest.raises(InputError, match="must hold"):
+        build([f"hard={tmp_path}/seed-1/hard"], seeds=["1", "2"])
+    with pytest.raises(InputError, match="at least two seeds"):
+        build([f"hard={tmp_path}/seed-{{seed}}/hard"], seeds=["1"])
+
+
 def test_table_refuses_bad_input(tmp_path):
     run = fake_run(tmp_path / "a", {"pos": 94.0}, 10)
     with pytest.raises(InputError, match="task 'pos' appears in two runs"):
@@ -85,7 +109,9 @@ def three_task_data(path: Path, n_tasks: int = 3) -> Path:
 def script(setting: str, *args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PRESET": "demo", "CORES": "2", "TRAIN_ARGS": TINY_ARGS,
                 "SINGLE_ARGS": "--pruning_iter 1", **env}
-    return subprocess.run(["bash", f"run_{setting}.sh", *args], cwd=cwd, capture_output=True,
+    name = f"run_{setting}.sh"                     # the copy in cwd if there is one, else ours
+    path = cwd / name if (cwd / name).is_file() else REPO / name
+    return subprocess.run(["bash", str(path), *args], cwd=cwd, capture_output=True,
                           text=True, env=full_env, timeout=600)
 
 
@@ -106,19 +132,27 @@ def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_
     assert (exp / "mtl" / "t-table.md").read_text().count("|") > 30
     hier = json.loads((exp / "mtl" / "cp" / "t-hier" / "results.json").read_text())
     assert hier["mode"] == "hier" and hier["init_weights"] == str(exp / "mtl" / "mask" / "init_weights.th")
+    for args in (exp / "single" / "cp" / "2" / "args.json", exp / "mtl" / "cp" / "t" / "args.json"):
+        assert json.loads(args.read_text())["seed"] == 2019          # the original scripts' seed
     # again: every finished run is reused and only the table is made
     again = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t")
     assert again.returncode == 0 and again.stdout.count("reusing") == 7 and "started" not in again.stdout
+    # `mtl MASKDIR`: the masks from another folder, a path relative to where the script is called
+    shutil.copytree(exp / "mtl" / "mask", tmp_path / "my masks")
+    done = script("conll03", "mtl", "my masks", cwd=tmp_path, DATA=str(data), EXP=str(exp), NAME="m")
+    assert done.returncode == 0, done.stdout + done.stderr
+    sparse = json.loads((exp / "mtl" / "cp" / "m" / "results.json").read_text())
+    assert sparse["masks_path"] == str(tmp_path / "my masks") and sparse["mode"] == "sparse"
 
 
 def test_a_failing_pruning_fails_the_script_loudly(tmp_path):
     data = three_task_data(tmp_path / "two.pt", n_tasks=2)
     done = script("conll03", "single", DATA=str(data), EXP=str(tmp_path / "exp"))
     assert done.returncode == 1
-    assert "FAILED: single ner (exit code 2)" in done.stderr
+    assert "FAILED: prune-ner (exit code 2)" in done.stderr
     assert "task_id must be in 0..1" in done.stderr            # the tail of the failed run's log
-    assert "error: 1 run(s) failed: single ner" in done.stderr
-    assert "finished single pos" in done.stdout and "finished single chunk" in done.stdout
+    assert "error: 1 run(s) failed: prune-ner" in done.stderr
+    assert "finished prune-pos" in done.stdout and "finished prune-chunk" in done.stdout
 
 
 def test_missing_inputs_are_explained(tmp_path):
@@ -127,6 +161,8 @@ def test_missing_inputs_are_explained(tmp_path):
     data = three_task_data(tmp_path / "tiny.pt")
     done = script("conll03", "baselines", DATA=str(data), EXP=str(tmp_path / "exp"))
     assert done.returncode == 2 and "no masks in" in done.stderr and "prepare-masks.sh exp" in done.stderr
+    done = script("conll03", "mtl", "no-such-folder", DATA=str(data))
+    assert done.returncode == 2 and "masks folder not found:" in done.stderr
     done = script("ontonotes", "bogus")
     assert done.returncode == 2 and "usage: bash run_ontonotes.sh" in done.stderr
 

@@ -19,7 +19,7 @@ from utils.mask_stats import overlap_by_tensor
 from utils.runs import (Experiment, MtlRun, PruningRun, Selection, distinguishing, group_by,
                         group_key)
 
-STANDARD_MODES = ("single", "hard", "hier", "sparse")
+STANDARD_MODES = ("single", "hard", "soft", "hier", "sparse")
 
 
 # ---- pruning sets: the pruning runs of one seed, one per task ------------------------------------

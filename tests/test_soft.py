@@ -13,7 +13,7 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 import train_mtl  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
-from models.soft import initial_stitch  # noqa: E402
+from models.soft import initial_stitch, mixing_weights  # noqa: E402
 from utils.batching import SplitIndex  # noqa: E402
 from utils.checkpoint import save_weights  # noqa: E402
 from utils.datafile import save_data_file  # noqa: E402
@@ -39,6 +39,18 @@ def test_cross_stitch_starts_near_identity_with_rows_summing_to_one():
     names = [n for n, _ in build_model(config("soft")).named_parameters()]
     assert "stacks.1.0.weight_ih_l0_reverse" in names and "stitch.1" in names
     assert not any(n.startswith("lstm") for n in names)
+    model = build_model(config("soft"))
+    for logits in model.stitch:                         # the model starts from those weights
+        torch.testing.assert_close(mixing_weights(logits), initial_stitch(2))
+
+
+def test_the_mix_stays_convex_whatever_the_logits():
+    """Free cross-stitch weights grew without bound under SGD lr 0.1 with momentum (the demo's
+    soft run diverged in its first epoch); the softmax rows cannot."""
+    logits = torch.tensor([[40.0, -3.0, 1e3], [-7.0, 0.0, 2.5], [1e4, 1e4, -1e4]])
+    alpha = mixing_weights(logits)
+    assert (alpha >= 0).all()
+    torch.testing.assert_close(alpha.sum(dim=1), torch.ones(3))
 
 
 def test_each_task_runs_its_own_stack_when_the_units_do_not_mix():
@@ -47,8 +59,8 @@ def test_each_task_runs_its_own_stack_when_the_units_do_not_mix():
     flat = build_model(config("cnn-lstm")).eval()
     batch = a_batch()
     with torch.no_grad():
-        for alpha in soft.stitch:
-            alpha.copy_(torch.eye(2))
+        for logits in soft.stitch:                      # softmax rows = the identity
+            logits.copy_(torch.zeros(2, 2).masked_fill_(~torch.eye(2, dtype=torch.bool), -torch.inf))
         for task in (0, 1):
             own = f"stacks.{task}."
             state = {(f"lstm.{n[len(own):]}" if n.startswith(own) else n): p

@@ -11,8 +11,8 @@ import train_mtl
 import train_single
 from utils.cli_args import HelpFormatter
 from utils.errors import run_main
-from utils.report import write_report
-from utils.runs import command_line
+from utils.results.report import write_report
+from utils.results.runs import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:

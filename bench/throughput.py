@@ -51,12 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models import ModelConfig, build_model, data_sizes  # noqa: E402
 from models.bilstm import BiLSTMLayer, padded_path_index  # noqa: E402
 from utils.atomic import json_save_atomic  # noqa: E402
-from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
-from utils.datafile import PreparedData, Split, load_data_file  # noqa: E402
+from utils.data.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
+from utils.data.datafile import PreparedData, Split, load_data_file  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
-from utils.optim import build_optimizer, clip_gradients, keep_zero_grads  # noqa: E402
-from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names, target_kept  # noqa: E402
-from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
+from utils.training.optim import build_optimizer, clip_gradients, keep_zero_grads  # noqa: E402
+from utils.sparsity.pruning import full_mask, magnitude_prune, n_total, prunable_names, target_kept  # noqa: E402
+from utils.training.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
 FLOORS = ("floor", "floor_padded")
 BUCKETED_EPOCH = 2          # seq-label's first epoch has random batches; later ones are bucketed

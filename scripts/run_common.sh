@@ -226,7 +226,7 @@ plan_tables() {  # one table per seed, and with several seeds their mean +- std
         dir=$(seed_exp "$seed")
         table_columns "$dir"
         plan_run step "$seed" table "$dir/mtl/logs/$NAME-table.log" \
-            "$PY" -m utils.results_table "${COLUMNS[@]}" --tasks "${TASK_NAMES[@]}" \
+            "$PY" -m utils.results.results_table "${COLUMNS[@]}" --tasks "${TASK_NAMES[@]}" \
             --title "$title, seed $seed: test scores at the epoch selected on dev" \
             --out "$dir/mtl/$NAME-table.md" --json "$dir/mtl/$NAME-table.json"
     done
@@ -234,7 +234,7 @@ plan_tables() {  # one table per seed, and with several seeds their mean +- std
     new_stage "results table over the seeds"
     table_columns "$EXP/seed-{seed}"
     plan_run step "*" table-seeds "$EXP/logs/$NAME-table.log" \
-        "$PY" -m utils.results_table "${COLUMNS[@]}" --tasks "${TASK_NAMES[@]}" --seeds "${SEED_LIST[@]}" \
+        "$PY" -m utils.results.results_table "${COLUMNS[@]}" --tasks "${TASK_NAMES[@]}" --seeds "${SEED_LIST[@]}" \
         --title "$title, seeds ${SEED_LIST[*]}: mean ± sample std of the test scores at the epoch selected on dev" \
         --out "$EXP/$NAME-table.md" --json "$EXP/$NAME-table.json"
 }

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from test_model_fixtures import conll03_sample
-from utils.datafile import save_data_file
+from utils.data.datafile import save_data_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "throughput.py"

@@ -22,8 +22,8 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 from utils import atomic  # noqa: E402
 from utils.atomic import append_jsonl, read_jsonl  # noqa: E402
-from utils.checkpoint import load  # noqa: E402
-from utils.datafile import save_data_file  # noqa: E402
+from utils.training.checkpoint import load  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""Tag text with a trained model: every task through its own mask (see README, "Looking at
-results"). Input: raw text (one sentence per line, whitespace-tokenised) or a CoNLL file (words in
+"""Tag text with a trained model: every task through its own mask (see docs/analysis.md). Input: raw text (one sentence per line, whitespace-tokenised) or a CoNLL file (words in
 the first column); output: CoNLL columns, the word and one tag per task."""
 from __future__ import annotations
 

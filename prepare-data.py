@@ -6,8 +6,7 @@
     prepare-data.py --type ontonotes --embedding glove.6B.100d.txt
 
 A corpus path is a folder with the split files or the split files separated by commas; without
-one, data/raw/<corpus>/ and then ../shared/data/<corpus>/ are searched. See README.md,
-"Data settings" and "Getting the corpora".
+one, data/raw/<corpus>/ and then ../shared/data/<corpus>/ are searched. See docs/data.md.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Multi-task training: sparse sharing (each task through its own mask), hard sharing,
-hierarchical sharing, and single-task baselines (see README, "Multi-task training")."""
+hierarchical sharing, and single-task baselines (see docs/training.md, "Multi-task training")."""
 from __future__ import annotations
 
 import argparse

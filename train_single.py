@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Iterative Magnitude Pruning of the CNN-BiLSTM tagger for one task (see README)."""
+"""Iterative Magnitude Pruning of the CNN-BiLSTM tagger for one task (see docs/training.md)."""
 from __future__ import annotations
 
 import argparse

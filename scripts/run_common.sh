@@ -12,7 +12,7 @@
 #   all                  single -> prepare-masks auto -> baselines (the full comparison)
 #   status               the state of the Slurm jobs submitted for this EXP
 #
-# Environment (README, "Workflow" and "Several GPUs, Slurm and seeds"):
+# Environment (docs/workflow.md):
 #   PRESET=paper|cpu|demo (default paper); NAME, the multi-task runs' name (default main);
 #   SEEDS="1 2 3": the whole grid once per seed, in EXP/seed-<seed>/, and a table of mean +- std
 #     (default: seed 2019, as the original's scripts, in EXP itself);
@@ -123,7 +123,7 @@ run_plan() {
 
 # ---- checks -------------------------------------------------------------------------------------
 need_data() {
-    [[ -f $DATA ]] || die "$DATA not found; prepare it first: $PY prepare-data.py --type $SETTING (see README)"
+    [[ -f $DATA ]] || die "$DATA not found; prepare it first: $PY prepare-data.py --type $SETTING (see docs/data.md)"
 }
 
 need_masks() {  # need_masks EXP_DIR: the masks prepare-masks.sh places in EXP_DIR/mtl/mask
@@ -222,7 +222,7 @@ prepare_data_if_missing() {
         [[ $SETTING != conll03 ]] || echo "The demo needs the CoNLL-2003 files train.txt, dev.txt" \
             "and test.txt in data/raw/conll03/ (inside the repository) or in ../shared/data/conll03/" \
             "(beside it)." >&2
-        die "no prepared data; see README, \"Getting the corpora\""
+        die "no prepared data; see docs/data.md, \"Getting the corpora\""
     fi
 }
 

@@ -8,7 +8,7 @@ once per EPOCH, as the original steps every one of them.
 - `inverse_sqrt(warmup=4000)`: lr0 * e / warmup while e < warmup, then lr0 * sqrt(warmup / e),
   e = epochs finished (so the first epoch runs at lr 0, as in the original). The original builds the
   same shape but multiplies its LambdaLR factor by lr0 once more (lr0**2 * e / warmup at the
-  peak side); here the factor is the shape alone, so the peak lr is lr0 (README, "Differences").
+  peak side); here the factor is the shape alone, so the peak lr is lr0 (docs/differences.md).
 """
 from __future__ import annotations
 

@@ -11,13 +11,13 @@ from pathlib import Path
 from utils.atomic import text_save_atomic
 from utils.cli_args import HelpFormatter, setup_torch
 from utils.data.datafile import UNK_ID
+from utils.data.readers.text import iter_lines
 from utils.errors import InputError, run_main
-from utils.training.mtl_setup import METRIC_OF_SCHEME
 from utils.paths import display_path
 from utils.results.results_table import METRIC_NAMES
-from utils.data.readers.text import iter_lines
-from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, load_trained, read_input,
-                           select_tasks, tag)
+from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, load_trained,
+                                   read_input, select_tasks, tag)
+from utils.training.mtl_setup import METRIC_OF_SCHEME
 from utils.training.trainer import TrainConfig
 
 

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from utils.data.datafile import save_data_file
-from utils.errors import InputError, run_main
-from utils.paths import display_path
 from utils.data.prepare import prepare, summary_lines
 from utils.data.prepare_sources import Request
+from utils.errors import InputError, run_main
+from utils.paths import display_path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from models import ModelConfig, data_sizes, task_layers_for
 from models.config import ARCH_CHOICES
-from utils.data.datafile import load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
+from utils.data.datafile import load_data_file
 from utils.errors import InputError, run_main
 from utils.sparsity.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
-from utils.training.mtl_setup import subset_data
 from utils.training.lr_schedules import parse_scheduler
+from utils.training.mtl_setup import subset_data
 from utils.training.optim import check_optim
 from utils.training.presets import PRESETS, apply_preset, preset_help
 from utils.training.run_dir import prepare_run_dir

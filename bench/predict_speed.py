@@ -27,10 +27,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from utils.atomic import json_save_atomic  # noqa: E402
-from utils.errors import InputError, run_main  # noqa: E402
-from utils.paths import SHARED_DATA_DIR  # noqa: E402
 from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file  # noqa: E402
 from utils.data.readers.text import iter_lines  # noqa: E402
+from utils.errors import InputError, run_main  # noqa: E402
+from utils.paths import SHARED_DATA_DIR  # noqa: E402
 from utils.results.tagging import (conll_lines, encode, load_trained, read_text,  # noqa: E402
                                    select_tasks, tag)
 

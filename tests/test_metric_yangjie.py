@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from utils.training.metrics import make_metric, make_metrics
 from utils.data.tagschemes import get_spans
+from utils.training.metrics import make_metric, make_metrics
 from utils.training.yangjie_spans import bio_spans, bioes_spans
 
 # (tags, the original's spans, conlleval's spans); spans as (type, start, exclusive end)

@@ -13,8 +13,8 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import ModelConfig, build_model, task_layers_for  # noqa: E402
 from models.crf import CRF  # noqa: E402
-from utils.sparsity.pruning import prunable_names  # noqa: E402
 from utils.data.batching import SplitIndex  # noqa: E402
+from utils.sparsity.pruning import prunable_names  # noqa: E402
 
 
 # Tiny models: one thread (see conftest.one_thread).

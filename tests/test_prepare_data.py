@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from utils.data.datafile import FORMAT_VERSION, UNK_ID, load_data_file
-from utils.errors import InputError
 from utils.data.prepare import prepare
 from utils.data.prepare_sources import Request
 from utils.data.readers.text import sha256_of
+from utils.errors import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "prepare-data.py"

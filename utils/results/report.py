@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from utils.results import analysis, plots
 from utils.atomic import current_umask
 from utils.errors import InputError
+from utils.results import analysis, plots
 from utils.results.results_table import METRIC_NAMES, format_markdown
 from utils.results.runs import Experiment, discover
 

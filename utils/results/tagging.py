@@ -19,14 +19,14 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import torch
 
 from models import Tagger
-from utils.training.checkpoint import load_model
 from utils.data.datafile import PreparedData, Split, encode_split, index_of, load_data_file
-from utils.errors import InputError
-from utils.sparsity.mask_select import load_mask
-from utils.paths import REPO_ROOT, display_path
 from utils.data.readers.columns import DOCSTART, read_columns
 from utils.data.readers.schemes import tags_in_scheme
 from utils.data.readers.sentences import TaggedSentences
+from utils.errors import InputError
+from utils.paths import REPO_ROOT, display_path
+from utils.sparsity.mask_select import load_mask
+from utils.training.checkpoint import load_model
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 FORMATS = ("auto", "text", "conll")

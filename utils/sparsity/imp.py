@@ -21,14 +21,15 @@ import torch
 
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.training.checkpoint import load, load_into, load_model, load_weights, save_weights, seed_everything
 from utils.cli_args import summary_writer_class
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
 from utils.sparsity.mask_select import load_mask
 from utils.sparsity.masking import check_mask
-from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept, prunable_names,
-                           rewind_, target_kept)
+from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept,
+                                    prunable_names, rewind_, target_kept)
+from utils.training.checkpoint import (load, load_into, load_model, load_weights, save_weights,
+                                       seed_everything)
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 RESULTS, LOG, INIT = "results.jsonl", "log.jsonl", "init_weights.th"

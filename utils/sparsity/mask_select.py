@@ -26,10 +26,10 @@ from typing import Sequence
 import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
-from utils.training.checkpoint import load as load_checkpoint
 from utils.errors import InputError, run_main
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.original_masks import accept_mask_file
+from utils.training.checkpoint import load as load_checkpoint
 
 DEFAULT_MARGIN = 0.5
 _MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")

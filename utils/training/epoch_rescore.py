@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from models import ModelConfig, build_model
-from utils.training.checkpoint import load_weights
 from utils.data.datafile import load_data_file
 from utils.errors import InputError
+from utils.training.checkpoint import load_weights
 from utils.training.mtl_setup import load_task_masks, make_tasks, subset_data
 from utils.training.trainer import TrainConfig, Trainer
 

@@ -27,13 +27,13 @@ from torch import nn
 from tqdm import tqdm
 
 from utils.atomic import append_jsonl, json_text, read_jsonl, text_save_atomic, torch_save_atomic
+from utils.cli_args import summary_writer_class
 from utils.data.batching import SplitIndex, eval_batches, in_split_order
+from utils.data.datafile import Split
+from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
 from utils.training.checkpoint import load as load_checkpoint
-from utils.cli_args import summary_writer_class
-from utils.data.datafile import Split
 from utils.training.finite import FiniteGuard
-from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.lr_schedules import build_scheduler
 from utils.training.metrics import make_metrics
 from utils.training.optim import build_optimizer, clip_gradients, keep_zero_grads

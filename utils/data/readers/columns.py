@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from typing import Iterable, Mapping
 
-from utils.errors import InputError
-from utils.paths import display_path
 from utils.data.readers.sentences import TaggedSentences
 from utils.data.readers.text import iter_lines
+from utils.errors import InputError
+from utils.paths import display_path
 
 DOCSTART = "-DOCSTART-"
 

@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from utils.errors import InputError
-from utils.paths import display_path
 from utils.data.readers.sentences import TaggedSentences
 from utils.data.readers.text import iter_lines
+from utils.errors import InputError
+from utils.paths import display_path
 
 MIN_COLUMNS = 12
 WORD, POS, PARSE, NER = 3, 4, 5, 10

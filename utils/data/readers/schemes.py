@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from utils.errors import InputError
 from utils.data.readers.sentences import TaggedSentences
 from utils.data.tagschemes import (TagSchemeError, bio_to_bioes, bioes_to_bio, check_tags,
-                              iob1_to_bio, looks_like_iob1)
+                                   iob1_to_bio, looks_like_iob1)
+from utils.errors import InputError
 
 Tags = list[list[str]]
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""Pictures and tables from the saved runs of an experiment folder (see README, "Looking at
-results"): pruning curves, mask overlap across rounds, overlap of the chosen masks, the method
+"""Pictures and tables from the saved runs of an experiment folder (see docs/analysis.md): pruning curves, mask overlap across rounds, overlap of the chosen masks, the method
 comparison, training curves and report.md. Reads only saved files; never trains."""
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ import train_mtl
 import train_single
 from utils.cli_args import HelpFormatter
 from utils.errors import run_main
-from utils.report import write_report
-from utils.runs import command_line
+from utils.results.report import write_report
+from utils.results.runs import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:

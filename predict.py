@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""Tag text with a trained model: every task through its own mask (see README, "Looking at
-results"). Input: raw text (one sentence per line, whitespace-tokenised) or a CoNLL file (words in
+"""Tag text with a trained model: every task through its own mask (see docs/analysis.md). Input: raw text (one sentence per line, whitespace-tokenised) or a CoNLL file (words in
 the first column); output: CoNLL columns, the word and one tag per task."""
 from __future__ import annotations
 
@@ -11,15 +10,15 @@ from pathlib import Path
 
 from utils.atomic import text_save_atomic
 from utils.cli_args import HelpFormatter, setup_torch
-from utils.datafile import UNK_ID
+from utils.data.datafile import UNK_ID
+from utils.data.readers.text import iter_lines
 from utils.errors import InputError, run_main
-from utils.mtl_setup import METRIC_OF_SCHEME
 from utils.paths import display_path
-from utils.results_table import METRIC_NAMES
-from utils.readers.text import iter_lines
-from utils.tagging import (FORMATS, conll_lines, detect_format, encode, load_trained, read_input,
-                           select_tasks, tag)
-from utils.trainer import TrainConfig
+from utils.results.results_table import METRIC_NAMES
+from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, load_trained,
+                                   read_input, select_tasks, tag)
+from utils.training.mtl_setup import METRIC_OF_SCHEME
+from utils.training.trainer import TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

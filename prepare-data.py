@@ -6,8 +6,7 @@
     prepare-data.py --type ontonotes --embedding glove.6B.100d.txt
 
 A corpus path is a folder with the split files or the split files separated by commas; without
-one, data/raw/<corpus>/ and then ../shared/data/<corpus>/ are searched. See README.md,
-"Data settings" and "Getting the corpora".
+one, data/raw/<corpus>/ and then ../shared/data/<corpus>/ are searched. See docs/data.md.
 """
 from __future__ import annotations
 
@@ -15,11 +14,11 @@ import argparse
 import time
 from pathlib import Path
 
-from utils.datafile import save_data_file
+from utils.data.datafile import save_data_file
+from utils.data.prepare import prepare, summary_lines
+from utils.data.prepare_sources import Request
 from utils.errors import InputError, run_main
 from utils.paths import display_path
-from utils.prepare import prepare, summary_lines
-from utils.prepare_sources import Request
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -32,4 +32,4 @@ elif [[ $# -eq 3 ]]; then
 else
     usage
 fi
-exec "$PY" -m utils.mask_select --exp "$EXP" --tasks 0 1 2 --names pos chunk ner "${choice[@]}"
+exec "$PY" -m utils.sparsity.mask_select --exp "$EXP" --tasks 0 1 2 --names pos chunk ner "${choice[@]}"

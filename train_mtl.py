@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Multi-task training: sparse sharing (each task through its own mask), hard sharing,
-hierarchical sharing, and single-task baselines (see README, "Multi-task training")."""
+hierarchical sharing, and single-task baselines (see docs/training.md, "Multi-task training")."""
 from __future__ import annotations
 
 import argparse
@@ -9,22 +9,22 @@ from pathlib import Path
 from models import ModelConfig, build_model, data_sizes, task_layers_for
 from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
-from utils.checkpoint import load_into, load_weights, save_weights, seed_everything
-from utils.datafile import PreparedData, load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch,
                             summary_writer_class)
-from utils.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
+from utils.data.datafile import PreparedData, load_data_file
 from utils.errors import InputError, run_main
-from utils.mask_stats import model_shapes, parameter_counts
-from utils.masking import check_mask
-from utils.mtl_setup import (check_task_ids, init_weights_path, load_task_masks, make_tasks,
-                             mode_of, results_record, subset_data)
-from utils.lr_schedules import parse_scheduler
-from utils.optim import check_optim
-from utils.presets import PRESETS, apply_preset, preset_help
-from utils.run_dir import prepare_run_dir, read_run_args
-from utils.trainer import TrainConfig, Trainer
+from utils.sparsity.mask_stats import model_shapes, parameter_counts
+from utils.sparsity.masking import check_mask
+from utils.training.checkpoint import load_into, load_weights, save_weights, seed_everything
+from utils.training.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
+from utils.training.lr_schedules import parse_scheduler
+from utils.training.mtl_setup import (check_task_ids, init_weights_path, load_task_masks,
+                                      make_tasks, mode_of, results_record, subset_data)
+from utils.training.optim import check_optim
+from utils.training.presets import PRESETS, apply_preset, preset_help
+from utils.training.run_dir import prepare_run_dir, read_run_args
+from utils.training.trainer import TrainConfig, Trainer
 
 # Arguments that may change between a run and its --resume without changing its results.
 RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard", "save_ep",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Iterative Magnitude Pruning of the CNN-BiLSTM tagger for one task (see README)."""
+"""Iterative Magnitude Pruning of the CNN-BiLSTM tagger for one task (see docs/training.md)."""
 from __future__ import annotations
 
 import argparse
@@ -8,17 +8,17 @@ from pathlib import Path
 
 from models import ModelConfig, data_sizes, task_layers_for
 from models.config import ARCH_CHOICES
-from utils.datafile import load_data_file
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
+from utils.data.datafile import load_data_file
 from utils.errors import InputError, run_main
-from utils.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
-from utils.mtl_setup import subset_data
-from utils.lr_schedules import parse_scheduler
-from utils.optim import check_optim
-from utils.presets import PRESETS, apply_preset, preset_help
-from utils.run_dir import prepare_run_dir
-from utils.trainer import TrainConfig
+from utils.sparsity.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
+from utils.training.lr_schedules import parse_scheduler
+from utils.training.mtl_setup import subset_data
+from utils.training.optim import check_optim
+from utils.training.presets import PRESETS, apply_preset, preset_help
+from utils.training.run_dir import prepare_run_dir
+from utils.training.trainer import TrainConfig
 
 # Arguments that may change between a run and its --resume without changing its results.
 RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "evaluate", "tensorboard")

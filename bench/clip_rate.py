@@ -30,15 +30,15 @@ from torch.func import functional_call
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import ModelConfig, build_model  # noqa: E402
-from utils.checkpoint import load, load_weights, seed_everything  # noqa: E402
-from utils.datafile import load_data_file  # noqa: E402
+from utils.data.batching import SplitIndex  # noqa: E402
+from utils.data.datafile import load_data_file  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
-from utils.imp import task_data  # noqa: E402
-from utils.masking import float_mask  # noqa: E402
-from utils.optim import build_optimizer  # noqa: E402
-from utils.pruning import rewind_  # noqa: E402
-from utils.schedules import make_schedule  # noqa: E402
-from utils.batching import SplitIndex  # noqa: E402
+from utils.sparsity.imp import task_data  # noqa: E402
+from utils.sparsity.masking import float_mask  # noqa: E402
+from utils.sparsity.pruning import rewind_  # noqa: E402
+from utils.training.checkpoint import load, load_weights, seed_everything  # noqa: E402
+from utils.training.optim import build_optimizer  # noqa: E402
+from utils.training.schedules import make_schedule  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

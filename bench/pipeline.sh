@@ -52,7 +52,7 @@ wants() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 
 if wants prepare; then
     stage prepare-conll03 "$PY" prepare-data.py --type conll03 --out "$OUT/data"
-    # Without the WSJ train sections, dev.pos stands in for them (see README, "Data settings").
+    # Without the WSJ train sections, dev.pos stands in for them (see docs/data.md).
     read -r -a PTB_ARGS <<<"${PTB_ARGS:-}"
     if [[ ${#PTB_ARGS[@]} -eq 0 && ! -f data/raw/wsj_ptb/train.pos && ! -f ../shared/data/wsj_ptb/train.pos ]]; then
         PTB_ARGS=(--pos-train ../shared/data/wsj_ptb/dev.pos)

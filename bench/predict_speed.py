@@ -5,7 +5,7 @@
 
 The sentences are the first N of the CoNLL-2003 test, dev and train files, in that order (words
 only, as raw text, one sentence per line), from ../shared/data/conll03 or --corpus. Each stage
-runs the functions predict.py runs (utils/tagging.py): `load` (model, masks and data file),
+runs the functions predict.py runs (utils/results/tagging.py): `load` (model, masks and data file),
 `read` (the text lines), `encode` (word and character ids), `tag` (every task through its mask,
 `Trainer.evaluate`), `write` (the CoNLL lines). read..write are timed --repeats times; each stage
 keeps its best and median repeat. Prints one JSON object; --out also writes it to a file.
@@ -27,11 +27,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from utils.atomic import json_save_atomic  # noqa: E402
+from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file  # noqa: E402
+from utils.data.readers.text import iter_lines  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
 from utils.paths import SHARED_DATA_DIR  # noqa: E402
-from utils.readers.columns import CONLL03_COLUMNS, read_column_file  # noqa: E402
-from utils.readers.text import iter_lines  # noqa: E402
-from utils.tagging import conll_lines, encode, load_trained, read_text, select_tasks, tag  # noqa: E402
+from utils.results.tagging import (conll_lines, encode, load_trained, read_text,  # noqa: E402
+                                   select_tasks, tag)
 
 STAGES = ("read", "encode", "tag", "write")
 

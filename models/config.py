@@ -72,7 +72,7 @@ class ModelConfig:
 
 def data_sizes(data: Any, arch: str) -> dict[str, Any]:
     """The ModelConfig fields a data file fixes (rows, characters, labels per task, word vector
-    size) for `arch`; `data` is a utils.datafile.PreparedData."""
+    size) for `arch`; `data` is a utils.data.datafile.PreparedData."""
     if canonical_arch(arch) == "random-lstm":
         word_dim = RANDOM_WORD_DIM
     else:

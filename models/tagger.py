@@ -30,7 +30,7 @@ from models.config import ModelConfig
 from models.crf import CRF
 from models.dropout import Dropout
 from models.word_embedding import WordEmbedding
-from utils.batching import Batch
+from utils.data.batching import Batch
 
 
 class Tagger(nn.Module):

@@ -1,8 +1,8 @@
 """Word embedding: fastNLP's `StaticEmbedding(lower=True, word_dropout=0.01, dropout=0.5)` as the
 original code calls it.
 
-One trainable row per lower-cased form (which forms get rows, and their order: utils.vocab; a
-token's row: utils.datafile.word_row). Initial values as fastNLP's: the pretrained vectors where
+One trainable row per lower-cased form (which forms get rows, and their order: utils.data.vocab; a
+token's row: utils.data.datafile.word_row). Initial values as fastNLP's: the pretrained vectors where
 the data file has them, zero for PAD and UNK, uniform in +-sqrt(3 / dim) for the other rows (drawn
 here, from the training run's seed, as fastNLP drew them when the model was built). In training,
 each real token is replaced by UNK with probability `word_dropout` (padding never is), and dropout
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from models.dropout import Dropout
-from utils.datafile import PAD_ID, UNK_ID
+from utils.data.datafile import PAD_ID, UNK_ID
 
 
 class WordEmbedding(nn.Embedding):

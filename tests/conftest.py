@@ -29,7 +29,7 @@ def shared_data() -> Path:
 def ontonotes_splits(shared_data):
     """The real OntoNotes splits (pt dropped), read once per test session: {split: (sentences,
     report)} with split in train/development/test."""
-    from utils.readers.ontonotes import ReadReport, read_ontonotes
+    from utils.data.readers.ontonotes import ReadReport, read_ontonotes
 
     folder = shared_data / "ontonotes"
     splits = {}
@@ -53,7 +53,7 @@ def one_thread():
 def tiny_data_file(tmp_path_factory) -> Path:
     """A data file of `synthetic_data` (two tasks, 40 train and 16 dev/test sentences)."""
     from test_model_fixtures import synthetic_data
-    from utils.datafile import save_data_file
+    from utils.data.datafile import save_data_file
 
     path = tmp_path_factory.mktemp("tiny_data") / "tiny.pt"
     save_data_file(synthetic_data(n_train=40, n_eval=16), path)

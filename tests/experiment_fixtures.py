@@ -15,8 +15,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from test_model_fixtures import synthetic_data  # noqa: E402
 
-from utils.datafile import save_data_file  # noqa: E402
-from utils.mask_select import main as select_masks  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
+from utils.sparsity.mask_select import main as select_masks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("pos", "chunk", "ner")

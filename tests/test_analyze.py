@@ -19,8 +19,8 @@ from experiment_fixtures import in_process  # noqa: E402
 import train_mtl  # noqa: E402
 import train_single  # noqa: E402
 from utils.atomic import read_jsonl  # noqa: E402
-from utils.datafile import load_data_file  # noqa: E402
-from utils.run_dir import CHANGES_KEY, INPUTS_KEY  # noqa: E402
+from utils.data.datafile import load_data_file  # noqa: E402
+from utils.training.run_dir import CHANGES_KEY, INPUTS_KEY  # noqa: E402
 
 FIGURES = ("pruning_curves", "overlap_rounds", "chosen_masks", "comparison", "training_curves")
 

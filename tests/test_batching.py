@@ -9,7 +9,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from test_model_fixtures import conll03_sample, synthetic_data  # noqa: E402
 
-from utils.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
+from utils.data.batching import SplitIndex, bucket_batches, eval_batches  # noqa: E402
 
 
 def test_batch_holds_the_sentences_words_labels_and_chars():
@@ -71,8 +71,8 @@ def test_eval_batches_cover_the_split_in_length_order():
 
 def test_capped_eval_batches_give_long_sentences_their_own_batch_in_split_order():
     from test_model_fixtures import synthetic_data as make
-    from utils.batching import in_split_order
-    from utils.datafile import encode_split, index_of
+    from utils.data.batching import in_split_order
+    from utils.data.datafile import encode_split, index_of
 
     data = make(n_train=1)
     sentences = [["w1"] * n for n in (3, 400, 2, 5, 390, 4)] + [["w2" * 900, "w3"]]

@@ -14,13 +14,14 @@ import pytest
 import torch
 
 from test_model_fixtures import conll03_sample
-from utils.datafile import save_data_file
+from utils.data.datafile import save_data_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "throughput.py"
 sys.path.insert(0, str(ROOT / "bench"))
 
-import throughput  # noqa: E402
+import throughput_runs  # noqa: E402
+import throughput_sample  # noqa: E402
 
 TINY = ["--steps", "3", "--hidden", "16", "--eval-batch", "8", "--eval-batches", "1",
         "--repeats", "1", "--threads", "1"]
@@ -49,8 +50,8 @@ def result(data_file, tmp_path_factory) -> dict:
 
 
 def test_every_method_is_measured_with_sane_values(result):
-    assert set(result["train"]) == set(throughput.TRAIN_METHODS)
-    assert set(result["eval"]) == set(throughput.EVAL_METHODS)
+    assert set(result["train"]) == set(throughput_runs.TRAIN_METHODS)
+    assert set(result["eval"]) == set(throughput_runs.EVAL_METHODS)
     for table in (result["train"], result["eval"]):
         for row in table.values():
             assert row["tokens_per_s"] > 0 and row["best_seconds"] > 0
@@ -112,7 +113,7 @@ def test_table_output(data_file):
     lines = done.stdout.splitlines()
     assert any(line.startswith("sparse_over_hard") for line in lines)
     assert any(line.startswith("ms per 3-task step: hard ") for line in lines)
-    assert sum(line.split()[0] in throughput.TRAIN_METHODS for line in lines if line.strip()) == 11
+    assert sum(line.split()[0] in throughput_runs.TRAIN_METHODS for line in lines if line.strip()) == 11
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
@@ -125,7 +126,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 def test_sample_split_keeps_whole_sentences():
     split = conll03_sample(40, 5).data["ner"]["train"]
-    sample = throughput.sample_split(split, 15, torch.Generator().manual_seed(3))
+    sample = throughput_sample.sample_split(split, 15, torch.Generator().manual_seed(3))
     assert sample.n_sentences == 15
     assert int(sample.sent_lengths.sum()) == sample.n_tokens
     assert int(sample.word_lengths.sum()) == sample.chars.numel()

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from utils.optim import clip_grad_norm
+from utils.training.optim import clip_grad_norm
 
 
 def two_param_sets(scale: float):

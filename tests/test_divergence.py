@@ -1,6 +1,6 @@
 """A diverged run stops with a one-line error naming the epoch and batch, keeps nothing from the bad
 epoch (no selected weights, no pruned mask, no best.th), and continues with --resume and another
---optim from its last good epoch (utils/finite.py, utils/run_dir.py)."""
+--optim from its last good epoch (utils/training/finite.py, utils/training/run_dir.py)."""
 from __future__ import annotations
 
 import json
@@ -108,7 +108,7 @@ def test_last_good_epoch_is_kept_and_resumed_with_a_new_optimizer(tmp_path):
 
 def test_guard_on_a_gpu_reads_the_first_bad_batch_once_per_epoch():
     from utils.errors import TrainingDiverged
-    from utils.finite import FiniteGuard
+    from utils.training.finite import FiniteGuard
     model = torch.nn.Linear(2, 2)
     guard = FiniteGuard("cpu", eager=False)          # the GPU path, run on the CPU
     guard.start_epoch()

@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from utils.embeddings import GLOVE_PACKAGE, Vectors, load_vectors, pretrained_rows
+from utils.data.embeddings import GLOVE_PACKAGE, Vectors, load_vectors, pretrained_rows
 from utils.errors import InputError
 
 

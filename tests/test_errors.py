@@ -22,9 +22,9 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 from utils import atomic  # noqa: E402
 from utils.atomic import append_jsonl, read_jsonl  # noqa: E402
-from utils.checkpoint import load  # noqa: E402
-from utils.datafile import save_data_file  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.training.checkpoint import load  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = ["--hidden_size", "8", "--batch_size", "8", "--num_threads", "1", "--seed", "4",

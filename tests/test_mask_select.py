@@ -1,4 +1,5 @@
-"""Mask selection (utils/mask_select.py, prepare-masks.sh) and mask statistics (utils/mask_stats.py)
+"""Mask selection (utils/sparsity/mask_select.py, prepare-masks.sh) and mask statistics
+(utils/sparsity/mask_stats.py)
 on fake pruning runs: mask files of the real format built from a tiny dict of tensors."""
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import torch
 
 from utils.atomic import append_jsonl
 from utils.errors import InputError
-from utils.mask_select import main as select_main
-from utils.mask_select import select
-from utils.mask_stats import kept_by_histogram, pair_overlap, parameter_counts
+from utils.sparsity.mask_select import main as select_main
+from utils.sparsity.mask_select import select
+from utils.sparsity.mask_stats import kept_by_histogram, pair_overlap, parameter_counts
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPES = {"char_cnn.conv.weight": (3, 2, 3), "lstm.0.weight_ih_l0": (8, 4), "lstm.1.weight_hh_l0": (8, 2)}

@@ -11,8 +11,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_model import a_batch, tiny_config  # noqa: E402
 
 from models import build_model  # noqa: E402
-from utils.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_  # noqa: E402
-from utils.pruning import prunable_names  # noqa: E402
+from utils.sparsity.masking import (check_mask, float_mask, masked_call, union_masks,  # noqa: E402
+                                    zero_pruned_)
+from utils.sparsity.pruning import prunable_names  # noqa: E402
 
 
 # Tiny models: one thread (see conftest.one_thread).

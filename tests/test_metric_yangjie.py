@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from utils.metrics import make_metric, make_metrics
-from utils.tagschemes import get_spans
-from utils.yangjie_spans import bio_spans, bioes_spans
+from utils.data.tagschemes import get_spans
+from utils.training.metrics import make_metric, make_metrics
+from utils.training.yangjie_spans import bio_spans, bioes_spans
 
 # (tags, the original's spans, conlleval's spans); spans as (type, start, exclusive end)
 BIO_CASES = [

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from utils.metrics import AccuracyMetric, SpanF1Metric, make_metric
+from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file
+from utils.data.tagschemes import bio_to_bioes, get_spans
 from utils.paths import SHARED_DATA_DIR
-from utils.readers.columns import CONLL03_COLUMNS, read_column_file
-from utils.tagschemes import bio_to_bioes, get_spans
+from utils.training.metrics import AccuracyMetric, SpanF1Metric, make_metric
 
 CONLL03_DEV = SHARED_DATA_DIR / "conll03" / "dev.txt"
 needs_corpus = pytest.mark.skipif(not CONLL03_DEV.exists(), reason="real corpora not found in ../shared/data")

@@ -13,8 +13,8 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import ModelConfig, build_model, task_layers_for  # noqa: E402
 from models.crf import CRF  # noqa: E402
-from utils.pruning import prunable_names  # noqa: E402
-from utils.batching import SplitIndex  # noqa: E402
+from utils.data.batching import SplitIndex  # noqa: E402
+from utils.sparsity.pruning import prunable_names  # noqa: E402
 
 
 # Tiny models: one thread (see conftest.one_thread).
@@ -249,7 +249,7 @@ def test_dropout_sits_where_the_original_has_it():
 
 
 def test_weights_of_an_earlier_model_are_a_one_line_input_error(tmp_path):
-    from utils.checkpoint import load_into
+    from utils.training.checkpoint import load_into
     from utils.errors import InputError
 
     model = build_model(tiny_config())

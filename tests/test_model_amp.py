@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import ModelConfig, build_model  # noqa: E402
-from utils.batching import SplitIndex  # noqa: E402
+from utils.data.batching import SplitIndex  # noqa: E402
 
 
 def test_forward_and_backward_under_bf16_autocast():

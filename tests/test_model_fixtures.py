@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from utils.data.datafile import PreparedData, encode_split, index_of
 from utils.paths import SHARED_DATA_DIR
-from utils.datafile import PreparedData, encode_split, index_of
 
 CONLL03 = SHARED_DATA_DIR / "conll03"
 

@@ -9,10 +9,10 @@ import torch
 
 from models import ModelConfig, build_model
 from test_model_fixtures import synthetic_data
-from utils.batching import SplitIndex
-from utils.masking import float_mask, masked_call, union_masks, zero_pruned_
-from utils.pruning import prunable_names
-from utils.trainer import TaskData, TrainConfig, Trainer
+from utils.data.batching import SplitIndex
+from utils.sparsity.masking import float_mask, masked_call, union_masks, zero_pruned_
+from utils.sparsity.pruning import prunable_names
+from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 
 def _tasks(data):

@@ -16,11 +16,11 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 import train_mtl  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
 from utils.atomic import read_jsonl  # noqa: E402
-from utils.checkpoint import save_weights  # noqa: E402
-from utils.datafile import save_data_file  # noqa: E402
-from utils.presets import preset_help  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.pruning import prunable_names  # noqa: E402
+from utils.sparsity.pruning import prunable_names  # noqa: E402
+from utils.training.checkpoint import save_weights  # noqa: E402
+from utils.training.presets import preset_help  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--hidden_size", "8", "--epochs", "2", "--batch_size", "8", "--optim", "adam(lr=0.01)",

@@ -1,12 +1,12 @@
-"""Per-tensor overlap statistics of task masks (utils/mask_stats.py, the numbers of analyze.py's
+"""Per-tensor overlap statistics of task masks (utils/sparsity/mask_stats.py, the numbers of analyze.py's
 overlap figures) on hand-made masks whose answers are counted by hand."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from utils.analysis import independent_iou
-from utils.mask_stats import membership_histogram, overlap_by_tensor, pair_overlap
+from utils.results.analysis import independent_iou
+from utils.sparsity.mask_stats import membership_histogram, overlap_by_tensor, pair_overlap
 
 B = lambda *bits: torch.tensor(bits, dtype=torch.bool)  # noqa: E731
 # Tensor "a": its 8 weights cover each of the 8 subsets of {pos, chunk, ner} exactly once.

@@ -20,11 +20,11 @@ import torch
 
 import models.dropout
 from models import ModelConfig, build_model, data_sizes, task_layers_for
-from utils.batching import SplitIndex
-from utils.datafile import index_of, load_data_file, save_data_file, word_row
-from utils.embeddings import GLOVE_FILES, GLOVE_MODULE
-from utils.prepare import prepare
-from utils.prepare_sources import Request
+from utils.data.batching import SplitIndex
+from utils.data.datafile import index_of, load_data_file, save_data_file, word_row
+from utils.data.embeddings import GLOVE_FILES, GLOVE_MODULE
+from utils.data.prepare import prepare
+from utils.data.prepare_sources import Request
 
 fastNLP = pytest.importorskip("fastNLP")
 pytestmark = pytest.mark.usefixtures("one_thread")

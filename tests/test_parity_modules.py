@@ -13,8 +13,8 @@ import torch
 from models.bilstm import BiLSTMLayer, reversal_index
 from models.char_cnn import CharCNN
 from models.crf import CRF
-from utils.datafile import encode_split, index_of
-from utils.vocab import build_chars, count_tokens, word_types
+from utils.data.datafile import encode_split, index_of
+from utils.data.vocab import build_chars, count_tokens, word_types
 
 fastNLP = pytest.importorskip("fastNLP")
 pytestmark = pytest.mark.usefixtures("one_thread")

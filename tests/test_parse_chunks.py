@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from utils.chunk_agreement import chunk_agreement
-from utils.parse_chunks import ParseBitError, chunks_from_parse
-from utils.readers.columns import CONLL2000_COLUMNS, read_column_file
-from utils.tagschemes import check_tags
+from utils.data.chunk_agreement import chunk_agreement
+from utils.data.parse_chunks import ParseBitError, chunks_from_parse
+from utils.data.readers.columns import CONLL2000_COLUMNS, read_column_file
+from utils.data.tagschemes import check_tags
 
 CASES = {
     "simple clause": ("DT JJ NN VBZ .", ["(TOP(S(NP*", "*", "*)", "(VP*)", "*))"],

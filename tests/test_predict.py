@@ -15,7 +15,7 @@ from experiment_fixtures import in_process  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from utils.atomic import read_jsonl  # noqa: E402
-from utils.datafile import load_data_file, save_data_file  # noqa: E402
+from utils.data.datafile import load_data_file, save_data_file  # noqa: E402
 
 
 def predict(capsys, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:

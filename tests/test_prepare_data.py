@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.datafile import FORMAT_VERSION, UNK_ID, load_data_file
+from utils.data.datafile import FORMAT_VERSION, UNK_ID, load_data_file
+from utils.data.prepare import prepare
+from utils.data.prepare_sources import Request
+from utils.data.readers.text import sha256_of
 from utils.errors import InputError
-from utils.prepare import prepare
-from utils.prepare_sources import Request
-from utils.readers.text import sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "prepare-data.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from utils.errors import InputError
-from utils.presets import PRESETS, apply_preset, check_ranges
+from utils.training.presets import PRESETS, apply_preset, check_ranges
 
 
 def test_set_values_win_and_unset_ones_come_from_the_preset():

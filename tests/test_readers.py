@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 import utils.paths
+from utils.data.prepare_sources import split_off_dev
+from utils.data.readers.columns import (CONLL03_COLUMNS, CONLL2000_COLUMNS, WSJ_POS_COLUMNS,
+                                        read_column_file)
+from utils.data.readers.locate import locate
+from utils.data.readers.ontonotes import BracketError, ReadReport, brackets_to_bioes, read_ontonotes
+from utils.data.readers.schemes import tags_in_scheme
 from utils.errors import InputError
-from utils.prepare_sources import split_off_dev
-from utils.readers.columns import (CONLL03_COLUMNS, CONLL2000_COLUMNS, WSJ_POS_COLUMNS,
-                                   read_column_file)
-from utils.readers.locate import locate
-from utils.readers.ontonotes import (BracketError, ReadReport, brackets_to_bioes,
-                                     read_ontonotes)
-from utils.readers.schemes import tags_in_scheme
 
 # ---- column files -------------------------------------------------------------------------
 

@@ -20,10 +20,10 @@ import train_mtl  # noqa: E402
 import train_single  # noqa: E402
 from models import build_model  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.lr_schedules import lr_factor, parse_scheduler  # noqa: E402
-from utils.optim import clip_gradients  # noqa: E402
-from utils.schedules import make_schedule  # noqa: E402
-from utils.trainer import TrainConfig, Trainer  # noqa: E402
+from utils.training.lr_schedules import lr_factor, parse_scheduler  # noqa: E402
+from utils.training.optim import clip_gradients  # noqa: E402
+from utils.training.schedules import make_schedule  # noqa: E402
+from utils.training.trainer import TrainConfig, Trainer  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,5 +1,6 @@
 """Nothing lost: every argument and input is checked before a run folder is written or replaced,
-and --resume checks that it continues the same run (utils/run_dir.py, utils/fingerprint.py)."""
+and --resume checks that it continues the same run (utils/training/run_dir.py,
+utils/training/fingerprint.py)."""
 from __future__ import annotations
 
 import os
@@ -18,9 +19,9 @@ from cli_runner import REPO, one_line_error  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import ModelConfig, build_model  # noqa: E402
-from utils.checkpoint import save_weights  # noqa: E402
-from utils.datafile import save_data_file  # noqa: E402
-from utils.pruning import full_mask, prunable_names  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
+from utils.sparsity.pruning import full_mask, prunable_names  # noqa: E402
+from utils.training.checkpoint import save_weights  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = ["--hidden_size", "8", "--batch_size", "8", "--num_threads", "1", "--seed", "2",
@@ -171,7 +172,7 @@ def test_resume_refuses_masks_replaced_during_an_interrupted_run(inputs, tmp_pat
 
 
 def test_fingerprints_name_what_changed(tmp_path, monkeypatch):
-    from utils.fingerprint import differences, fingerprints
+    from utils.training.fingerprint import differences, fingerprints
     (tmp_path / "masks").mkdir()
     for name in ("0.th", "1.th"):
         (tmp_path / "masks" / name).write_bytes(name.encode())

@@ -1,4 +1,5 @@
-"""The results table (utils/results_table.py) and the run scripts' shared logic (scripts/run_common.sh)."""
+"""The results table (utils/results/results_table.py) and the run scripts' shared logic
+(scripts/run_common.sh)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from utils.errors import InputError
-from utils.results_table import build, format_markdown, format_text
+from utils.results.results_table import build, format_markdown, format_text
 
 REPO = Path(__file__).resolve().parents[1]
 METRIC = {"pos": "accuracy", "chunk": "f1", "ner": "f1"}
@@ -96,7 +97,7 @@ def three_task_data(path: Path, n_tasks: int = 3) -> Path:
     import sys
     sys.path.insert(0, str(Path(__file__).parent))
     from test_model_fixtures import synthetic_data
-    from utils.datafile import save_data_file
+    from utils.data.datafile import save_data_file
 
     data = synthetic_data(n_train=24, n_eval=8)
     if n_tasks == 3:

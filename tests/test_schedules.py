@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils.batching import bucket_batches, fastnlp_bucket_batches, random_batches
-from utils.schedules import make_schedule
+from utils.data.batching import bucket_batches, fastnlp_bucket_batches, random_batches
+from utils.training.schedules import make_schedule
 
 
 def lengths_of(sizes: dict[int, int]) -> dict[int, torch.Tensor]:

@@ -14,10 +14,10 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 import train_mtl  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
 from models.soft import initial_stitch, mixing_weights  # noqa: E402
-from utils.batching import SplitIndex  # noqa: E402
-from utils.checkpoint import save_weights  # noqa: E402
-from utils.datafile import save_data_file  # noqa: E402
+from utils.data.batching import SplitIndex  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.training.checkpoint import save_weights  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

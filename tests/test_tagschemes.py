@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file
+from utils.data.tagschemes import (SCHEMES, TagSchemeError, bio_to_bioes, bioes_to_bio, check_tags,
+                                   get_spans, iob1_to_bio, looks_like_iob1)
 from utils.paths import SHARED_DATA_DIR
-from utils.readers.columns import CONLL03_COLUMNS, read_column_file
-from utils.tagschemes import (SCHEMES, TagSchemeError, bio_to_bioes, bioes_to_bio, check_tags,
-                              get_spans, iob1_to_bio, looks_like_iob1)
 
 CONLL03_DEV = SHARED_DATA_DIR / "conll03" / "dev.txt"
 

@@ -18,7 +18,7 @@ from cli_runner import InProcess, run  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from utils.atomic import read_jsonl  # noqa: E402
-from utils.datafile import save_data_file  # noqa: E402
+from utils.data.datafile import save_data_file  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--task_id", "1", "--hidden_size", "8", "--epochs", "4", "--pruning_iter", "2",

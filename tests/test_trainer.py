@@ -16,10 +16,10 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 from models import build_model  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.lr_schedules import build_scheduler  # noqa: E402
-from utils.optim import build_optimizer, parse_optim  # noqa: E402
-from utils.pruning import full_mask, magnitude_prune, n_total, prunable_names  # noqa: E402
-from utils.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
+from utils.sparsity.pruning import full_mask, magnitude_prune, n_total, prunable_names  # noqa: E402
+from utils.training.lr_schedules import build_scheduler  # noqa: E402
+from utils.training.optim import build_optimizer, parse_optim  # noqa: E402
+from utils.training.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
 
 
 # Tiny models: one thread (see conftest.one_thread).

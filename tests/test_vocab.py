@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from utils.datafile import PAD, PAD_ID, UNK, UNK_ID, index_of, word_row
-from utils.vocab import (build_chars, build_labels, by_frequency, count_tokens, embedding_rows,
-                         lower_forms, word_types)
+from utils.data.datafile import PAD, PAD_ID, UNK, UNK_ID, index_of, word_row
+from utils.data.vocab import (build_chars, build_labels, by_frequency, count_tokens, embedding_rows,
+                              lower_forms, word_types)
 
 
 def test_count_and_order():

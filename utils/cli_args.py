@@ -8,10 +8,10 @@ import textwrap
 import torch
 
 from utils.errors import InputError
-from utils.metrics import SPAN_METRICS
-from utils.optim import CLIP_TYPES
-from utils.presets import preset_help
-from utils.schedules import BUCKETINGS
+from utils.training.metrics import SPAN_METRICS
+from utils.training.optim import CLIP_TYPES
+from utils.training.presets import preset_help
+from utils.training.schedules import BUCKETINGS
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -30,7 +30,7 @@ class InputError(Exception):
 
 
 class TrainingDiverged(Exception):
-    """A non-finite loss or weight; raised by utils.finite before anything is kept from it."""
+    """A non-finite loss or weight; raised by utils.training.finite before anything is kept from it."""
 
 
 class Terminated(Exception):
@@ -114,7 +114,7 @@ def run_main(main: Callable[[], object]) -> NoReturn:
             raise                                    # a bug: keep the traceback
         line, code = described
         if isinstance(err, TrainingDiverged) and run_folder() is not None:
-            from utils.run_dir import record_divergence   # (run_dir imports this module)
+            from utils.training.run_dir import record_divergence   # (run_dir imports this module)
             record_divergence(run_folder(), str(err))
         print(line, file=sys.stderr)
         sys.exit(code)

@@ -1,0 +1,220 @@
+"""The prepared data file `data/<setting>.pt`: its layout, how to build it, save it and load it.
+
+Layout (plain dicts, lists, strings, numbers and tensors only, so that
+`torch.load(path, weights_only=True)` reads it without unpickling any object):
+
+    format_version  int, FORMAT_VERSION
+    setting         "conll03" | "ptb" | "ontonotes" | any name
+    tasks           ["pos", "chunk", "ner"]; a task's position is its task_id
+    schemes         {task: "plain" | "bio" | "bioes"}  (plain = one tag per token, e.g. POS)
+    words           the word embedding's rows: the lower-cased form of each; 0 = PAD, 1 = UNK
+                    (a token's row: `word_row`; which forms get rows: utils.data.vocab)
+    chars           list of character strings; 0 = PAD, 1 = UNK
+    labels          {task: list of label strings}  (no padding label)
+    embedding       float tensor [n, dim]: the initial vectors of the first n rows (PAD, UNK and
+                    the forms with a pretrained vector); None without vectors. The model
+                    initialises the other rows.
+    data            {task: {split: Split}} with split in "train", "dev", "test", and a Split:
+        words         int64 [n_tokens]     embedding rows of all tokens, concatenated
+        labels        int64 [n_tokens]     label ids, aligned with words
+        sent_lengths  int64 [n_sentences]  tokens per sentence
+        chars         int64 [n_chars]      char ids of all tokens, concatenated
+        word_lengths  int64 [n_tokens]     chars per token (at least 1)
+    provenance      dict of plain values: sources, sha256, counts, arguments, conversions
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from utils.atomic import torch_save_atomic
+from utils.errors import InputError
+
+# 2: one embedding row per lower-cased form, fastNLP's char vocabulary (1: one row per word).
+FORMAT_VERSION = 2
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+SPLITS = ("train", "dev", "test")
+SPLIT_FIELDS = ("words", "labels", "sent_lengths", "chars", "word_lengths")
+
+
+@dataclass
+class Split:
+    """One task's split as flat tensors (see the module docstring)."""
+
+    words: torch.Tensor
+    labels: torch.Tensor
+    sent_lengths: torch.Tensor
+    chars: torch.Tensor
+    word_lengths: torch.Tensor
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.sent_lengths.numel())
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.words.numel())
+
+    def subset(self, n_sentences: int) -> "Split":
+        """The first `n_sentences` sentences (for demos and tests)."""
+        n_sentences = min(n_sentences, self.n_sentences)
+        n_tok = int(self.sent_lengths[:n_sentences].sum())
+        n_chr = int(self.word_lengths[:n_tok].sum())
+        return Split(self.words[:n_tok], self.labels[:n_tok], self.sent_lengths[:n_sentences],
+                     self.chars[:n_chr], self.word_lengths[:n_tok])
+
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name) for name in SPLIT_FIELDS}
+
+
+def word_row(word: str, rows: Mapping[str, int]) -> int:
+    """The embedding row of a token: the row of its lower-cased form, else UNK's.
+
+    The one place this mapping lives: prepare-data.py encodes every corpus token with it (through
+    `encode_split`), and tagging new text must use it too. `rows` maps each row's form to its
+    index (`index_of(data.words)`). It gives the row fastNLP's `StaticEmbedding(lower=True)` gives
+    (tests/test_fastnlp_parity.py)."""
+    return rows.get(word.lower(), UNK_ID)
+
+
+def encode_split(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
+                 word_index: Mapping[str, int], char_index: Mapping[str, int],
+                 label_index: Mapping[str, int]) -> Split:
+    """Turn token and tag lists into a Split: rows by `word_row` (`word_index` = the rows' index),
+    unknown chars map to UNK."""
+    words, labels, lengths, chars, word_lengths = [], [], [], [], []
+    for tokens, sent_tags in zip(sentences, tags):
+        lengths.append(len(tokens))
+        for token, tag in zip(tokens, sent_tags):
+            words.append(word_row(token, word_index))
+            labels.append(label_index[tag])
+            ids = [char_index.get(c, UNK_ID) for c in token] or [UNK_ID]
+            chars.extend(ids)
+            word_lengths.append(len(ids))
+    as_long = lambda values: torch.tensor(values, dtype=torch.long)
+    return Split(as_long(words), as_long(labels), as_long(lengths), as_long(chars),
+                 as_long(word_lengths))
+
+
+@dataclass
+class PreparedData:
+    """A loaded data file."""
+
+    setting: str
+    tasks: list[str]
+    schemes: dict[str, str]
+    words: list[str]
+    chars: list[str]
+    labels: dict[str, list[str]]
+    embedding: torch.Tensor | None
+    data: dict[str, dict[str, Split]]
+    provenance: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "setting": self.setting,
+            "tasks": list(self.tasks),
+            "schemes": dict(self.schemes),
+            "words": list(self.words),
+            "chars": list(self.chars),
+            "labels": {t: list(v) for t, v in self.labels.items()},
+            "embedding": self.embedding,
+            "data": {t: {s: split.to_dict() for s, split in splits.items()}
+                     for t, splits in self.data.items()},
+            "provenance": self.provenance,
+        }
+
+    def subset(self, n_train: int, n_eval: int) -> "PreparedData":
+        """A copy keeping the first sentences of every split (demo preset, tests)."""
+        data = {t: {s: split.subset(n_train if s == "train" else n_eval)
+                    for s, split in splits.items()} for t, splits in self.data.items()}
+        return PreparedData(self.setting, self.tasks, self.schemes, self.words, self.chars,
+                            self.labels, self.embedding, data, dict(self.provenance))
+
+
+def save_data_file(prepared: PreparedData, path: str | os.PathLike) -> None:
+    """Write the data file atomically (no half-written file on failure)."""
+    torch_save_atomic(prepared.to_dict(), path)
+
+
+def load_data_file(path: str | os.PathLike) -> PreparedData:
+    """Load and check a data file written by `save_data_file`."""
+    if not os.path.isfile(path):
+        raise InputError("data file not found; run prepare-data.py first", path)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # corrupt or foreign file
+        raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
+    if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
+        found = raw.get("format_version") if isinstance(raw, dict) else None
+        older = " (written before the vocabulary followed the original code's)" \
+            if isinstance(found, int) and found < FORMAT_VERSION else ""
+        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}{older}; "
+                         "run prepare-data.py again", path)
+    problem = layout_problem(raw)
+    if problem:
+        raise InputError(f"not a complete data file: {problem}; run prepare-data.py again", path)
+    data = {t: {s: Split(**{f: split[f] for f in SPLIT_FIELDS}) for s, split in splits.items()}
+            for t, splits in raw["data"].items()}
+    return PreparedData(raw["setting"], raw["tasks"], raw["schemes"], raw["words"],
+                        raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"])
+
+
+_TOP_LEVEL = ("setting", "tasks", "schemes", "words", "chars", "labels", "embedding", "data",
+              "provenance")
+
+
+def layout_problem(raw: dict[str, Any]) -> str | None:
+    """What is missing or inconsistent in a loaded data file (see the module docstring), or None.
+    Checks every part training reads: a file cut short or edited by hand fails here, in one
+    line, instead of deep inside training."""
+    missing = [key for key in _TOP_LEVEL if key not in raw]
+    if missing:
+        return f"no {', '.join(missing)}"
+    if not isinstance(raw["tasks"], list) or not raw["tasks"]:
+        return "'tasks' is not a list of task names"
+    for part in ("schemes", "labels", "data"):
+        absent = [t for t in raw["tasks"] if t not in raw[part]]
+        if absent:
+            return f"{part} lacks task(s) {', '.join(absent)}"
+    embedding = raw["embedding"]
+    if embedding is not None and (not isinstance(embedding, torch.Tensor) or embedding.dim() != 2
+                                  or embedding.size(0) > len(raw["words"])):
+        return f"the embedding is not a [n, dim] tensor with n <= {len(raw['words'])} (its rows)"
+    for task in raw["tasks"]:
+        for split in SPLITS:
+            problem = _split_problem(raw["data"][task].get(split), len(raw["words"]),
+                                     len(raw["chars"]), len(raw["labels"][task]))
+            if problem:
+                return f"data[{task!r}][{split!r}]: {problem}"
+    return None
+
+
+def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int) -> str | None:
+    if not isinstance(split, dict):
+        return "missing"
+    absent = [f for f in SPLIT_FIELDS if not isinstance(split.get(f), torch.Tensor)]
+    if absent:
+        return f"no tensor {', '.join(absent)}"
+    if any(split[f].dim() != 1 or split[f].dtype != torch.long for f in SPLIT_FIELDS):
+        return "every field must be a 1-d int64 tensor"
+    n_tokens = split["words"].numel()
+    if (split["labels"].numel() != n_tokens or int(split["sent_lengths"].sum()) != n_tokens
+            or split["word_lengths"].numel() != n_tokens
+            or int(split["word_lengths"].sum()) != split["chars"].numel()):
+        return "the lengths do not add up (words, labels, sent_lengths, chars, word_lengths)"
+    for field, size in (("words", n_words), ("chars", n_chars), ("labels", n_labels)):
+        values = split[field]
+        if values.numel() and not (0 <= int(values.min()) and int(values.max()) < size):
+            return f"{field} ids outside 0..{size - 1}"
+    return None
+
+
+def index_of(items: Iterable[str]) -> dict[str, int]:
+    """Map each string of a vocabulary list to its position."""
+    return {item: i for i, item in enumerate(items)}

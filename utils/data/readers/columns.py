@@ -1,0 +1,77 @@
+"""One reader for the whitespace-separated column formats (CoNLL-2003, CoNLL-2000, WSJ `.pos`).
+
+A sentence is a run of non-blank lines; blank lines separate sentences. `-DOCSTART-` lines (document
+boundaries in CoNLL-2003 and the WSJ files) are dropped. Every token line must have exactly the
+expected number of columns; column 0 is the word.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Mapping
+
+from utils.data.readers.sentences import TaggedSentences
+from utils.data.readers.text import iter_lines
+from utils.errors import InputError
+from utils.paths import display_path
+
+DOCSTART = "-DOCSTART-"
+
+# The column layouts of the corpora: names of the tag columns -> their 0-based index.
+CONLL03_COLUMNS = {"pos": 1, "chunk": 2, "ner": 3}
+CONLL2000_COLUMNS = {"pos": 1, "chunk": 2}
+WSJ_POS_COLUMNS = {"pos": 1}
+
+
+def read_column_file(path: str | os.PathLike, columns: Mapping[str, int], n_columns: int,
+                     into: TaggedSentences | None = None) -> TaggedSentences:
+    """Read one column file; append to `into` when given (to join several files)."""
+    return read_columns(iter_lines(path), display_path(path), columns, n_columns, into)
+
+
+def read_columns(lines: Iterable[tuple[int, str]], shown: str, columns: Mapping[str, int],
+                 n_columns: int | None, into: TaggedSentences | None = None) -> TaggedSentences:
+    """`read_column_file` on numbered lines already read (`iter_lines`) from the file `shown`.
+    `n_columns` None: every token line has as many columns as the first one."""
+    out = into if into is not None else TaggedSentences(tags={name: [] for name in columns})
+    out.files.append(shown)
+    file_index = len(out.files) - 1
+    already = len(out.words)
+    layout = " ".join(["word"] + sorted(columns, key=columns.get))
+    words: list[str] = []
+    tags: dict[str, list[str]] = {name: [] for name in columns}
+    first_line = 0
+
+    def close_sentence() -> None:
+        nonlocal words, tags
+        if words:
+            out.words.append(words)
+            for name, values in tags.items():
+                out.tags[name].append(values)
+            out.first_lines.append(first_line)
+            out.file_of.append(file_index)
+        words, tags = [], {name: [] for name in columns}
+
+    for number, line in lines:
+        fields = line.split()
+        if not fields:
+            close_sentence()
+            continue
+        if fields[0] == DOCSTART:
+            close_sentence()
+            continue
+        n_columns = n_columns or len(fields)
+        if max(columns.values(), default=0) >= n_columns:
+            raise InputError(f"expected at least {max(columns.values()) + 1} columns ({layout}), "
+                             f"found {n_columns}", shown, number)
+        if len(fields) != n_columns:
+            raise InputError(f"expected {n_columns} columns ({layout}), found {len(fields)}",
+                             shown, number)
+        if not words:
+            first_line = number
+        words.append(fields[0])
+        for name, index in columns.items():
+            tags[name].append(fields[index])
+    close_sentence()
+    if len(out.words) == already:
+        raise InputError("no sentences found; expected tagged sentences", shown, 1)
+    return out

@@ -1,0 +1,304 @@
+"""analyze.py's report: every figure with its CSV, the Markdown tables and report.md, written to
+a temporary folder beside the output and moved into place at the end, so an interrupted report
+never leaves a half-written folder and an old report is replaced whole."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from utils.atomic import current_umask
+from utils.errors import InputError
+from utils.results import analysis, plots
+from utils.results.results_table import METRIC_NAMES, format_markdown
+from utils.results.runs import Experiment, discover
+
+REPORT = "report.md"
+
+
+@dataclass
+class Report:
+    """What goes into report.md, section by section, and the files written so far."""
+
+    folder: Path
+    sections: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def add(self, *lines: str) -> None:
+        """A block of report.md; a heading as its first line gets a blank line after it."""
+        if len(lines) > 1 and lines[0].startswith("#") and lines[1]:
+            lines = (lines[0], "", *lines[1:])
+        self.sections.append("\n".join(lines))
+
+    def csv(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        (self.folder / name).write_text(buffer.getvalue(), encoding="utf-8")
+        self.files.append(name)
+
+    def figure(self, name: str, draw: Callable[[Path], None]) -> str:
+        draw(self.folder / name)
+        self.files.append(name)
+        return f"![{name}]({name})"
+
+
+def _csv_value(value: Any) -> Any:
+    return f"{value:.4f}" if isinstance(value, float) else value
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
+
+
+def _names(labels: Sequence[str], stem: str) -> list[str]:
+    """One file stem per item: `stem` alone when there is one item, else `stem_<label>`."""
+    return [stem] if len(labels) == 1 else [f"{stem}_{_slug(label)}" for label in labels]
+
+
+# ---- sections -------------------------------------------------------------------------------
+def runs_section(report: Report, exp: Experiment) -> None:
+    rows = [["kind", "run", "what", "seed", "status"]]
+    for run in exp.pruning:
+        rows.append(["pruning", exp.relative(run.path), run.task, str(run.seed), run.status()])
+    for sel in exp.selections:
+        chosen = ", ".join(f"{t} round {k}" for t, k in sel.rounds.items())
+        rows.append(["masks", exp.relative(sel.path), chosen, "", sel.summary.get("rule", "")])
+    for run in exp.mtl:
+        rows.append(["multi-task", exp.relative(run.path), f"{run.mode}: {', '.join(run.tasks)}",
+                     str(run.seed), run.status()])
+    report.add("## Runs found", "", format_markdown(rows))
+    if exp.unreadable:
+        report.add(*[f"- skipped `{exp.relative(p)}`: {why}" for p, why in exp.unreadable])
+
+
+def pruning_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:
+    report.add("## Pruning curves",
+               "Dev and test score of each task's pruning round against the percent of prunable "
+               "weights it keeps; the ringed point is the round prepare-masks.sh chose.")
+    for pset, stem in zip(sets, _names([s.label for s in sets], "pruning_curves")):
+        rows = analysis.pruning_curve_rows(pset)
+        if not rows:
+            report.add(f"{pset.label}: no finished round yet.")
+            continue
+        tasks = list(pset.runs)
+        report.csv(f"{stem}.csv", rows)
+        image = report.figure(f"{stem}.png", lambda p: plots.pruning_curves(
+            rows, tasks, f"Pruning curves, {pset.label}", p))
+        table = [["round", "% kept"] + [f"{t} dev / test" for t in tasks]]
+        for k in sorted({r["round"] for r in rows}):
+            cells = {r["task"]: r for r in rows if r["round"] == k}
+            table.append([str(k), _fmt(next(iter(cells.values()))["percent_kept"])]
+                         + [_pruning_cell(cells.get(t)) for t in tasks])
+        chosen = "" if pset.selection is None else (
+            " Chosen (marked *): " + ", ".join(f"{t} round {k}" for t, k in pset.selection.rounds.items())
+            + f" ({pset.selection.summary.get('rule', '')}).")
+        report.add(f"### {pset.label}", "", image, "", format_markdown(table), "",
+                   f"Data: `{stem}.csv`.{chosen}")
+
+
+def _pruning_cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    return f"{_fmt(row['dev'])} / {_fmt(row['test'])}" + (" *" if row["chosen"] else "")
+
+
+def overlap_rounds_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:
+    usable = [(s, analysis.overlap_round_rows(s)) for s in sets]
+    usable = [(s, rows) for s, rows in usable if rows]
+    if not usable:
+        return
+    report.add("## Overlap across pruning rounds",
+               "For every pair of tasks, the overlap ratio of their masks at each round "
+               "(weights kept by both / kept by either), and the share of prunable weights all tasks "
+               "keep. Dotted: what masks of the same densities drawn independently would give; "
+               "above it, the tasks keep the same weights more often than chance.")
+    for (pset, rows), stem in zip(usable, _names([s.label for s, _ in usable], "overlap_rounds")):
+        tasks = list(pset.runs)
+        report.csv(f"{stem}.csv", rows)
+        image = report.figure(f"{stem}.png", lambda p: plots.overlap_rounds(
+            rows, tasks, f"Mask overlap across rounds, {pset.label}", p))
+        pairs = [k.split(":", 1)[1] for k in rows[0] if k.startswith("iou:")]
+        table = [["round", "% kept"] + [f"{p} (indep.)" for p in pairs] + ["all (indep.)"]]
+        for r in rows:
+            table.append([str(r["round"]), _fmt(r["percent_kept"])]
+                         + [f"{_fmt(r[f'iou:{p}'])} ({_fmt(r[f'independent_iou:{p}'])})" for p in pairs]
+                         + [f"{_fmt(r['all'])} ({_fmt(r['independent_all'])})"])
+        report.add(f"### {pset.label}", "", image, "", format_markdown(table), "",
+                   f"Overlap ratios and the share kept by all, in percent. Data: `{stem}.csv`.")
+
+
+def chosen_section(report: Report, exp: Experiment) -> None:
+    usable = [s for s in exp.selections if len(s.rounds) > 1]
+    if not usable:
+        return
+    report.add("## Overlap of the chosen masks",
+               "Per parameter tensor and overall, in percent of the tensor's prunable weights: kept "
+               "by each task, by both tasks of each pair, by all, by one task only (private), by none "
+               "(pruned). The heatmap gives the overlap ratio of each pair (kept by both / kept by either) "
+               "and of all tasks (kept by all / kept by any).")
+    for sel, stem in zip(usable, _names([exp.relative(s.path) for s in usable], "chosen_masks")):
+        rows = analysis.chosen_overlap_rows(sel)
+        tasks = list(sel.rounds)
+        report.csv(f"{stem}.csv", rows)
+        image = report.figure(f"{stem}.png", lambda p: plots.overlap_heatmap(
+            rows, tasks, f"Overlap of the chosen masks ({exp.relative(sel.path)})", p))
+        keys = [k for k in rows[0] if k not in ("tensor", "weights") and not k.startswith("iou:")]
+        shares = [["tensor", "weights"] + [k.replace(":", " ") for k in keys]]
+        shares += [[r["tensor"], f"{r['weights']:,}"] + [_fmt(r[k], 1) for k in keys] for r in rows]
+        ious = [k for k in rows[0] if k.startswith("iou:")]
+        ratio = [["tensor"] + [k.replace(":", " ") for k in ious]]
+        ratio += [[r["tensor"]] + [_fmt(r[k], 1) for k in ious] for r in rows]
+        report.add(f"### `{exp.relative(sel.path)}`", "", image, "", format_markdown(shares), "",
+                   format_markdown(ratio), "", f"Data: `{stem}.csv`.")
+
+
+def comparison_section(report: Report, exp: Experiment,
+                       found: Sequence[analysis.Method]) -> list[str]:
+    """The table and chart of the finished multi-task runs; returns the notes on missing runs."""
+    tasks = analysis.comparison_tasks(found)
+    notes = analysis.missing_notes(found, tasks)
+    finished = [m for m in found if m.by_seed]
+    if not finished:
+        report.add("## Method comparison", "", "No finished multi-task run.", "",
+                   *[f"- {n}" for n in notes])
+        return notes
+    rows = [row for m in finished for row in analysis.seed_rows(m, tasks)]
+    columns = [f"test:{t}" for t in tasks] + ["avg:test", "avg:dev", "parameters", "minutes"]
+    summary = {m.label: analysis.summarize([r for r in rows if r["method"] == m.label], columns)
+               for m in finished}
+    for row in rows:
+        row["runs"] = " ".join(exp.relative(Path(p)) for p in row["runs"].split())
+    report.csv("comparison.csv", rows)
+    image = report.figure("comparison.png", lambda p: plots.comparison_bars(
+        summary, tasks, "Test score at the epoch selected on dev", p))
+    metrics = {t: r.results["metric"].get(t, "") for m in finished for rs in m.by_seed.values()
+               for r in rs for t in r.results.get("metric", {})}
+    table = [["test score (%)"] + list(summary)]
+    for task in tasks:
+        label = f"{task} ({METRIC_NAMES.get(metrics.get(task, ''), metrics.get(task, '?'))})"
+        table.append([label] + [_mean_cell(summary[m].get(f"test:{task}")) for m in summary])
+    table.append(["avg (test)"] + [_mean_cell(summary[m].get("avg:test")) for m in summary])
+    table.append(["avg (dev)"] + [_mean_cell(summary[m].get("avg:dev")) for m in summary])
+    table.append(["parameters"] + [_count_cell(summary[m].get("parameters")) for m in summary])
+    table.append(["seeds"] + [str(len(m.by_seed)) for m in finished])
+    table.append(["train minutes"] + [_mean_cell(summary[m].get("minutes"), 1) for m in summary])
+    report.add("## Method comparison",
+               "Every finished train_mtl.py run, grouped by method; per task the test score at the "
+               "epoch with the best mean dev score. Several seeds: mean ± standard deviation. The "
+               "single-task column joins one run per task; its parameters are their sum.",
+               "", image, "", format_markdown(table), "",
+               "Data (one row per method and seed): `comparison.csv`.",
+               *([""] + [f"- {n}" for n in notes] if notes else []))
+    return notes
+
+
+def _mean_cell(cell: tuple | None, digits: int = 2) -> str:
+    if cell is None:
+        return "-"
+    mean, spread, _ = cell
+    return _fmt(mean, digits) + ("" if spread is None else f" ± {_fmt(spread, digits)}")
+
+
+def _count_cell(cell: tuple | None) -> str:
+    return "-" if cell is None else f"{round(cell[0]):,}"
+
+
+def training_section(report: Report, exp: Experiment, found: Sequence[analysis.Method]) -> None:
+    rows = analysis.training_curve_rows(found, exp)
+    if not rows:
+        return
+    tasks = list(dict.fromkeys(analysis.comparison_tasks(found) + [r["task"] for r in rows]))
+    report.csv("training_curves.csv", rows)
+    image = report.figure("training_curves.png", lambda p: plots.training_curves(
+        rows, tasks, "Dev score per epoch of the multi-task runs", p))
+    report.add("## Training curves", "", image, "", "Data: `training_curves.csv` (from each run's "
+               "log.jsonl).")
+
+
+def commands_section(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], str]]) -> None:
+    """The command of every run, rebuilt from its args.json (preset values written out)."""
+    lines = ["## How the runs were made",
+             "Rebuilt from each run's args.json: every value that differs from the script's default, "
+             "so the preset's values are written out.", ""]
+    presets = sorted({str(r.args.get("preset")) for r in exp.pruning + exp.mtl if r.args.get("preset")})
+    if presets:
+        lines += [f"Presets: {', '.join(presets)}.", ""]
+    lines.append("```bash")
+    for run in exp.pruning:
+        lines.append(f"# {exp.relative(run.path)}: {run.status()}")
+        lines.append(commands["train_single.py"](run.args))
+    for sel in exp.selections:
+        lines.append(f"# {exp.relative(sel.path)}: prepare-masks.sh, {sel.summary.get('rule', '?')}")
+    for run in exp.mtl:
+        lines.append(f"# {exp.relative(run.path)}: {run.status()}")
+        lines.append(commands["train_mtl.py"](run.args))
+    lines.append("```")
+    report.add(*lines)
+
+
+# ---- the whole report ---------------------------------------------------------------------------
+def write_report(exp_dir: Path, out: Path, commands: dict[str, Callable[[dict], str]]) -> Report:
+    """Analyse `exp_dir` and write the report into `out` (replacing an earlier report there)."""
+    if not exp_dir.is_dir():
+        raise InputError("no such experiment folder", exp_dir)
+    if out.exists() and not (out / REPORT).is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"exists and is not a report folder (no {REPORT}); choose another --out", out)
+    exp = discover(exp_dir, skip=[out])
+    if exp.empty:
+        raise InputError("no runs found: no args.json of train_single.py or train_mtl.py and no "
+                         "selection.json of prepare-masks.sh below this folder", exp_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        report = Report(staging)
+        build(report, exp, commands)
+        (staging / REPORT).write_text("\n\n".join(report.sections) + "\n", encoding="utf-8")
+        report.files.append(REPORT)
+        staging.chmod(0o777 & ~current_umask())   # mkdtemp makes it private
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report.folder = out
+    return report
+
+
+def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], str]]) -> None:
+    report.add(f"# Results of `{exp.root}`",
+               "Written by `analyze.py` from the saved runs only (nothing is trained). Scores are "
+               "percent: POS token accuracy, chunk and NER span F1.")
+    runs_section(report, exp)
+    sets = analysis.pruning_sets(exp)
+    if sets:
+        pruning_section(report, sets)
+        overlap_rounds_section(report, sets)
+    chosen_section(report, exp)
+    found = analysis.methods(exp)
+    if found:
+        comparison_section(report, exp, found)
+        training_section(report, exp, found)
+    commands_section(report, exp, commands)
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Move the finished report into place; an earlier one is removed only after that."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / out.name)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old)

@@ -1,0 +1,211 @@
+"""Tagging text with a trained model (predict.py).
+
+The model comes from its checkpoint (`utils.training.checkpoint.load_model`), the vocabulary and tag
+schemes from the data file it was trained on (named in the run's args.json), each task's mask
+from the checkpoint (train_mtl.py's best.th) or from the mask file beside it (train_single.py's
+best_[k]_[pct].th). The input is encoded as prepare-data.py encodes its corpora
+(`utils.data.datafile.encode_split`; unknown words and characters become UNK), gold columns are
+brought into the data file's tag schemes as prepare-data.py does (`tags_in_scheme`), and the
+predictions and scores come from the trainer's own evaluation (`Trainer.evaluate`), so they
+equal what training reported on the same sentences.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import torch
+
+from models import Tagger
+from utils.data.datafile import PreparedData, Split, encode_split, index_of, load_data_file
+from utils.data.readers.columns import DOCSTART, read_columns
+from utils.data.readers.schemes import tags_in_scheme
+from utils.data.readers.sentences import TaggedSentences
+from utils.errors import InputError
+from utils.paths import REPO_ROOT, display_path
+from utils.sparsity.mask_select import load_mask
+from utils.training.checkpoint import load_model
+from utils.training.trainer import TaskData, TrainConfig, Trainer
+
+FORMATS = ("auto", "text", "conll")
+# Cap of one evaluation batch's padded word positions: a sentence of thousands of tokens gets a
+# batch of its own instead of padding a hundred others to its length.
+MAX_POSITIONS = 20_000
+_PLACEHOLDER = "_"   # the label of unlabelled input (encode_split wants one)
+
+
+@dataclass
+class TrainedModel:
+    """A model ready to tag: weights, vocabularies, the tasks it was trained on, their masks."""
+
+    model: Tagger
+    data: PreparedData
+    task_ids: list[int]
+    masks: dict[int, dict[str, torch.Tensor]]
+    source: str
+
+
+def load_trained(model_path: Path, data_path: str | None = None) -> TrainedModel:
+    """best.th of train_mtl.py or best_[k]_[pct].th of train_single.py, with its data file."""
+    model, loaded = load_model(model_path)
+    args = _run_args(model_path)
+    if "task_ids" in loaded:                               # train_mtl.py
+        task_ids = [int(t) for t in loaded["task_ids"]]
+        masks = {int(t): m for t, m in (loaded.get("masks") or {}).items()}
+    elif "round" in loaded:                                # train_single.py: mask beside it
+        if "task_id" not in args:
+            raise InputError("args.json of the pruning run is needed beside it (it names the task)",
+                             model_path)
+        task_ids = [int(args["task_id"])]
+        mask_path = model_path.parent / model_path.name.removeprefix("best_")
+        masks = {task_ids[0]: load_mask(mask_path)["mask"]}
+    else:
+        raise InputError("not a trained model: expected best.th of train_mtl.py or "
+                         "best_[k]_[pct].th of train_single.py", model_path)
+    data = load_data_file(_data_file(data_path, args, model_path))
+    check_vocabulary(model, data, data_path or args.get("data_path"))
+    return TrainedModel(model, data, task_ids, masks, display_path(model_path))
+
+
+def _run_args(model_path: Path) -> dict:
+    path = model_path.parent / "args.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"not JSON ({err})", path) from None
+
+
+def _data_file(given: str | None, args: dict, model_path: Path) -> Path:
+    """--data_path, else the run's data_path (as given, or relative to the repository)."""
+    if given is not None:
+        return Path(given)
+    named = args.get("data_path")
+    if named is None:
+        raise InputError("no args.json beside the model names its data file; pass --data_path",
+                         model_path)
+    for candidate in (Path(named), REPO_ROOT / named):
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"the data file the model was trained on ({named}, from args.json) is not "
+                     "here; pass --data_path", model_path)
+
+
+def check_vocabulary(model: Tagger, data: PreparedData, data_path: object) -> None:
+    """The data file must be the one the model was trained on: the same vocabulary sizes."""
+    config = model.config
+    here = {"words": len(data.words), "chars": len(data.chars),
+            "labels": [len(data.labels[t]) for t in data.tasks]}
+    there = {"words": config.n_words, "chars": config.n_chars, "labels": list(config.n_labels)}
+    differ = [f"{k} {there[k]} in the model, {here[k]} here" for k in here if here[k] != there[k]]
+    if differ:
+        raise InputError("this data file is not the one the model was trained on ("
+                         + "; ".join(differ) + "); pass that one with --data_path", data_path)
+
+
+def select_tasks(trained: TrainedModel, names: str | None) -> list[int]:
+    """Task ids from "pos,chunk" (default: every task the model was trained on)."""
+    trained_names = {trained.data.tasks[t]: t for t in trained.task_ids}
+    if not names:
+        return list(trained.task_ids)
+    chosen = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in trained_names:
+            raise InputError(f"the model was not trained on task {name!r}; its tasks: "
+                             f"{', '.join(trained_names)}", "--tasks")
+        chosen.append(trained_names[name])
+    return chosen
+
+
+# ---- input ----------------------------------------------------------------------------------
+def detect_format(lines: Sequence[tuple[int, str]]) -> str:
+    """"conll" when the lines look like columns (a -DOCSTART- line, or more than two token lines
+    all with the same number of fields, which is at least 2 or comes with blank separator lines),
+    else "text" (one sentence per line)."""
+    rows = [line.split() for _, line in lines]
+    filled = [r for r in rows if r]
+    if any(r[0] == DOCSTART for r in filled):
+        return "conll"
+    widths = {len(r) for r in filled}
+    blank = len(filled) < len(rows)
+    return "conll" if len(filled) > 2 and len(widths) == 1 and (widths.pop() >= 2 or blank) else "text"
+
+
+def read_text(lines: Iterable[tuple[int, str]], shown: str) -> TaggedSentences:
+    """One sentence per non-blank line, tokens split at whitespace."""
+    out = TaggedSentences(files=[shown])
+    for number, line in lines:
+        tokens = line.split()
+        if tokens:
+            out.words.append(tokens)
+            out.first_lines.append(number)
+            out.file_of.append(0)
+    return out
+
+
+def read_input(lines: Sequence[tuple[int, str]], shown: str, fmt: str,
+               gold_columns: Mapping[str, int] | None = None) -> TaggedSentences:
+    """The sentences of the input; with `gold_columns` ({task: column}) their gold tags."""
+    if fmt == "text":
+        return read_text(lines, shown)
+    return read_columns(lines, shown, dict(gold_columns or {}), None)
+
+
+def gold_tags(sentences: TaggedSentences, task: str, data: PreparedData) -> list[list[str]]:
+    """The gold column of `task` in the data file's tag scheme, every tag one the model knows."""
+    tags, _ = tags_in_scheme(sentences, task, data.schemes[task])
+    known = set(data.labels[task])
+    for index, sentence in enumerate(tags):
+        for position, tag in enumerate(sentence):
+            if tag not in known:
+                path, line = sentences.where(index, position)
+                raise InputError(f"{task} tag {tag!r} is not one the model knows "
+                                 f"({', '.join(data.labels[task][:12])}, ...)", path, line)
+    return tags
+
+
+def encode(sentences: TaggedSentences, data: PreparedData, task_ids: Sequence[int],
+           gold: bool) -> dict[int, Split]:
+    """One Split per task over the same sentences; labels are the gold tags, or placeholders."""
+    words, chars = index_of(data.words), index_of(data.chars)
+    if not gold:
+        placeholder = [[_PLACEHOLDER] * len(s) for s in sentences.words]
+        split = encode_split(sentences.words, placeholder, words, chars, {_PLACEHOLDER: 0})
+        return {t: split for t in task_ids}
+    splits: dict[int, Split] = {}
+    for task_id in task_ids:
+        task = data.tasks[task_id]
+        tags = gold_tags(sentences, task, data)
+        splits[task_id] = encode_split(sentences.words, tags, words, chars, index_of(data.labels[task]))
+    return splits
+
+
+# ---- tagging --------------------------------------------------------------------------------
+def tag(trained: TrainedModel, splits: Mapping[int, Split], batch_size: int,
+        device: str = "cpu") -> tuple[dict[str, list[list[str]]], dict[str, float]]:
+    """Predicted tags per task and sentence, and the scores against the labels in `splits`
+    (meaningful only for gold labels), through `Trainer.evaluate`."""
+    data = trained.data
+    tasks = [TaskData(t, data.tasks[t], data.schemes[data.tasks[t]], data.labels[data.tasks[t]],
+                      split, split, split) for t, split in splits.items()]
+    config = TrainConfig(epochs=0, eval_batch_size=batch_size, eval_max_positions=MAX_POSITIONS,
+                         device=device, progress=False)
+    masks = {t: trained.masks[t] for t in splits if t in trained.masks}
+    trainer = Trainer(trained.model, tasks, config, seed=0, masks=masks or None, echo=lambda _: None)
+    predicted: dict[str, list] = {}
+    scores = trainer.evaluate("test", predicted)
+    tags = {task.name: [[task.labels[i] for i in sentence] for sentence in predicted[task.name]]
+            for task in tasks}
+    return tags, scores
+
+
+def conll_lines(sentences: TaggedSentences, tags: Mapping[str, list[list[str]]]) -> Iterator[str]:
+    """Word, then one column per task; a blank line after every sentence."""
+    columns = list(tags.values())
+    for index, words in enumerate(sentences.words):
+        for position, word in enumerate(words):
+            yield " ".join([word] + [column[index][position] for column in columns])
+        yield ""

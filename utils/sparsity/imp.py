@@ -1,0 +1,236 @@
+"""Iterative Magnitude Pruning for one task: train, prune, rewind, repeat; resumable.
+
+Files in the run directory:
+  init_weights.th      the rewind point: {"state_dict", "model_config"} (or the warm-up weights)
+  [k]_[pct].th         the mask of round k: {"mask", "pruning_time": k, "percent": pct}
+  best_[k]_[pct].th    the selected weights of round k (with model_config, dev and test scores)
+  results.jsonl        one row per finished round
+  log.jsonl            one row per epoch (with its round)
+  resume_[k].th        round k's training state while it runs (deleted when the round ends)
+Round 0 trains the dense network (or the --init_masks subnetwork); round k > 0 prunes the
+selected weights of round k-1 and rewinds the survivors to init_weights.th.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from models import ModelConfig, Tagger, build_model
+from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
+from utils.cli_args import summary_writer_class
+from utils.data.datafile import PreparedData
+from utils.errors import InputError
+from utils.sparsity.mask_select import load_mask
+from utils.sparsity.masking import check_mask
+from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept,
+                                    prunable_names, rewind_, target_kept)
+from utils.training.checkpoint import (load, load_into, load_model, load_weights, save_weights,
+                                       seed_everything)
+from utils.training.trainer import TaskData, TrainConfig, Trainer
+
+RESULTS, LOG, INIT = "results.jsonl", "log.jsonl", "init_weights.th"
+
+
+def state_file(k: int) -> str:
+    """Round k's resume state (one name per round, so a stale state never meets another round)."""
+    return f"resume_{k}.th"
+
+
+@dataclass
+class ImpPlan:
+    """What to prune and how long to train (filled from the command line)."""
+
+    task_id: int
+    seed: int
+    pruning_iter: int
+    final_rate: float
+    need_cut: list[str]
+    train: TrainConfig
+    init_weights: str | None = None
+    init_masks: str | None = None
+    tensorboard: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def task_data(data: PreparedData, task_id: int) -> TaskData:
+    name = data.tasks[task_id]
+    return TaskData(task_id, name, data.schemes[name], data.labels[name], **data.data[name])
+
+
+def check_plan(config: ModelConfig, plan: ImpPlan) -> None:
+    """Every input of the plan checked against the network, before the run folder is written:
+    --need_cut matches parameters, --init_masks and --init_weights fit the model, --tensorboard
+    can be written."""
+    model = build_model(config, None)
+    base_mask(model, plan)
+    if plan.init_weights:
+        load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
+    if plan.tensorboard:
+        summary_writer_class()
+
+
+def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path) -> Tagger:
+    """The model at the rewind point; written to init_weights.th on a fresh run, read on resume."""
+    path = run_dir / INIT
+    model = build_model(config, None)
+    if path.is_file():
+        load_into(model, load_weights(path)[0], path)
+        return model
+    seed_everything(plan.seed)
+    model = build_model(config, data.embedding)
+    if plan.init_weights:
+        load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
+    save_weights(path, model, config, seed=plan.seed)
+    return model
+
+
+def base_mask(model: Tagger, plan: ImpPlan) -> dict[str, torch.Tensor]:
+    """Round 0's mask: every prunable weight, or the --init_masks subnetwork."""
+    if plan.init_masks is None:
+        names = prunable_names(model, plan.need_cut)
+        if not names:
+            raise InputError(f"no parameter name contains any of {plan.need_cut}", "--need_cut")
+        return full_mask(model, names)
+    mask = load_mask(plan.init_masks)["mask"]
+    try:
+        check_mask(model, mask)
+    except ValueError as err:
+        raise InputError(str(err), plan.init_masks) from None
+    return {name: kept.bool() for name, kept in mask.items()}
+
+
+def round_mask(k: int, run_dir: Path, model: Tagger, plan: ImpPlan,
+               first: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
+    """Round k's mask: from its file if written already, else pruned from round k-1's best."""
+    existing = sorted(p for p in run_dir.glob(f"{k}_*.th"))
+    if existing:
+        return load(existing[0], "mask file")["mask"], existing[0].name
+    if k == 0:
+        mask = first
+    else:
+        previous = _find(run_dir, f"{k - 1}_*.th")
+        best = _find(run_dir, f"best_{k - 1}_*.th")
+        prev_mask = load(previous, "mask file")["mask"]
+        weights, _ = load_weights(best)
+        keep = target_kept(n_kept(first), plan.final_rate, plan.pruning_iter, k)
+        mask = magnitude_prune(weights, prev_mask, keep)
+    name = mask_filename(k, percent_of(mask, first))
+    torch_save_atomic({"mask": mask, "pruning_time": k, "percent": percent_of(mask, first)},
+                      run_dir / name)
+    return mask, name
+
+
+def percent_of(mask: dict[str, torch.Tensor], first: dict[str, torch.Tensor]) -> float:
+    """Percent of the prunable weights kept, two decimals."""
+    return round(100.0 * n_kept(mask) / sum(m.numel() for m in first.values()), 2)
+
+
+def _find(run_dir: Path, pattern: str) -> Path:
+    found = sorted(run_dir.glob(pattern))
+    if not found:
+        raise InputError(f"missing {pattern} needed to continue pruning", run_dir)
+    return found[0]
+
+
+def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path,
+            echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Rounds 0..pruning_iter (skipping finished ones); returns all rows of results.jsonl."""
+    task = task_data(data, plan.task_id)
+    model = initial_model(config, data, plan, run_dir)
+    init_state = {name: value.clone() for name, value in model.state_dict().items()}
+    first = base_mask(model, plan)
+    done = {row["round"] for row in read_jsonl(run_dir / RESULTS)}
+    for k in range(plan.pruning_iter + 1):
+        if k in done:
+            (run_dir / state_file(k)).unlink(missing_ok=True)   # left by a crash after the row
+            continue
+        mask, mask_name = round_mask(k, run_dir, model, plan, first)
+        pct = percent_of(mask, first)
+        echo(f"round {k}/{plan.pruning_iter}: task {task.name}, {pct:.2f}% of "
+             f"{sum(m.numel() for m in first.values())} prunable weights kept")
+        started = time.time()
+        rewind_(model, init_state, mask)
+        trainer = Trainer(model, [task], plan.train, seed=plan.seed * 1000 + k,
+                          masks={task.task_id: mask}, state_path=run_dir / state_file(k),
+                          log_path=run_dir / LOG, log_fields={"round": k},
+                          tensorboard_dir=_tb_dir(plan.tensorboard, k), echo=echo)
+        result = trainer.fit()
+        best_name = f"best_{mask_name}"
+        row = {"round": k, "percent": pct, "mask_file": mask_name, "weights_file": best_name,
+               "task": task.name, "dev": result.dev[task.name], "test": result.test[task.name],
+               "metric": metric_label(task.scheme, plan.train.metric),
+               "scores": {"dev": result.dev_all[task.name], "test": result.test_all[task.name]},
+               "epochs": result.epochs,
+               "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
+               "epoch_seconds": _mean([h["epoch_seconds"] for h in result.history])}
+        save_weights(run_dir / best_name, model, config, round=k, percent=pct,
+                     dev=row["dev"], test=row["test"])
+        append_jsonl(row, run_dir / RESULTS)
+        (run_dir / state_file(k)).unlink(missing_ok=True)
+        echo(f"round {k}: {pct:.2f}% kept, dev {row['dev']:.2f} test {row['test']:.2f} "
+             f"(best epoch {row['best_epoch']}/{row['epochs']}, {row['seconds']:.0f}s; "
+             f"started {time.strftime('%H:%M:%S', time.localtime(started))})")
+    return read_jsonl(run_dir / RESULTS)
+
+
+def metric_label(scheme: str, span_metric: str) -> str:
+    """"acc", or "f1" with the span metric that selected the epoch ("f1-yangjie")."""
+    return "acc" if scheme == "plain" else f"f1-{span_metric}"
+
+
+def _tb_dir(root: str | None, k: int) -> str | None:
+    return None if root is None else str(Path(root) / f"round_{k}")
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def results_table(rows: list[dict[str, Any]]) -> str:
+    """Score against percent kept, one line per round; dev and test in the selection metric, then
+    in the other span metric when the rows have it."""
+    rows = sorted(rows, key=lambda r: r["round"])
+    other = _other_metric(rows[0]) if rows else None
+    extra = f" {other + ' dev':>14} {other + ' test':>15}" if other else ""
+    lines = [f"{'round':>5} {'% kept':>7} {'dev':>7} {'test':>7}{extra} {'epochs':>6} {'s/epoch':>7} "
+             f"{'s/round':>7}"]
+    for row in rows:
+        per_epoch = row.get("epoch_seconds")
+        scores = row.get("scores", {})
+        extra = (f" {scores['dev'][other]:>14.2f} {scores['test'][other]:>15.2f}"
+                 if other and other in scores.get("dev", {}) else "")
+        lines.append(f"{row['round']:>5} {row['percent']:>7.2f} {row['dev']:>7.2f} {row['test']:>7.2f}"
+                     f"{extra} {row['epochs']:>6} {per_epoch if per_epoch is not None else '-':>7} "
+                     f"{row['seconds']:>7.0f}")
+    return "\n".join(lines)
+
+
+def _other_metric(row: dict[str, Any]) -> str | None:
+    """The span metric a results row has besides the one that selected ("conlleval"), or None."""
+    selected = str(row.get("metric", "")).removeprefix("f1-")
+    others = [name for name in row.get("scores", {}).get("dev", {}) if name not in ("acc", selected)]
+    return others[0] if others else None
+
+
+def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainConfig,
+                 echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Dev and test scores of every best_[k]_[pct].th of a finished (or partial) run."""
+    task = task_data(data, task_id)
+    rows = []
+    for path in sorted(run_dir.glob("best_*.th"), key=lambda p: int(p.name.split("_")[1])):
+        model, _ = load_model(path)
+        mask = load(run_dir / path.name[len("best_"):], "mask file")["mask"]
+        trainer = Trainer(model, [task], train, seed=0, masks={task_id: mask}, echo=echo)
+        k, pct = path.stem.split("_")[1:3]
+        scores = {split: trainer.evaluate_all(split)[task.name] for split in ("dev", "test")}
+        selected = {split: trainer.selected({task.name: scores[split]})[task.name] for split in scores}
+        rows.append({"round": int(k), "percent": float(pct), **selected,
+                     "metric": metric_label(task.scheme, train.metric), "scores": scores,
+                     "epochs": 0, "seconds": 0.0})
+    if not rows:
+        raise InputError("no best_*.th weights to evaluate", run_dir)
+    return rows

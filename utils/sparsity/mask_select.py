@@ -1,0 +1,259 @@
+"""Choose one pruning round per task and place its mask for multi-task training.
+
+Input: the single-task pruning runs `<exp>/single/cp/<task_id>/`, each with the mask files
+`[round]_[percent].th`, `init_weights.th` and `results.jsonl` (one row per round with its dev
+score). Output, in `<exp>/mtl/mask/`: `<task_id>.th` (the chosen mask), `init_weights.th` (the
+rewind point the masks were found from) and `selection.json` (what was chosen, and why).
+
+Everything is read and checked first (the masks must cover the same parameters with the same
+shapes, and fit the rewind point); the new folder is then written beside the old one and swapped
+in whole, so a failure never leaves a mix of old and new masks.
+
+Rule of `--auto`: among the rounds that have both a mask file and a dev score, take the best dev
+score; choose the SPARSEST round whose dev score is at least (best - margin). A sparser subnetwork
+leaves more room for private weights, and within the margin the dev scores are not told apart.
+
+Run as `python -m utils.sparsity.mask_select` (prepare-masks.sh does); `-h` lists the arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
+from utils.errors import InputError, run_main
+from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
+from utils.sparsity.original_masks import accept_mask_file
+from utils.training.checkpoint import load as load_checkpoint
+
+DEFAULT_MARGIN = 0.5
+_MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")
+_TASK_MASK = re.compile(r"^\d+\.th$")
+_PLACED = ("init_weights.th", "selection.json")         # what place() writes besides <task_id>.th
+
+
+@dataclass
+class Round:
+    """One pruning round of one task."""
+
+    round: int
+    mask_file: Path
+    percent: float
+    dev: float | None
+
+
+def _dev_score(value: object) -> float | None:
+    """A results.jsonl dev entry: a number, or {task: score} (mean)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict) and value:
+        return sum(float(v) for v in value.values()) / len(value)
+    return None
+
+
+def task_dirs(single_cp: Path) -> dict[int, Path]:
+    """{task_id: folder} of the pruning runs (folders named by task id)."""
+    if not single_cp.is_dir():
+        raise InputError("no single-task pruning runs here; run `run_<setting>.sh single` first",
+                         single_cp)
+    return {int(p.name): p for p in sorted(single_cp.iterdir()) if p.is_dir() and p.name.isdigit()}
+
+
+def list_rounds(task_dir: Path) -> dict[int, Round]:
+    """Every round with a mask file in `task_dir`, with its dev score when results.jsonl has it."""
+    dev = {}
+    for row in read_jsonl(task_dir / "results.jsonl"):
+        if "round" in row:
+            dev[int(row["round"])] = _dev_score(row.get("dev"))   # a later row wins (resume)
+    rounds = {}
+    for path in sorted(task_dir.glob("*.th")):
+        match = _MASK_FILE.match(path.name)
+        if match:
+            k = int(match.group(1))
+            rounds[k] = Round(k, path, float(match.group(2)), dev.get(k))
+    return rounds
+
+
+def choose_auto(rounds: dict[int, Round], margin: float, where: Path) -> Round:
+    """The sparsest round within `margin` dev points of the best one (see module docstring)."""
+    scored = [r for r in rounds.values() if r.dev is not None]
+    if not scored:
+        raise InputError("no round has a dev score in results.jsonl; cannot choose automatically "
+                         f"(rounds with masks: {_list(rounds)})", where)
+    best = max(r.dev for r in scored)
+    good = [r for r in scored if r.dev >= best - margin]
+    return min(good, key=lambda r: (r.percent, -r.dev))
+
+
+def _list(rounds: dict) -> str:
+    return ", ".join(str(k) for k in sorted(rounds)) or "none"
+
+
+def select(exp: Path, task_ids: Sequence[int], rounds: Sequence[int] | None,
+           margin: float) -> dict[int, Round]:
+    """The chosen round of every task: `rounds[i]` for task_ids[i], or automatic if None."""
+    single_cp = exp / "single" / "cp"
+    found = task_dirs(single_cp)
+    missing = [t for t in task_ids if t not in found]
+    if missing:
+        raise InputError(f"no pruning run for task(s) {', '.join(map(str, missing))}; "
+                         f"tasks found: {_list(found)}", single_cp)
+    chosen = {}
+    for i, task_id in enumerate(task_ids):
+        available = list_rounds(found[task_id])
+        if rounds is None:
+            chosen[task_id] = choose_auto(available, margin, found[task_id])
+        elif rounds[i] not in available:
+            raise InputError(f"task {task_id} has no mask of round {rounds[i]}; "
+                             f"rounds found: {_list(available)}", found[task_id])
+        else:
+            chosen[task_id] = available[rounds[i]]
+    return chosen
+
+
+def load_mask(path: Path) -> dict:
+    """A mask file: `{"mask": {name: bool tensor}, ...}` (the original code's converted)."""
+    loaded = accept_mask_file(load_checkpoint(path, "mask file"), path)
+    mask = loaded.get("mask")
+    if not isinstance(mask, dict) or not all(t.dtype == torch.bool for t in mask.values()):
+        raise InputError("expected {'mask': {name: bool tensor}, ...}", path)
+    return loaded
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    sa, sb = a.get("state_dict", a), b.get("state_dict", b)
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _check_fit(masks: dict[int, dict], chosen: dict[int, Round], init: dict, init_path: Path) -> None:
+    """Every mask covers the same parameters, with the shapes of the rewind point's weights."""
+    weights = init.get("state_dict", init)
+    first = next(iter(masks))
+    for task_id, loaded in masks.items():
+        where = chosen[task_id].mask_file
+        names = set(loaded["mask"])
+        if names != set(masks[first]["mask"]):
+            raise InputError(f"the masks cover different parameters ({where.name} vs "
+                             f"{chosen[first].mask_file}: {sorted(names ^ set(masks[first]['mask']))[:3]})",
+                             where)
+        for name, kept in loaded["mask"].items():
+            shape = tuple(weights[name].shape) if name in weights else None
+            if shape != tuple(kept.shape):
+                raise InputError(f"mask of {name!r} has shape {tuple(kept.shape)}, but the weights "
+                                 f"in {init_path} have {shape}: the runs differ in size", where)
+
+
+def _check_out(out: Path) -> None:
+    """`out` is replaced whole: refuse a folder holding files this script did not write."""
+    if not out.is_dir():
+        return
+    foreign = [p.name for p in out.iterdir() if not (_TASK_MASK.match(p.name) or p.name in _PLACED)]
+    if foreign:
+        raise InputError(f"refusing to replace a folder that holds other files ({', '.join(sorted(foreign)[:3])}); "
+                         "choose another --out or remove them", out)
+
+
+def place(chosen: dict[int, Round], out: Path, rule: str,
+          task_names: dict[int, str]) -> dict:
+    """Write the chosen masks, the rewind point and selection.json as the new folder `out`."""
+    masks = {t: load_mask(r.mask_file) for t, r in chosen.items()}
+    init_paths = {t: r.mask_file.parent / "init_weights.th" for t, r in chosen.items()}
+    for task_id, path in init_paths.items():
+        if not path.is_file():
+            raise InputError("init_weights.th is missing beside the masks", path.parent)
+    first = next(iter(chosen))
+    init = load_checkpoint(init_paths[first], "init_weights.th")
+    _check_fit(masks, chosen, init, init_paths[first])
+    _check_out(out)
+    differ = [t for t in chosen
+              if t != first and not _same_weights(init, load_checkpoint(init_paths[t], "init_weights.th"))]
+    named = {task_names[t]: m["mask"] for t, m in masks.items()}
+    summary = {
+        "rule": rule,
+        "tasks": {task_names[t]: {"task_id": t, **_round_json(r),
+                                  "percent_kept": round(percent_kept(masks[t]["mask"]), 2)}
+                  for t, r in chosen.items()},
+        "overlap": overlaps(named) if len(named) > 1 else {},
+        "kept_by": kept_by_histogram(list(named.values())),
+        "init_weights_from": first,
+        "init_weights_differ": differ,
+    }
+    with replacing_folder(out) as new:
+        for task_id, loaded in masks.items():
+            torch_save_atomic({**loaded, "task_id": task_id, "source": chosen[task_id].mask_file.name},
+                              new / f"{task_id}.th")
+        torch_save_atomic(init, new / "init_weights.th")
+        json_save_atomic(summary, new / "selection.json")
+    return summary
+
+
+def _round_json(r: Round) -> dict:
+    row = asdict(r)
+    row["mask_file"] = r.mask_file.name
+    return row
+
+
+def report(summary: dict, exp: Path, out: Path) -> str:
+    """The lines prepare-masks.sh prints."""
+    lines = [f"masks for {exp} ({summary['rule']}):"]
+    for name, row in summary["tasks"].items():
+        dev = f"dev {row['dev']:.2f}" if row["dev"] is not None else "dev -"
+        lines.append(f"  task {row['task_id']} {name:6s} round {row['round']:3d}  "
+                     f"kept {row['percent_kept']:6.2f}%  {dev}  ({row['mask_file']})")
+    if summary["overlap"]:
+        lines.append("pairwise overlap (kept by both, % of prunable weights; IoU %):")
+        for pair, value in summary["overlap"].items():
+            lines.append(f"  {pair:14s} {value['both_percent']:6.2f}%   IoU {value['iou_percent']:6.2f}%")
+    kept_by = ", ".join(f"{k} task{'s' if k != 1 else ''} {v:.2f}%" for k, v in summary["kept_by"].items())
+    lines.append(f"prunable weights kept by exactly: {kept_by}")
+    if summary["init_weights_differ"]:
+        lines.append(f"warning: init_weights.th of task(s) {summary['init_weights_differ']} differ from "
+                     f"task {summary['init_weights_from']}'s; using task {summary['init_weights_from']}'s")
+    files = [f"{row['task_id']}.th" for row in summary["tasks"].values()]
+    lines.append(f"wrote {out}/: {', '.join(files)}, init_weights.th, selection.json")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Choose one pruning round per task and place the masks for train_mtl.py.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--exp", required=True, type=Path,
+                        help="experiment folder of the setting, e.g. exp/conll03")
+    parser.add_argument("--tasks", type=int, nargs="+", default=[0, 1, 2],
+                        help="task ids (folders under EXP/single/cp/)")
+    parser.add_argument("--names", nargs="+", default=["pos", "chunk", "ner"],
+                        help="task names, in the order of --tasks, for the printout")
+    choice = parser.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--rounds", type=int, nargs="+",
+                        help="the pruning round chosen for each task, in the order of --tasks")
+    choice.add_argument("--auto", action="store_true",
+                        help="choose the sparsest round whose dev score is within --margin of the best")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                        help="dev score points (percent) below the best that --auto accepts")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default EXP/mtl/mask)")
+    args = parser.parse_args(argv)
+    if args.rounds is not None and len(args.rounds) != len(args.tasks):
+        parser.error(f"--rounds needs one round per task ({len(args.tasks)}), got {len(args.rounds)}")
+    if len(args.names) < len(args.tasks):
+        args.names = args.names + [str(t) for t in args.tasks[len(args.names):]]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    out = args.out or args.exp / "mtl" / "mask"
+    chosen = select(args.exp, args.tasks, None if args.auto else args.rounds, args.margin)
+    rule = (f"auto: sparsest round with dev >= best dev - {args.margin:g}" if args.auto
+            else "rounds given: " + " ".join(str(r) for r in args.rounds))
+    summary = place(chosen, out, rule, dict(zip(args.tasks, args.names)))
+    print(report(summary, args.exp, out))
+
+
+if __name__ == "__main__":
+    run_main(main)

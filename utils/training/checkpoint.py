@@ -1,0 +1,118 @@
+"""Checkpoints: model weights with their config, and resume states with every RNG state.
+
+Everything is written atomically (temp file + rename) and holds only tensors and plain values,
+so `torch.load(path, weights_only=True)` reads it.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from models import ModelConfig, Tagger, build_model
+from utils.atomic import torch_save_atomic
+from utils.errors import InputError
+from utils.sparsity.original_masks import accept_state
+
+
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's state dict."""
+    return {name: value.detach().to("cpu", copy=True) for name, value in model.state_dict().items()}
+
+
+def save_weights(path: str | os.PathLike, model: nn.Module, config: ModelConfig,
+                 **extra: Any) -> None:
+    """`{"state_dict", "model_config", **extra}` (the form init_weights.th and best_*.th take)."""
+    torch_save_atomic({"state_dict": cpu_state(model), "model_config": config.to_dict(), **extra}, path)
+
+
+def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
+    """Load a file written by this module (or a mask file); InputError when missing or foreign."""
+    if not os.path.isfile(path):
+        raise InputError(f"{what} not found", path)
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise InputError(refused_pickle(what, err), path) from None
+    except Exception as err:
+        raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None
+    if not isinstance(loaded, dict):
+        raise InputError(f"{what} must hold a dict", path)
+    return loaded
+
+
+def refused_pickle(what: str, err: Exception) -> str:
+    """The message for a file that holds pickled Python objects. torch's own message advises
+    loading with weights_only=False, which would run whatever code the file names: not repeated."""
+    named = re.search(r"GLOBAL ([\w.]+)", str(err))
+    found = f" ({named.group(1)})" if named else ""
+    return (f"refused to read {what}: it holds Python objects{found}, and only tensors and plain "
+            "values are loaded (a file from this project never holds others)")
+
+
+def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """(state dict, model config dict or None) from a weights file or a bare state dict (the
+    original code's too, see utils.sparsity.original_masks)."""
+    loaded = load(path, "weights file")
+    if "state_dict" in loaded:
+        return loaded["state_dict"], loaded.get("model_config")
+    if all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return accept_state(loaded, path), None      # the original's init_weights: renamed
+    raise InputError("expected a weights file with a 'state_dict'", path)
+
+
+def load_into(model: Tagger, state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Load start weights `state` (read from `path`) into `model`; InputError when they do not
+    fit it (another data file or size, or a checkpoint of an earlier model version)."""
+    try:
+        model.load_state_dict(model.accept_state(state))
+    except RuntimeError as err:
+        # torch's first line only names the class; the second says what is missing or differs
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise InputError(f"weights do not fit this model: {detail[:300]}", path) from None
+
+
+def load_model(path: str | os.PathLike) -> tuple[Tagger, dict[str, Any]]:
+    """The model a weights file holds (best.th, best_[k]_[pct].th, init_weights.th), rebuilt from
+    its model_config, and the file's other entries."""
+    loaded = load(path, "model file")
+    if "state_dict" not in loaded or not isinstance(loaded.get("model_config"), dict):
+        raise InputError("expected a model file with 'state_dict' and 'model_config' (best.th of "
+                         "train_mtl.py or best_[k]_[pct].th of train_single.py)", path)
+    try:
+        model = build_model(ModelConfig.from_dict(loaded["model_config"]))
+    except (ValueError, TypeError) as err:
+        raise InputError(f"bad model_config: {str(err).splitlines()[0]}", path) from None
+    load_into(model, loaded["state_dict"], path)
+    return model, loaded
+
+
+def rng_states(generator: torch.Generator | None = None) -> dict[str, Any]:
+    """Every random state a training run draws from (torch, python, the shuffling generator)."""
+    states = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    if generator is not None:
+        states["generator"] = generator.get_state()
+    return states
+
+
+def set_rng_states(states: Mapping[str, Any], generator: torch.Generator | None = None) -> None:
+    torch.set_rng_state(states["torch"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    if generator is not None and "generator" in states:
+        generator.set_state(states["generator"])
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,123 @@
+"""The pieces of a multi-task run that are not the training loop: which tasks, which masks, which
+starting weights, and the results.json record.
+
+A masks folder (written by prepare-masks.sh) holds `<task_id>.th` per task
+(`{"mask": {name: bool tensor}, ...}`) and `init_weights.th`, the rewind point the masks were
+found from, where multi-task training starts by default.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from utils.data.datafile import PreparedData
+from utils.errors import InputError
+from utils.sparsity.mask_select import load_mask
+from utils.sparsity.mask_stats import percent_kept
+from utils.training.trainer import TaskData, TrainResult
+
+METRIC_OF_SCHEME = {"plain": "accuracy"}        # every span scheme (bio, bioes, ...) is F1
+
+
+def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
+    """"soft" (cross-stitch), "single" (one task), "hier", "sparse" (masks) or "hard" (no masks)."""
+    if arch == "soft":
+        if masks_path is not None:
+            raise InputError("soft sharing has one BiLSTM per task and takes no masks; leave out "
+                             "--masks_path", "--arch soft")
+        return "soft"
+    if n_tasks == 1:
+        return "single"
+    if arch == "hier-lstm":
+        return "hier"
+    return "sparse" if masks_path is not None else "hard"
+
+
+def subset_data(data: PreparedData, train_subset: int, eval_subset: int) -> PreparedData:
+    """The first `train_subset` training and `eval_subset` dev/test sentences; 0 = all."""
+    if not (train_subset or eval_subset):
+        return data
+    everything = 10 ** 12
+    return data.subset(train_subset or everything, eval_subset or everything)
+
+
+def check_task_ids(task_ids: Sequence[int], data: PreparedData) -> list[int]:
+    """The task ids, checked against the data file (default: all its tasks)."""
+    if not task_ids:
+        return list(range(len(data.tasks)))
+    known = ", ".join(f"{i} ({t})" for i, t in enumerate(data.tasks))
+    for task_id in task_ids:
+        if not 0 <= task_id < len(data.tasks):
+            raise InputError(f"no task {task_id} in the data file; tasks: {known}", "--tasks")
+    if len(set(task_ids)) != len(task_ids):
+        raise InputError(f"a task is named twice: {list(task_ids)}", "--tasks")
+    return sorted(task_ids)
+
+
+def make_tasks(data: PreparedData, task_ids: Sequence[int], select_on: str = "dev") -> list[TaskData]:
+    """TaskData of every task; `select_on="test"` puts the test set in the place of dev, so the
+    trainer selects the epoch on test (the original code's choice; not recommended)."""
+    tasks = []
+    for task_id in task_ids:
+        name = data.tasks[task_id]
+        splits = data.data[name]
+        dev = splits["test"] if select_on == "test" else splits["dev"]
+        tasks.append(TaskData(task_id, name, data.schemes[name], data.labels[name],
+                              splits["train"], dev, splits["test"]))
+    return tasks
+
+
+def load_task_masks(masks_path: Path, task_ids: Sequence[int]) -> dict[int, dict[str, torch.Tensor]]:
+    """{task_id: bool mask} from `<masks_path>/<task_id>.th`."""
+    if not masks_path.is_dir():
+        raise InputError("masks folder not found; run prepare-masks.sh first", masks_path)
+    present = sorted(p.stem for p in masks_path.glob("*.th") if p.stem.isdigit())
+    masks = {}
+    for task_id in task_ids:
+        path = masks_path / f"{task_id}.th"
+        if not path.is_file():
+            raise InputError(f"no mask for task {task_id}; masks present for tasks: "
+                             f"{', '.join(present) or 'none'}", masks_path)
+        masks[task_id] = load_mask(path)["mask"]
+    return masks
+
+
+def init_weights_path(init_weights: Path | None, masks_path: Path | None) -> Path | None:
+    """--init_weights, else the masks' rewind point, else None (fresh seeded weights)."""
+    if init_weights is not None:
+        return init_weights
+    if masks_path is not None:
+        path = masks_path / "init_weights.th"
+        if not path.is_file():
+            raise InputError("init_weights.th missing in the masks folder; run prepare-masks.sh "
+                             "again or pass --init_weights", masks_path)
+        return path
+    return None
+
+
+def results_record(*, setting: str, mode: str, tasks: Sequence[TaskData], result: TrainResult,
+                   dev: Mapping[str, float], select_on: str, parameters: dict[str, Any],
+                   masks: Mapping[int, Mapping[str, torch.Tensor]] | None,
+                   extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The results.json of a run: per task dev and test (percent) at the selected epoch, their
+    averages, parameter counts, density (percent of prunable weights each task keeps)."""
+    names = [t.name for t in tasks]
+    mean = lambda scores: sum(scores[n] for n in names) / len(names)
+    return {
+        "setting": setting,
+        "mode": mode,
+        "tasks": names,
+        "metric": {t.name: METRIC_OF_SCHEME.get(t.scheme, "f1") for t in tasks},
+        "selected_on": select_on,
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+        "dev": {n: dev[n] for n in names},
+        "test": {n: result.test[n] for n in names},
+        "avg": {"dev": mean(dev), "test": mean(result.test)},
+        "parameters": parameters,
+        "density": {t.name: round(percent_kept(masks[t.task_id]), 2) if masks else 100.0 for t in tasks},
+        "seconds": result.seconds,
+        **extra,
+    }

@@ -1,0 +1,109 @@
+"""Optimizers from strings such as "sgd(lr=0.1, momentum=0.9)" (parsed safely: utils.training.spec) and
+gradient clipping.
+
+`check_optim` also builds the optimizer once on a dummy parameter and takes a step, so values
+torch refuses (a negative lr, betas of the wrong length) are found before a run starts.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import torch
+
+from utils.errors import InputError
+from utils.training.spec import parse_call
+
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "adagrad": torch.optim.Adagrad,
+    "adadelta": torch.optim.Adadelta,
+    "rmsprop": torch.optim.RMSprop,
+}
+_ALLOWED_KEYS = {"lr", "momentum", "weight_decay", "nesterov", "dampening", "betas", "eps",
+                 "alpha", "rho", "lr_decay", "amsgrad", "centered", "initial_accumulator_value"}
+
+
+def parse_optim(spec: str) -> tuple[str, dict[str, Any]]:
+    """("sgd", {"lr": 0.1, "momentum": 0.9}) from "sgd(lr=0.1, momentum=0.9)"; InputError if bad."""
+    name, kwargs = parse_call(spec, {name: _ALLOWED_KEYS for name in OPTIMIZERS}, "--optim", "optimizer")
+    betas = kwargs.get("betas", (0.9, 0.999))
+    if not (isinstance(betas, tuple) and len(betas) == 2):
+        raise InputError(f"argument 'betas' must be two numbers, e.g. betas=(0.9, 0.999), got {betas!r}",
+                         "--optim")
+    return name, kwargs
+
+
+def _construct(name: str, kwargs: dict[str, Any],
+               params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    try:
+        return OPTIMIZERS[name](params, **kwargs)
+    except (TypeError, ValueError, IndexError) as err:
+        raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
+
+
+def check_optim(spec: str) -> None:
+    """InputError unless `spec` parses and the optimizer it names builds and takes a step."""
+    name, kwargs = parse_optim(spec)
+    dummy = torch.nn.Parameter(torch.ones(2))
+    optimizer = _construct(name, kwargs, [dummy])
+    dummy.grad = torch.ones(2)
+    try:
+        optimizer.step()
+    except (TypeError, ValueError, IndexError, RuntimeError) as err:
+        raise InputError(f"bad arguments for {name}: {err}", "--optim") from None
+
+
+def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The optimizer the string names, over `params`."""
+    name, kwargs = parse_optim(spec)
+    return _construct(name, kwargs, params)
+
+
+def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
+    """Gradient-norm clipping with the result of `torch.nn.utils.clip_grad_norm_`.
+
+    On the CPU the rescaling is skipped when it would not change anything (reading the norm is
+    free there), which saves a pass over every gradient on most steps; on a GPU the check would
+    force a host sync, so the gradients are always rescaled as torch does.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    norm = torch.nn.utils.get_total_norm(grads)
+    # torch scales by min(1, max_norm / (norm + 1e-6)): a no-op unless norm + 1e-6 > max_norm.
+    if norm.device.type == "cpu" and float(norm) + 1e-6 <= max_norm:
+        return
+    torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+
+
+def keep_zero_grads(named_params: Mapping[str, torch.nn.Parameter], had_grad: set[str]) -> None:
+    """Before a step: a zero gradient for every parameter in `had_grad` that got none since the
+    last step, then add to `had_grad` every parameter that has one. Gradients are freed after each
+    step (cheap), so this gives the optimizer what the original's zero_grad left (zeros, not
+    None): SGD momentum and weight decay keep acting on a parameter once it had a gradient, on
+    the steps of tasks that do not use it (other tasks' heads, a layer POS skips)."""
+    for name in had_grad:
+        param = named_params[name]
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+    had_grad.update(name for name, param in named_params.items() if param.grad is not None)
+
+
+CLIP_TYPES = ("norm", "value")
+
+
+def clip_gradients(params: list[torch.nn.Parameter], clip_type: str, threshold: float) -> None:
+    """Clip before the optimizer step, as the original does: "norm" rescales all gradients to a
+    total 2-norm of at most `threshold` (its single-task pruning, fastNLP's GradientClipCallback);
+    "value" clamps every gradient element to [-threshold, threshold] (its multi-task trainer,
+    `clip_grad_value_(model.parameters(), 5)`). threshold 0 = no clipping."""
+    if not threshold:
+        return
+    if clip_type == "norm":
+        clip_grad_norm(params, threshold)
+    elif clip_type == "value":
+        torch.nn.utils.clip_grad_value_([p for p in params if p.grad is not None], threshold)
+    else:
+        raise ValueError(f"unknown clip type {clip_type!r}; expected one of {', '.join(CLIP_TYPES)}")

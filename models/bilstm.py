@@ -58,6 +58,11 @@ class BiLSTMLayer(nn.LSTM):
         `reversal` is `padded_path_index(lengths, T, device)`, built once per batch and shared by
         the layers; None selects the packed path. Outputs past a sentence's end are unspecified.
         """
+        if _autocast_lacks_cpu_lstm_kernel(x):
+            # Under a CPU autocast the LSTM op is cast to the low precision; oneDNN has no such
+            # kernel on CPUs without the instructions for it and fails, so it runs in float32.
+            with torch.autocast("cpu", enabled=False):
+                return self.run(x.float(), lengths, reversal)
         if reversal is None:
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=True)
             out, _ = self(packed)
@@ -73,6 +78,22 @@ class BiLSTMLayer(nn.LSTM):
         # train, bidirectional, batch_first); one layer, one direction.
         out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)
         return out
+
+
+def _autocast_lacks_cpu_lstm_kernel(x: torch.Tensor) -> bool:
+    """Whether a CPU autocast is on whose dtype oneDNN's LSTM cannot run on this CPU."""
+    if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return False
+    return not cpu_lstm_supports(torch.get_autocast_dtype("cpu"))
+
+
+def cpu_lstm_supports(dtype: torch.dtype) -> bool:
+    """Whether oneDNN can run the LSTM in this dtype on this CPU (bf16 and fp16 need instructions
+    that not every CPU has; torch says so only through these private queries)."""
+    name = {torch.bfloat16: "_is_mkldnn_bf16_supported",
+            torch.float16: "_is_mkldnn_fp16_supported"}.get(dtype)
+    supported = getattr(torch.ops.mkldnn, name, None) if name else None
+    return supported is None or bool(supported())
 
 
 # Above this share of padding the padded path's wasted steps outweigh the packed kernel's slowness.

@@ -25,3 +25,21 @@ def test_forward_and_backward_under_bf16_autocast():
     assert emissions.shape[:2] == batch.words.shape
     assert torch.isfinite(loss)
     assert model.char_cnn.conv.weight.grad.abs().sum() > 0
+
+
+
+def test_bilstm_runs_in_float32_where_the_cpu_has_no_low_precision_lstm(monkeypatch):
+    # Without oneDNN's bf16 LSTM kernel the op fails under autocast; the layer then runs in
+    # float32 and gives exactly the float32 outputs of its (bf16-rounded) input, on both paths.
+    import models.bilstm as bilstm
+    monkeypatch.setattr(bilstm, "cpu_lstm_supports", lambda dtype: dtype == torch.float32)
+    torch.manual_seed(0)
+    layer = bilstm.BiLSTMLayer(5, 4)
+    x = torch.randn(3, 6, 5).bfloat16()
+    lengths = torch.tensor([6, 4, 2])
+    for reversal in (bilstm.reversal_index(lengths, 6, x.device), None):
+        expected = layer.run(x.float(), lengths, reversal)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = layer.run(x, lengths, reversal)
+        assert got.dtype == torch.float32
+        assert torch.equal(got, expected)

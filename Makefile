@@ -29,7 +29,7 @@ slurm:
 	bash scripts/install-slurm.sh
 
 test: install slurm
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 # The whole pipeline on a CoNLL-2003 sample (data/raw/conll03 or ../shared/data/conll03):
 # prepare-data -> single-task pruning -> masks chosen by dev score -> sparse sharing -> baselines.

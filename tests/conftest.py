@@ -2,6 +2,7 @@
 data file and the in-process script runner."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,11 @@ for folder in (REPO_ROOT, REPO_ROOT / "tests"):
         sys.path.insert(0, str(folder))
 
 from cli_runner import InProcess  # noqa: E402  (needs the paths above)
+
+# `make test` runs two workers (pytest-xdist) on the 2 cores; a worker's in-process torch then
+# takes one thread, so the two do not fight over the cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 from utils.paths import SHARED_DATA_DIR  # noqa: E402
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def config_text(folder: Path, cpus: int) -> str:
+def config_text(folder: Path, spool: Path, cpus: int) -> str:
     user = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     return "\n".join([
         "ClusterName=testcluster",
@@ -36,7 +37,7 @@ def config_text(folder: Path, cpus: int) -> str:
         "CredType=cred/none",
         f"SlurmUser={user}",
         f"StateSaveLocation={folder / 'state'}",
-        f"SlurmdSpoolDir={folder / 'spool'}",
+        f"SlurmdSpoolDir={spool}",
         f"SlurmctldPidFile={folder / 'slurmctld.pid'}",
         f"SlurmdPidFile={folder / 'slurmd.pid'}",
         f"SlurmctldLogFile={folder / 'slurmctld.log'}",
@@ -66,11 +67,14 @@ class SlurmCluster:
         self.conf = self.folder / "slurm.conf"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self.daemons: list[subprocess.Popen] = []
+        self.spool: Path | None = None
 
     def __enter__(self) -> "SlurmCluster":
-        for sub in ("state", "spool"):
-            (self.folder / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(config_text(self.folder, self.cpus))
+        # slurmstepd makes a Unix socket per job step in the spool folder, and such a path may
+        # not exceed 108 bytes: a pytest folder (deeper still under pytest-xdist) can be too long.
+        self.spool = Path(tempfile.mkdtemp(prefix="slurmd-", dir="/tmp"))
+        (self.folder / "state").mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(config_text(self.folder, self.spool, self.cpus))
         try:
             self._start(["slurmctld", "-D", "-c", "-i"])
             self._start(["slurmd", "-D", "-N", NODE])
@@ -137,3 +141,5 @@ class SlurmCluster:
                     daemon.kill()
                     daemon.wait()
         self.daemons.clear()
+        if self.spool is not None:
+            shutil.rmtree(self.spool, ignore_errors=True)

@@ -105,8 +105,8 @@ def test_slurm_job_records_its_end_and_resumes_when_requeued(tmp_path):
 # ---- SEEDS and Slurm on the demo pipeline ------------------------------------------------------
 # The demo preset with a small subset, so that two pipelines of two seeds fit the suite's time.
 DEMO_ENV = {"SEEDS": "1 2", "CORES": "2", "SINGLE_ARGS": "--pruning_iter 1",
-            "TRAIN_ARGS": "--hidden_size 16 --epochs 1 --train_subset 300 --eval_subset 50 "
-                          "--batch_size 5 --optim adam(lr=0.01)"}
+            "TRAIN_ARGS": "--hidden_size 16 --epochs 1 --train_subset 100 --eval_subset 30 "
+                          "--batch_size 10 --optim adam(lr=0.01)"}
 
 
 def demo(root: Path, exp: str, env: dict[str, str] | None = None,

@@ -16,6 +16,8 @@ the forget gate's quarter, set to 1 in both bias vectors.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -87,6 +89,7 @@ def _autocast_lacks_cpu_lstm_kernel(x: torch.Tensor) -> bool:
     return not cpu_lstm_supports(torch.get_autocast_dtype("cpu"))
 
 
+@functools.cache
 def cpu_lstm_supports(dtype: torch.dtype) -> bool:
     """Whether oneDNN can run the LSTM in this dtype on this CPU (bf16 and fp16 need instructions
     that not every CPU has; torch says so only through these private queries)."""

@@ -15,12 +15,12 @@ for folder in (REPO_ROOT, REPO_ROOT / "tests"):
         sys.path.insert(0, str(folder))
 
 from cli_runner import InProcess  # noqa: E402  (needs the paths above)
+from utils.paths import SHARED_DATA_DIR  # noqa: E402
 
 # `make test` runs two workers (pytest-xdist) on the 2 cores; a worker's in-process torch then
 # takes one thread, so the two do not fight over the cores.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
-from utils.paths import SHARED_DATA_DIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from test_model_fixtures import synthetic_data  # noqa: E402
 
+import models.bilstm as bilstm  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
 from utils.data.batching import SplitIndex  # noqa: E402
 
@@ -27,11 +28,9 @@ def test_forward_and_backward_under_bf16_autocast():
     assert model.char_cnn.conv.weight.grad.abs().sum() > 0
 
 
-
 def test_bilstm_runs_in_float32_where_the_cpu_has_no_low_precision_lstm(monkeypatch):
     # Without oneDNN's bf16 LSTM kernel the op fails under autocast; the layer then runs in
     # float32 and gives exactly the float32 outputs of its (bf16-rounded) input, on both paths.
-    import models.bilstm as bilstm
     monkeypatch.setattr(bilstm, "cpu_lstm_supports", lambda dtype: dtype == torch.float32)
     torch.manual_seed(0)
     layer = bilstm.BiLSTMLayer(5, 4)

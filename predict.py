@@ -17,7 +17,6 @@ from utils.paths import display_path
 from utils.results.results_table import METRIC_NAMES
 from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, load_trained,
                                    read_input, select_tasks, tag)
-from utils.training.mtl_setup import METRIC_OF_SCHEME
 from utils.training.trainer import TrainConfig
 
 
@@ -108,7 +107,7 @@ def main() -> None:
           file=report)
     if args.eval:
         for name, score in scores.items():
-            metric = METRIC_NAMES[METRIC_OF_SCHEME.get(trained.data.schemes[name], "f1")]
+            metric = METRIC_NAMES[trained.data.metrics[name]]
             print(f"{name} {score:.2f} ({metric})", file=report)
 
 

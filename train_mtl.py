@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from models import ModelConfig, build_model, data_sizes, task_layers_for
+from models import ModelConfig, build_model, data_sizes
 from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
@@ -20,7 +20,8 @@ from utils.training.checkpoint import load_into, load_weights, save_weights, see
 from utils.training.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
 from utils.training.lr_schedules import parse_scheduler
 from utils.training.mtl_setup import (check_task_ids, init_weights_path, load_task_masks,
-                                      make_tasks, mode_of, results_record, subset_data)
+                                      make_tasks, mode_of, results_record, subset_data,
+                                      task_layers)
 from utils.training.optim import check_optim
 from utils.training.presets import PRESETS, apply_preset, preset_help
 from utils.training.run_dir import prepare_run_dir, read_run_args
@@ -115,7 +116,7 @@ def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelC
             raise InputError("start weights do not fit this data file and these arguments ("
                              + "; ".join(differ) + ")", values["init_weights"])
     return ModelConfig(**sizes, dropout=values["dropout"], arch=values["arch"],
-                       task_layers=task_layers_for(values["arch"], data.tasks, sizes["n_layer"]))
+                       task_layers=task_layers(data, values["arch"], sizes["n_layer"]))
 
 
 def start_model(values: dict, data: PreparedData, masks: dict | None):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from models import ModelConfig, data_sizes, task_layers_for
+from models import ModelConfig, data_sizes
 from models.config import ARCH_CHOICES
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
@@ -14,7 +14,7 @@ from utils.data.datafile import load_data_file
 from utils.errors import InputError, run_main
 from utils.sparsity.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
 from utils.training.lr_schedules import parse_scheduler
-from utils.training.mtl_setup import subset_data
+from utils.training.mtl_setup import subset_data, task_layers
 from utils.training.optim import check_optim
 from utils.training.presets import PRESETS, apply_preset, preset_help
 from utils.training.run_dir import prepare_run_dir
@@ -92,7 +92,7 @@ def main() -> None:
     config = ModelConfig(
         **data_sizes(data, values["arch"]), hidden_size=values["hidden_size"], n_layer=values["n_layer"], dropout=values["dropout"],
         crf=values["crf"], arch=values["arch"],
-        task_layers=task_layers_for(values["arch"], data.tasks, values["n_layer"]))
+        task_layers=task_layers(data, values["arch"], values["n_layer"]))
     plan = ImpPlan(task_id=values["task_id"], seed=values["seed"],
                    pruning_iter=values["pruning_iter"], final_rate=values["final_rate"],
                    need_cut=values["need_cut"], train=train, init_weights=values["init_weights"],

@@ -40,7 +40,7 @@ def sample_tasks(data: PreparedData, n_train: int, n_eval: int, seed: int) -> li
     for task_id, name in enumerate(data.tasks):
         train = sample_split(data.data[name]["train"], n_train, torch.Generator().manual_seed(seed))
         dev = sample_split(data.data[name]["dev"], n_eval, torch.Generator().manual_seed(seed))
-        tasks.append(TaskData(task_id, name, data.schemes[name], data.labels[name], train, dev, dev))
+        tasks.append(TaskData.of(data, task_id, train=train, dev=dev, test=dev))
     return tasks
 
 

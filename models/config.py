@@ -81,8 +81,9 @@ def data_sizes(data: Any, arch: str) -> dict[str, Any]:
             "n_labels": [len(data.labels[t]) for t in data.tasks], "word_dim": word_dim}
 
 
-def task_layers_for(arch: str, tasks: Sequence[str], n_layer: int) -> list[int]:
-    """Which LSTM layer each task reads: the top one, except POS at layer 1 in `hier-lstm`."""
+def task_layers_for(arch: str, layers: Sequence[int | None], n_layer: int) -> list[int]:
+    """Which LSTM layer each task reads: the top one, except in `hier-lstm`, where each task reads
+    its own layer (`layers`, one per task from the data file: 1 = the lowest, None = the top)."""
     if canonical_arch(arch) == "hier-lstm":
-        return [1 if task == "pos" else n_layer for task in tasks]
-    return [n_layer] * len(tasks)
+        return [n_layer if layer is None else layer for layer in layers]
+    return [n_layer] * len(layers)

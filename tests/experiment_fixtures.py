@@ -30,6 +30,7 @@ def three_task_data(path: Path) -> Path:
     data.tasks = list(TASKS)
     data.schemes["chunk"], data.labels["chunk"], data.data["chunk"] = (
         "plain", data.labels["pos"], data.data["pos"])
+    data.metrics["chunk"], data.layers["chunk"] = "accuracy", None
     save_data_file(data, path)
     return path
 

@@ -104,8 +104,9 @@ def together_ids(index: SplitIndex, batch, row: int) -> int:
 
 
 def test_hierarchical_pos_reads_layer_one():
-    assert task_layers_for("hier-lstm", ["pos", "chunk", "ner"], 2) == [1, 2, 2]
-    assert task_layers_for("lstm", ["pos", "chunk", "ner"], 2) == [2, 2, 2]
+    assert task_layers_for("hier-lstm", [1, None, None], 2) == [1, 2, 2]
+    assert task_layers_for("hier-lstm", [None, 2, 1, 3], 3) == [3, 2, 1, 3]
+    assert task_layers_for("lstm", [1, None, None], 2) == [2, 2, 2]
     torch.manual_seed(0)
     model = build_model(tiny_config(arch="hier-lstm", task_layers=[1, 2])).eval()
     batch = a_batch()
@@ -234,7 +235,7 @@ def test_dropout_sits_where_the_original_has_it():
     batch = a_batch(6)
     n_tokens, width, steps = batch.chars.size(0), batch.chars.size(1), batch.words.size(1)
     for arch, task_id in (("cnn-lstm", 1), ("hier-lstm", 0), ("hier-lstm", 1)):
-        layers = task_layers_for(arch, ["pos", "ner"], 2)
+        layers = task_layers_for(arch, [1, None], 2)
         model = build_model(tiny_config(arch=arch, task_layers=layers))
         calls = []
         for name, module in model.named_modules():

@@ -46,7 +46,8 @@ def synthetic_data(n_train: int = 60, n_eval: int = 20, seed: int = 0, word_dim:
     }
     embedding = torch.randn(len(words), word_dim, generator=gen)
     return PreparedData("synthetic", ["pos", "ner"], {"pos": "plain", "ner": "bioes"}, words, chars,
-                        {"pos": pos_labels, "ner": ner_labels}, embedding, data, {"fixture": True})
+                        {"pos": pos_labels, "ner": ner_labels}, embedding, data, {"fixture": True},
+                        layers={"pos": 1})      # as settings/conll03.toml: POS reads layer 1
 
 
 def read_conll03(path: Path, n_sentences: int) -> list[list[list[str]]]:

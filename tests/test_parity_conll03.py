@@ -19,12 +19,12 @@ import pytest
 import torch
 
 import models.dropout
+from task_sets import builtin_task_set
 from models import ModelConfig, build_model, data_sizes, task_layers_for
 from utils.data.batching import SplitIndex
 from utils.data.datafile import index_of, load_data_file, save_data_file, word_row
 from utils.data.embeddings import GLOVE_FILES, GLOVE_MODULE
 from utils.data.prepare import prepare
-from utils.data.prepare_sources import Request
 
 fastNLP = pytest.importorskip("fastNLP")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -59,7 +59,7 @@ def conll03(shared_data, tmp_path_factory):
     vocab = bundle.vocabs["words"]
     vectors = write_glove_subset(tmp_path_factory.mktemp("glove") / "vectors.txt",
                                  {word.lower() for word, _ in vocab})
-    data = prepare(Request("conll03", pos=str(corpus)), str(vectors), {})
+    data = prepare(builtin_task_set("conll03", {"pos": str(corpus)}), str(vectors), {})
     return SimpleNamespace(bundle=bundle, vocab=vocab, vectors=str(vectors), data=data)
 
 
@@ -169,7 +169,7 @@ def test_model_equals_the_originals(conll03, monkeypatch, arch, crf, task_id):
     n_labels = [len(data.labels[t]) for t in data.tasks]
     theirs = OriginalTagger(conll03, n_labels, arch == "hier-lstm", crf).train()
     ours = build_model(ModelConfig(**data_sizes(data, arch), hidden_size=HIDDEN, crf=crf, arch=arch,
-                                   task_layers=task_layers_for(arch, data.tasks, 2),
+                                   task_layers=task_layers_for(arch, [data.layers[t] for t in data.tasks], 2),
                                    word_dropout=0.0)).train()
     pairs = theirs.our_names()
     assert sorted(pairs) == sorted(name for name, _ in ours.named_parameters())

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from utils.data.datafile import FORMAT_VERSION, UNK_ID, load_data_file
+from task_sets import builtin_task_set
 from utils.data.prepare import prepare
-from utils.data.prepare_sources import Request
 from utils.data.readers.text import sha256_of
 from utils.errors import InputError
 
@@ -79,7 +79,7 @@ def test_small_conll03_end_to_end(tmp_path):
     assert "POS" in data.labels["pos"]
     assert "S-LOC" in data.labels["ner"]
     assert data.provenance["counts"]["ner"]["train"] == {"sentences": 2, "tokens": 7}
-    assert data.provenance["sources"]["pos"]["found_in"] == "given"
+    assert data.provenance["sources"]["pos"]["found_in"] == str(corpus)
     assert len(data.provenance["sha256"]) == 3
     assert "ner: BIO2 -> BIOES" in data.provenance["conversions"]
     assert "sentences" in result.stdout and "tokens" in result.stdout
@@ -89,8 +89,8 @@ def test_small_conll03_with_embedding_file(tmp_path):
     corpus = write_conll03(tmp_path / "corpus")
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("2 3\neu 1 2 3\njapan 4 5 6\ngermany 7 8 9\n", encoding="utf-8")
-    request = Request("conll03", str(corpus), str(corpus), str(corpus))
-    data = prepare(request, str(vectors), {"embedding": str(vectors)})
+    task_set = builtin_task_set("conll03", {"pos": str(corpus)})
+    data = prepare(task_set, str(vectors), {"embedding": str(vectors)})
     # PAD, UNK, the forms with a vector in the file's order (dev/test forms too), then the other
     # train forms; a dev/test form without a vector ("wins") has no row
     assert data.words[:5] == ["<pad>", "<unk>", "eu", "japan", "germany"]
@@ -175,8 +175,8 @@ def test_missing_split_file(tmp_path):
 def test_an_older_data_file_is_refused_in_one_line(tmp_path):
     path = tmp_path / "conll03.pt"
     torch.save({"format_version": 1, "words": ["<pad>", "<unk>", "EU"]}, path)
-    with pytest.raises(InputError, match=r"conll03.pt: expected data format version 2, found 1 "
-                       r"\(written before .*\); run prepare-data.py again"):
+    with pytest.raises(InputError, match=rf"conll03.pt: expected data format version {FORMAT_VERSION}, "
+                       r"found 1 \(written by an earlier .*\); run prepare-data.py again"):
         load_data_file(path)
 
 
@@ -212,9 +212,10 @@ def write_ptb_corpora(root: Path) -> dict[str, Path]:
 
 def test_small_ptb(tmp_path):
     paths = write_ptb_corpora(tmp_path)
-    request = Request("ptb", pos=str(paths["wsj"]), chunk=str(paths["conll2000"]),
-                      ner=str(paths["conll03"]), pos_train=str(paths["train"]), seed=5)
-    data = prepare(request, "none", {})
+    task_set = builtin_task_set("ptb", {"pos": str(paths["wsj"]), "chunk": str(paths["conll2000"]),
+                                        "ner": str(paths["conll03"])}, {"pos": str(paths["train"])},
+                                seed=5)
+    data = prepare(task_set, "none", {})
     # ptb: every word has a row, dev/test ones too (the original's ptb vocabulary had no
     # dev/test distinction); its characters count as well
     assert {"a", "dog", "japan", "wins", "x"} <= set(data.words)
@@ -230,10 +231,11 @@ def test_small_ptb(tmp_path):
 
 def test_ptb_without_wsj_train_says_how_to_pass_it(tmp_path):
     paths = write_ptb_corpora(tmp_path)
-    request = Request("ptb", pos=str(paths["wsj"]), chunk=str(paths["conll2000"]),
-                      ner=str(paths["conll03"]))
-    with pytest.raises(InputError, match=r"--pos-train FILE.*wsj_ptb/dev.pos can stand in"):
-        prepare(request, "none", {})
+    task_set = builtin_task_set("ptb", {"pos": str(paths["wsj"]), "chunk": str(paths["conll2000"]),
+                                        "ner": str(paths["conll03"])})
+    with pytest.raises(InputError, match=r"wsj: missing the train split.*--train TASK=FILE.*"
+                       r"task 'pos': tasks\[0\].corpus in settings/ptb.toml"):
+        prepare(task_set, "none", {})
 
 
 def test_small_ontonotes(tmp_path):
@@ -243,8 +245,8 @@ def test_small_ontonotes(tmp_path):
     folder.mkdir()
     for split in ("train", "development", "test"):
         (folder / f"{split}.gold_conll").write_text(ONTO_DOC, encoding="utf-8")
-    request = Request("ontonotes", ner=str(folder), chunk_check="none")
-    data = prepare(request, "none", {})
+    task_set = builtin_task_set("ontonotes", {"ner": str(folder)}, chunk_check="none")
+    data = prepare(task_set, "none", {})
     assert data.provenance["counts"]["ner"]["dev"] == {"sentences": 2, "tokens": 4}
     train = {t: data.data[t]["train"] for t in data.tasks}
     decode = lambda task: [data.labels[task][i] for i in train[task].labels.tolist()]
@@ -253,23 +255,23 @@ def test_small_ontonotes(tmp_path):
     assert decode("ner") == ["B-PERSON", "E-PERSON", "O", "S-CARDINAL"]
     # the three tasks share one copy of the words and characters
     assert train["pos"].words.data_ptr() == train["ner"].words.data_ptr()
-    reading = data.provenance["ontonotes_reading"]["train"]
+    reading = data.provenance["conll2012_reading"][str(folder / "train.gold_conll")]
     assert reading["dropped_genre_sentences"] == {"pt": 1}
     assert reading["dropped_malformed_sentences"] == [f"{folder / 'train.gold_conll'}:12"]
     assert data.provenance["chunk_agreement"] == "not measured (--chunk-check none)"
-    assert {data.provenance["sources"][t]["found_in"] for t in data.tasks} == {"given"}
+    assert {data.provenance["sources"][t]["found_in"] for t in data.tasks} == {str(folder)}
 
 
 def test_real_ptb_with_dev_standing_in_for_train(shared_data):
-    request = Request("ptb", pos_train=str(shared_data / "wsj_ptb" / "dev.pos"))
-    data = prepare(request, "none", {})
+    task_set = builtin_task_set("ptb", train={"pos": str(shared_data / "wsj_ptb" / "dev.pos")})
+    data = prepare(task_set, "none", {})
     counts = data.provenance["counts"]
     assert counts["pos"]["dev"] == {"sentences": 5527, "tokens": 131768}
     assert counts["pos"]["test"] == {"sentences": 5462, "tokens": 129654}
     chunk = counts["chunk"]
     assert chunk["train"]["sentences"] + chunk["dev"]["sentences"] == 8936
     assert chunk["train"]["tokens"] + chunk["dev"]["tokens"] == 211727
-    assert chunk["dev"]["sentences"] == 894
+    assert chunk["dev"]["sentences"] == 893          # int(0.1 * 8936), as fastNLP's DataSet.split
     assert chunk["test"] == {"sentences": 2012, "tokens": 47377}
     assert counts["ner"]["test"] == {"sentences": 3453, "tokens": 46435}
     assert "pos: the dev file stands in for the train file" in data.provenance["conversions"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import utils.paths
-from utils.data.prepare_sources import split_off_dev
+from utils.data.collect import split_off_dev
 from utils.data.readers.columns import (CONLL03_COLUMNS, CONLL2000_COLUMNS, WSJ_POS_COLUMNS,
                                         read_column_file)
 from utils.data.readers.locate import locate
@@ -197,41 +198,64 @@ def test_brackets_to_bioes_errors(cells, index):
 def test_locate_folder_list_and_missing(tmp_path):
     for name in ("train.txt", "dev.txt", "test.txt"):
         write(tmp_path / "c" / name, "a NN B-NP O\n")
-    found = locate("conll03", str(tmp_path / "c"), ("train", "dev", "test"))
-    assert found.origin == "given" and found.files["dev"] == [tmp_path / "c" / "dev.txt"]
+    found = locate(str(tmp_path / "c"), {}, tmp_path)
+    assert found.origin == str(tmp_path / "c") and found.files["dev"] == [tmp_path / "c" / "dev.txt"]
     listed = ",".join(str(tmp_path / "c" / n) for n in ("test.txt", "dev.txt", "train.txt"))
-    assert locate("conll03", listed, ("train", "dev", "test")).files["train"] == \
-        [tmp_path / "c" / "test.txt"]
-    with pytest.raises(InputError, match="expected 3 comma-separated"):
-        locate("conll03", listed.rsplit(",", 1)[0], ("train", "dev", "test"))
+    assert locate(listed, {}, tmp_path).files["train"] == [tmp_path / "c" / "test.txt"]
+    two = locate(listed.rsplit(",", 1)[0], {}, tmp_path)       # train,test: no dev
+    assert sorted(two.files) == ["test", "train"] and two.files["test"] == [tmp_path / "c" / "dev.txt"]
+    with pytest.raises(InputError, match="expected 3 comma-separated files"):
+        locate(listed + "," + listed, {}, tmp_path)
+    # files named one by one win over the folder's
+    other = write(tmp_path / "elsewhere.conll", "b NN B-NP O\n")
+    assert locate(str(tmp_path / "c"), {"dev": str(other)}, tmp_path).files["dev"] == [other]
     (tmp_path / "c" / "dev.txt").unlink()
-    with pytest.raises(InputError, match="missing the dev split: none of dev.txt"):
-        locate("conll03", str(tmp_path / "c"), ("train", "dev", "test"))
-    assert "dev" not in locate("conll03", str(tmp_path / "c"), ("train", "dev", "test"),
-                               optional=("dev",)).files
+    assert "dev" not in locate(str(tmp_path / "c"), {}, tmp_path).files
+    (tmp_path / "c" / "test.txt").unlink()
+    with pytest.raises(InputError, match="c: missing the test split: no file named test\\*/testb\\*"):
+        locate(str(tmp_path / "c"), {}, tmp_path)
     with pytest.raises(InputError, match="not one file"):
-        locate("conll03", str(tmp_path / "c" / "train.txt"), ("train", "dev", "test"))
+        locate(str(tmp_path / "c" / "train.txt"), {}, tmp_path)
+    with pytest.raises(InputError, match="no such file or folder"):
+        locate(str(tmp_path / "nothing"), {}, tmp_path)
 
 
-def test_locate_default_prefers_data_raw(tmp_path, monkeypatch):
-    raw, shared = tmp_path / "raw", tmp_path / "shared"
-    for folder in (raw, shared):
+@pytest.mark.parametrize("names, split, found", [
+    (["eng.train", "eng.testa", "eng.testb"], "dev", "eng.testa"),
+    (["train.pos", "dev.pos", "test.pos", "README"], "test", "test.pos"),
+    (["train.gold_conll.gz", "development.gold_conll.gz", "test.gold_conll.gz"], "dev",
+     "development.gold_conll.gz"),
+    (["Train.TXT", "valid.txt", "test.txt", ".train.swp", "train.txt~"], "train", "Train.TXT"),
+])
+def test_locate_split_names(tmp_path, names, split, found):
+    for name in names:
+        write(tmp_path / "c" / name, "a NN\n")
+    assert locate("c", {}, tmp_path).files[split] == [tmp_path / "c" / found]
+
+
+def test_locate_refuses_two_files_for_one_split(tmp_path):
+    for name in ("train.txt", "train.txt.gz", "test.txt"):
+        write(tmp_path / "c" / name, "a NN\n")
+    with pytest.raises(InputError, match=r"two files for the train split \(train.txt, train.txt.gz\)"):
+        locate("c", {}, tmp_path)
+
+
+def test_locate_relative_paths_in_order(tmp_path, monkeypatch):
+    """Beside the task-set file, the working folder, data/raw/, ../shared/data/."""
+    beside, cwd, raw, shared = (tmp_path / name for name in ("beside", "cwd", "raw", "shared"))
+    for folder in (beside, cwd, raw, shared):
         write(folder / "conll2000" / "train.txt", "a NN B-NP\n")
         write(folder / "conll2000" / "test.txt", "a NN B-NP\n")
     monkeypatch.setattr(utils.paths, "RAW_DATA_DIR", raw)
     monkeypatch.setattr(utils.paths, "SHARED_DATA_DIR", shared)
-    assert locate("conll2000", None, ("train", "test")).files["train"] == \
-        [raw / "conll2000" / "train.txt"]
-    (raw / "conll2000" / "train.txt").unlink()
-    (raw / "conll2000" / "test.txt").unlink()
-    (raw / "conll2000").rmdir()
-    assert locate("conll2000", None, ("train", "test")).files["test"] == \
-        [shared / "conll2000" / "test.txt"]
-    (shared / "conll2000" / "train.txt").unlink()
-    (shared / "conll2000" / "test.txt").unlink()
-    (shared / "conll2000").rmdir()
-    with pytest.raises(InputError, match="no conll2000 corpus given and none found"):
-        locate("conll2000", None, ("train", "test"))
+    monkeypatch.chdir(cwd)
+    for folder in (beside, cwd, raw, shared):
+        assert locate("conll2000", {}, beside).files["train"] == [folder / "conll2000" / "train.txt"]
+        for name in ("train.txt", "test.txt"):
+            (folder / "conll2000" / name).unlink()
+        (folder / "conll2000").rmdir()
+    with pytest.raises(InputError, match=r"conll2000: no such file or folder \(looked for .*beside"):
+        locate("conll2000", {}, beside)
 
 
 def test_locate_ontonotes_release_tree(tmp_path):
@@ -240,7 +264,7 @@ def test_locate_ontonotes_release_tree(tmp_path):
         for lang, name in (("english", "b"), ("english", "a"), ("chinese", "c")):
             write(root / split / "data" / lang / "annotations" / "nw" / f"{name}.v4_gold_conll",
                   ONTO_DOC)
-    found = locate("ontonotes", str(tmp_path / "conll-2012"), ("train", "dev", "test"))
+    found = locate(str(tmp_path / "conll-2012"), {}, tmp_path, conll2012=True)
     assert [p.name for p in found.files["dev"]] == ["a.v4_gold_conll", "b.v4_gold_conll"]
     assert all("english" in p.parts for p in found.files["train"])
     read = read_ontonotes(found.files["test"])
@@ -271,9 +295,19 @@ def test_bioes_column_to_bio_and_its_errors(tmp_path):
         tags_in_scheme(read_column_file(bad, CONLL2000_COLUMNS, 3), "chunk", "bio")
 
 
-def test_split_off_dev_is_seeded_and_disjoint():
+def test_split_off_dev_draws_as_fastnlp_dataset_split():
+    """The original's ptb chunk dev set: fastNLP 0.5.0's DataSet.split(0.1) after set_seed(1)."""
+    from fastNLP import DataSet
+
+    np_state = np.random.get_state()
+    try:
+        for n, share, seed in ((8936, 0.1, 1), (25, 0.3, 7)):
+            np.random.seed(seed)
+            train_set, dev_set = DataSet({"index": list(range(n))}).split(share)
+            train, dev = split_off_dev(n, share, seed)
+            assert dev == list(dev_set["index"]) and train == list(train_set["index"])
+    finally:
+        np.random.set_state(np_state)
     train, dev = split_off_dev(8936, 0.1, seed=1)
-    assert len(dev) == 894 and len(train) == 8936 - 894
-    assert sorted(train + dev) == list(range(8936)) and dev == sorted(dev)
-    assert split_off_dev(8936, 0.1, seed=1) == (train, dev)
+    assert len(dev) == 893 and sorted(train + dev) == list(range(8936))
     assert split_off_dev(8936, 0.1, seed=2)[1] != dev

@@ -1,7 +1,8 @@
 """Where things live: the repository root and the places a corpus is looked for.
 
-A corpus not named on the command line is looked for first in `data/raw/<corpus>/` (inside the
-repository, git-ignored) and then in `../shared/data/<corpus>/` (beside the repository).
+A relative corpus path is looked for beside the task-set file that names it, in the working
+folder, in `data/raw/` (inside the repository, git-ignored) and in `../shared/data/` (beside the
+repository).
 """
 from __future__ import annotations
 
@@ -13,17 +14,11 @@ RAW_DATA_DIR = REPO_ROOT / "data" / "raw"
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 
-def corpus_candidates(corpus: str) -> list[Path]:
-    """The folders searched, in order, for a corpus that was not named by the user."""
-    return [RAW_DATA_DIR / corpus, SHARED_DATA_DIR / corpus]
-
-
-def find_corpus_dir(corpus: str) -> Path | None:
-    """The first existing folder of `corpus_candidates`, or None."""
-    for folder in corpus_candidates(corpus):
-        if folder.is_dir():
-            return folder
-    return None
+def corpus_candidates(given: str, base_dir: Path | None = None) -> list[Path]:
+    """Where a relative corpus path is looked for, in order: beside the task-set file
+    (`base_dir`), in the working folder, in `data/raw/` and in `../shared/data/`."""
+    places = ([base_dir] if base_dir is not None else []) + [Path.cwd(), RAW_DATA_DIR, SHARED_DATA_DIR]
+    return list(dict.fromkeys(place / given for place in places))
 
 
 def display_path(path: str | os.PathLike) -> str:

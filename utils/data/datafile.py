@@ -4,9 +4,12 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
 `torch.load(path, weights_only=True)` reads it without unpickling any object):
 
     format_version  int, FORMAT_VERSION
-    setting         "conll03" | "ptb" | "ontonotes" | any name
-    tasks           ["pos", "chunk", "ner"]; a task's position is its task_id
+    setting         the task set's name ("conll03", "ptb", "ontonotes" or a user's own)
+    tasks           the task names, e.g. ["pos", "chunk", "ner"]; a task's position is its task_id
     schemes         {task: "plain" | "bio" | "bioes"}  (plain = one tag per token, e.g. POS)
+    metrics         {task: "accuracy" | "f1"}  (token accuracy, or span F1 for bio/bioes tags)
+    layers          {task: int or None}  the BiLSTM layer the task reads in hierarchical
+                    sharing (1 = the lowest), None = the top layer
     words           the word embedding's rows: the lower-cased form of each; 0 = PAD, 1 = UNK
                     (a token's row: `word_row`; which forms get rows: utils.data.vocab)
     chars           list of character strings; 0 = PAD, 1 = UNK
@@ -20,12 +23,13 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
         sent_lengths  int64 [n_sentences]  tokens per sentence
         chars         int64 [n_chars]      char ids of all tokens, concatenated
         word_lengths  int64 [n_tokens]     chars per token (at least 1)
-    provenance      dict of plain values: sources, sha256, counts, arguments, conversions
+    provenance      dict of plain values: sources, sha256, counts, arguments, conversions, the
+                    task-set file it was prepared from (`task_set`: its name, sha256, table)
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -33,8 +37,9 @@ import torch
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 
-# 2: one embedding row per lower-cased form, fastNLP's char vocabulary (1: one row per word).
-FORMAT_VERSION = 2
+# 3: task metrics and hierarchical layers (2: one embedding row per lower-cased form, fastNLP's
+# char vocabulary; 1: one row per word).
+FORMAT_VERSION = 3
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SPLITS = ("train", "dev", "test")
@@ -113,6 +118,12 @@ class PreparedData:
     embedding: torch.Tensor | None
     data: dict[str, dict[str, Split]]
     provenance: dict[str, Any]
+    metrics: dict[str, str] = field(default_factory=dict)          # default: by scheme
+    layers: dict[str, int | None] = field(default_factory=dict)    # default: the top layer
+
+    def __post_init__(self) -> None:
+        self.metrics = {t: self.metrics.get(t, default_metric(self.schemes[t])) for t in self.tasks}
+        self.layers = {t: self.layers.get(t) for t in self.tasks}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +134,8 @@ class PreparedData:
             "words": list(self.words),
             "chars": list(self.chars),
             "labels": {t: list(v) for t, v in self.labels.items()},
+            "metrics": dict(self.metrics),
+            "layers": dict(self.layers),
             "embedding": self.embedding,
             "data": {t: {s: split.to_dict() for s, split in splits.items()}
                      for t, splits in self.data.items()},
@@ -134,7 +147,8 @@ class PreparedData:
         data = {t: {s: split.subset(n_train if s == "train" else n_eval)
                     for s, split in splits.items()} for t, splits in self.data.items()}
         return PreparedData(self.setting, self.tasks, self.schemes, self.words, self.chars,
-                            self.labels, self.embedding, data, dict(self.provenance))
+                            self.labels, self.embedding, data, dict(self.provenance),
+                            self.metrics, self.layers)
 
 
 def save_data_file(prepared: PreparedData, path: str | os.PathLike) -> None:
@@ -152,7 +166,7 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
         raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
     if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
         found = raw.get("format_version") if isinstance(raw, dict) else None
-        older = " (written before the vocabulary followed the original code's)" \
+        older = " (written by an earlier version of the project)" \
             if isinstance(found, int) and found < FORMAT_VERSION else ""
         raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}{older}; "
                          "run prepare-data.py again", path)
@@ -162,11 +176,19 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
     data = {t: {s: Split(**{f: split[f] for f in SPLIT_FIELDS}) for s, split in splits.items()}
             for t, splits in raw["data"].items()}
     return PreparedData(raw["setting"], raw["tasks"], raw["schemes"], raw["words"],
-                        raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"])
+                        raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"],
+                        raw["metrics"], raw["layers"])
 
 
-_TOP_LEVEL = ("setting", "tasks", "schemes", "words", "chars", "labels", "embedding", "data",
-              "provenance")
+_TOP_LEVEL = ("setting", "tasks", "schemes", "metrics", "layers", "words", "chars", "labels",
+              "embedding", "data", "provenance")
+SCHEMES = ("plain", "bio", "bioes")
+METRICS = ("accuracy", "f1")
+
+
+def default_metric(scheme: str) -> str:
+    """Token accuracy for plain tags, span F1 for chunks."""
+    return "accuracy" if scheme == "plain" else "f1"
 
 
 def layout_problem(raw: dict[str, Any]) -> str | None:
@@ -178,10 +200,16 @@ def layout_problem(raw: dict[str, Any]) -> str | None:
         return f"no {', '.join(missing)}"
     if not isinstance(raw["tasks"], list) or not raw["tasks"]:
         return "'tasks' is not a list of task names"
-    for part in ("schemes", "labels", "data"):
+    for part in ("schemes", "metrics", "layers", "labels", "data"):
         absent = [t for t in raw["tasks"] if t not in raw[part]]
         if absent:
             return f"{part} lacks task(s) {', '.join(absent)}"
+    for task in raw["tasks"]:
+        scheme, metric, layer = raw["schemes"][task], raw["metrics"][task], raw["layers"][task]
+        if scheme not in SCHEMES or metric not in METRICS or (metric == "f1" and scheme == "plain"):
+            return f"task {task!r} has scheme {scheme!r} and metric {metric!r}"
+        if layer is not None and (not isinstance(layer, int) or layer < 1):
+            return f"task {task!r} reads layer {layer!r} (expected None or 1, 2, ...)"
     embedding = raw["embedding"]
     if embedding is not None and (not isinstance(embedding, torch.Tensor) or embedding.dim() != 2
                                   or embedding.size(0) > len(raw["words"])):

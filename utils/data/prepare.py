@@ -1,10 +1,11 @@
-"""Building the prepared data of a setting: vocabularies, vectors, index tensors, provenance.
+"""Building the prepared data of a task set: vocabularies, vectors, index tensors, provenance.
 
 Vocabularies as the original code built them through fastNLP (utils.data.vocab): one embedding row per
-lower-cased form of the train words, plus the dev/test forms that have a pretrained vector (in
-`ptb`, every word's form, as the original's ptb vocabulary had no dev/test distinction);
-characters from the same words (train; `ptb`: all); each task's labels from all of its splits. Tasks whose splits
-hold the very same sentences share one copy of the word and character tensors in the file.
+lower-cased form of the words of the task set's `vocabulary_from` splits (train by default; every
+split in `ptb`, as the original's ptb vocabulary had no dev/test distinction), plus the other
+forms that have a pretrained vector; characters from the same words; each task's labels from all
+of its splits. Tasks whose splits hold the very same sentences share one copy of the word and
+character tensors in the file.
 """
 from __future__ import annotations
 
@@ -12,49 +13,63 @@ from typing import Any
 
 import torch
 
+from utils.data.collect import Collected, collect
 from utils.data.datafile import SPLITS, UNK_ID, PreparedData, Split, encode_split, index_of
 from utils.data.embeddings import Vectors, load_vectors, pretrained_rows
-from utils.data.prepare_sources import SCHEMES, TASKS, Collected, Request, collect
 from utils.data.readers.text import sha256_of
+from utils.data.taskset import TaskSet
 from utils.data.vocab import (build_chars, build_labels, count_tokens, embedding_rows, lower_forms,
                               word_types)
 from utils.paths import display_path
 
-# Splits whose words get embedding rows and characters without a pretrained vector.
-ENTRY_SPLITS = {"ptb": SPLITS}
-DEFAULT_ENTRY_SPLITS = ("train",)
 
 
-def prepare(request: Request, embedding: str, arguments: dict[str, Any]) -> PreparedData:
-    """Read the corpora of `request.setting` and build its PreparedData."""
-    return build(request, collect(request), embedding, arguments)
+def prepare(task_set: TaskSet, embedding: str | None = None,
+            arguments: dict[str, Any] | None = None) -> PreparedData:
+    """Read the corpora of `task_set` and build its PreparedData; `embedding` (default the task
+    set's) names the vectors, `arguments` are recorded in the provenance."""
+    return build(task_set, collect(task_set), embedding or task_set.embedding, arguments or {})
 
 
-def build(request: Request, collected: Collected, embedding: str,
+def build(task_set: TaskSet, collected: Collected, embedding: str,
           arguments: dict[str, Any]) -> PreparedData:
     tasks = collected.tasks
     sentence_sets = distinct_sentence_sets(collected)
     types = word_types(count_tokens(*(sents for _, sents in sentence_sets)))
-    entry_splits = ENTRY_SPLITS.get(request.setting, DEFAULT_ENTRY_SPLITS)
+    entry_splits = task_set.vocabulary_from
     entry = set(count_tokens(*(sents for split, sents in sentence_sets if split in entry_splits)))
     vectors = load_vectors(embedding, lower_forms(types))
     words = embedding_rows(types, entry, list(vectors.vectors) if vectors else None)
     chars = build_chars(types, entry)
     labels = {t: build_labels(tasks[t].tags["train"], [tasks[t].tags[s] for s in SPLITS[1:]])
-              for t in TASKS}
+              for t in tasks}
     matrix = pretrained_rows(words, vectors) if vectors else None
     data = encode_all(collected, index_of(words), index_of(chars), labels)
     provenance = make_provenance(collected, data, arguments, embedding, vectors, matrix,
                                  len(words), entry_splits)
-    return PreparedData(request.setting, list(TASKS), dict(SCHEMES), words, chars, labels,
-                        matrix, data, provenance)
+    provenance["task_set"] = task_set_record(task_set)
+    return PreparedData(task_set.name, list(tasks),
+                        {t.name: t.train_scheme for t in task_set.tasks}, words, chars, labels,
+                        matrix, data, provenance, {t.name: t.metric for t in task_set.tasks},
+                        {t.name: t.layer for t in task_set.tasks})
+
+
+def task_set_record(task_set: TaskSet) -> dict[str, Any]:
+    """The task set as the data file keeps it: where from, and every task's description."""
+    return {"source": task_set.source, "trainer": task_set.trainer,
+            "tasks": {t.name: {"corpus": t.corpus_label, "format": t.format,
+                               "word_column": t.word_column, "tag_column": t.tag_column,
+                               "scheme": t.scheme, "train_scheme": t.train_scheme,
+                               "metric": t.metric, "layer": t.layer}
+                      for t in task_set.tasks},
+            "table": task_set.table}
 
 
 def distinct_sentence_sets(collected: Collected) -> list[tuple[str, list[list[str]]]]:
     """(split, sentences) of every task and split, each sentence set once, in task order and
     train, dev, test within a task (the order the vocabularies count words in)."""
     seen, sets = set(), []
-    for task in TASKS:
+    for task in collected.tasks:
         for split in SPLITS:
             sentences = collected.tasks[task].words[split]
             if id(sentences) not in seen:
@@ -68,7 +83,7 @@ def encode_all(collected: Collected, word_index: dict[str, int], char_index: dic
     """Every task's splits as tensors; the same sentences are encoded once and shared."""
     encoded: dict[int, Split] = {}
     data: dict[str, dict[str, Split]] = {}
-    for task in TASKS:
+    for task in collected.tasks:
         label_index = index_of(labels[task])
         data[task] = {}
         for split in SPLITS:
@@ -110,14 +125,15 @@ def make_provenance(collected: Collected, data: dict[str, dict[str, Split]],
 
 def summary_lines(prepared: PreparedData) -> list[str]:
     """A table of sentences, tokens and unknown words per task and split, then the sizes."""
-    lines = [f"{'task':<6} {'split':<6} {'sentences':>10} {'tokens':>10} {'unk %':>6}"]
+    width = max([6] + [len(t) for t in prepared.tasks])
+    lines = [f"{'task':<{width}} {'split':<6} {'sentences':>10} {'tokens':>10} {'unk %':>6}"]
     for task in prepared.tasks:
         for split, part in prepared.data[task].items():
             unk = 100.0 * float((part.words == UNK_ID).float().mean()) if part.n_tokens else 0.0
-            lines.append(f"{task:<6} {split:<6} {part.n_sentences:>10,} {part.n_tokens:>10,} "
+            lines.append(f"{task:<{width}} {split:<6} {part.n_sentences:>10,} {part.n_tokens:>10,} "
                          f"{unk:>6.2f}")
-    sizes = ", ".join(f"{t} {len(prepared.labels[t])} ({prepared.schemes[t]})"
-                      for t in prepared.tasks)
+    sizes = ", ".join(f"{t} {len(prepared.labels[t])} ({prepared.schemes[t]}, "
+                      f"{prepared.metrics[t]})" for t in prepared.tasks)
     lines.append(f"labels: {sizes}")
     lines.append(f"vocabulary: {len(prepared.words):,} embedding rows (lower-cased forms), "
                  f"{len(prepared.chars):,} characters")

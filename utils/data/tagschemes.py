@@ -100,9 +100,16 @@ def _starts_chunk_iob(tags: Sequence[str], index: int) -> bool:
     return index == 0 or tags[index - 1] not in (f"B-{chunk_type}", f"I-{chunk_type}")
 
 
+def iob1_start(tags: Sequence[str]) -> int | None:
+    """The position of the first I-X that starts a chunk (after O, at the start, or after another
+    type), as only IOB1 writes it; None if there is none."""
+    return next((i for i, tag in enumerate(tags) if tag.startswith("I-") and _starts_chunk_iob(tags, i)),
+                None)
+
+
 def looks_like_iob1(tags: Sequence[str]) -> bool:
-    """True when some I-X starts a chunk (after O, at the start, or after another type)."""
-    return any(tag.startswith("I-") and _starts_chunk_iob(tags, i) for i, tag in enumerate(tags))
+    """True when some I-X starts a chunk (see `iob1_start`)."""
+    return iob1_start(tags) is not None
 
 
 def iob1_to_bio(tags: Sequence[str]) -> list[str]:

@@ -189,8 +189,7 @@ def tag(trained: TrainedModel, splits: Mapping[int, Split], batch_size: int,
     """Predicted tags per task and sentence, and the scores against the labels in `splits`
     (meaningful only for gold labels), through `Trainer.evaluate`."""
     data = trained.data
-    tasks = [TaskData(t, data.tasks[t], data.schemes[data.tasks[t]], data.labels[data.tasks[t]],
-                      split, split, split) for t, split in splits.items()]
+    tasks = [TaskData.of(data, t, train=split, dev=split, test=split) for t, split in splits.items()]
     config = TrainConfig(epochs=0, eval_batch_size=batch_size, eval_max_positions=MAX_POSITIONS,
                          device=device, progress=False)
     masks = {t: trained.masks[t] for t in splits if t in trained.masks}

@@ -56,11 +56,6 @@ class ImpPlan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def task_data(data: PreparedData, task_id: int) -> TaskData:
-    name = data.tasks[task_id]
-    return TaskData(task_id, name, data.schemes[name], data.labels[name], **data.data[name])
-
-
 def check_plan(config: ModelConfig, plan: ImpPlan) -> None:
     """Every input of the plan checked against the network, before the run folder is written:
     --need_cut matches parameters, --init_masks and --init_weights fit the model, --tensorboard
@@ -139,7 +134,7 @@ def _find(run_dir: Path, pattern: str) -> Path:
 def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path,
             echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Rounds 0..pruning_iter (skipping finished ones); returns all rows of results.jsonl."""
-    task = task_data(data, plan.task_id)
+    task = TaskData.of(data, plan.task_id)
     model = initial_model(config, data, plan, run_dir)
     init_state = {name: value.clone() for name, value in model.state_dict().items()}
     first = base_mask(model, plan)
@@ -162,7 +157,7 @@ def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Pat
         best_name = f"best_{mask_name}"
         row = {"round": k, "percent": pct, "mask_file": mask_name, "weights_file": best_name,
                "task": task.name, "dev": result.dev[task.name], "test": result.test[task.name],
-               "metric": metric_label(task.scheme, plan.train.metric),
+               "metric": metric_label(task.metric, plan.train.metric),
                "scores": {"dev": result.dev_all[task.name], "test": result.test_all[task.name]},
                "epochs": result.epochs,
                "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
@@ -177,9 +172,9 @@ def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Pat
     return read_jsonl(run_dir / RESULTS)
 
 
-def metric_label(scheme: str, span_metric: str) -> str:
+def metric_label(metric: str, span_metric: str) -> str:
     """"acc", or "f1" with the span metric that selected the epoch ("f1-yangjie")."""
-    return "acc" if scheme == "plain" else f"f1-{span_metric}"
+    return "acc" if metric == "accuracy" else f"f1-{span_metric}"
 
 
 def _tb_dir(root: str | None, k: int) -> str | None:
@@ -219,7 +214,7 @@ def _other_metric(row: dict[str, Any]) -> str | None:
 def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainConfig,
                  echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Dev and test scores of every best_[k]_[pct].th of a finished (or partial) run."""
-    task = task_data(data, task_id)
+    task = TaskData.of(data, task_id)
     rows = []
     for path in sorted(run_dir.glob("best_*.th"), key=lambda p: int(p.name.split("_")[1])):
         model, _ = load_model(path)
@@ -229,7 +224,7 @@ def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainCo
         scores = {split: trainer.evaluate_all(split)[task.name] for split in ("dev", "test")}
         selected = {split: trainer.selected({task.name: scores[split]})[task.name] for split in scores}
         rows.append({"round": int(k), "percent": float(pct), **selected,
-                     "metric": metric_label(task.scheme, train.metric), "scores": scores,
+                     "metric": metric_label(task.metric, train.metric), "scores": scores,
                      "epochs": 0, "seconds": 0.0})
     if not rows:
         raise InputError("no best_*.th weights to evaluate", run_dir)

@@ -57,10 +57,12 @@ def make_metric(scheme: str, labels: list[str], span: str = "conlleval") -> "Acc
     return YangJieSpanMetric(labels, scheme) if span == "yangjie" else SpanF1Metric(labels, scheme)
 
 
-def make_metrics(scheme: str, labels: list[str]) -> dict[str, "AccuracyMetric | SpanF1Metric"]:
-    """Every metric of a task, by name: {"acc": ...} for plain tags, else one per span metric."""
-    if scheme == "plain":
-        return {"acc": make_metric(scheme, labels)}
+def make_metrics(scheme: str, labels: list[str],
+                 metric: str = "") -> dict[str, "AccuracyMetric | SpanF1Metric"]:
+    """Every metric of a task, by name: {"acc": ...} for plain tags or a task scored by
+    `metric` "accuracy", else one per span metric."""
+    if scheme == "plain" or metric == "accuracy":
+        return {"acc": AccuracyMetric(len(labels))}
     return {span: make_metric(scheme, labels, span) for span in SPAN_METRICS}
 
 

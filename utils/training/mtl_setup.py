@@ -12,13 +12,12 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from models.config import canonical_arch, task_layers_for
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
 from utils.sparsity.mask_select import load_mask
 from utils.sparsity.mask_stats import percent_kept
 from utils.training.trainer import TaskData, TrainResult
-
-METRIC_OF_SCHEME = {"plain": "accuracy"}        # every span scheme (bio, bioes, ...) is F1
 
 
 def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
@@ -33,6 +32,19 @@ def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
     if arch == "hier-lstm":
         return "hier"
     return "sparse" if masks_path is not None else "hard"
+
+
+def task_layers(data: PreparedData, arch: str, n_layer: int) -> list[int]:
+    """The BiLSTM layer each task of the data file reads (models.task_layers_for): in
+    hierarchical sharing the layer its task set names, which must exist."""
+    layers = [data.layers[task] for task in data.tasks]
+    if canonical_arch(arch) == "hier-lstm":
+        beyond = [f"{task} reads layer {layer}" for task, layer in zip(data.tasks, layers)
+                  if layer is not None and layer > n_layer]
+        if beyond:
+            raise InputError(f"in hierarchical sharing {', '.join(beyond)} (the task set's "
+                             f"`layer`), but the BiLSTM has {n_layer} layer(s)", "--n_layer")
+    return task_layers_for(arch, layers, n_layer)
 
 
 def subset_data(data: PreparedData, train_subset: int, eval_subset: int) -> PreparedData:
@@ -61,11 +73,9 @@ def make_tasks(data: PreparedData, task_ids: Sequence[int], select_on: str = "de
     trainer selects the epoch on test (the original code's choice; not recommended)."""
     tasks = []
     for task_id in task_ids:
-        name = data.tasks[task_id]
-        splits = data.data[name]
+        splits = data.data[data.tasks[task_id]]
         dev = splits["test"] if select_on == "test" else splits["dev"]
-        tasks.append(TaskData(task_id, name, data.schemes[name], data.labels[name],
-                              splits["train"], dev, splits["test"]))
+        tasks.append(TaskData.of(data, task_id, dev=dev))
     return tasks
 
 
@@ -109,7 +119,7 @@ def results_record(*, setting: str, mode: str, tasks: Sequence[TaskData], result
         "setting": setting,
         "mode": mode,
         "tasks": names,
-        "metric": {t.name: METRIC_OF_SCHEME.get(t.scheme, "f1") for t in tasks},
+        "metric": {t.name: t.metric for t in tasks},
         "selected_on": select_on,
         "best_epoch": result.best_epoch,
         "epochs": result.epochs,

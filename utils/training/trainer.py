@@ -29,7 +29,7 @@ from tqdm import tqdm
 from utils.atomic import append_jsonl, json_text, read_jsonl, text_save_atomic, torch_save_atomic
 from utils.cli_args import summary_writer_class
 from utils.data.batching import SplitIndex, eval_batches, in_split_order
-from utils.data.datafile import Split
+from utils.data.datafile import PreparedData, Split, default_metric
 from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
 from utils.training.checkpoint import load as load_checkpoint
@@ -51,6 +51,18 @@ class TaskData:
     train: Split
     dev: Split
     test: Split
+    metric: str = ""                  # "accuracy" or "f1"; default: by scheme
+
+    def __post_init__(self) -> None:
+        self.metric = self.metric or default_metric(self.scheme)
+
+    @classmethod
+    def of(cls, data: PreparedData, task_id: int, **splits: Split) -> "TaskData":
+        """Task `task_id` of a data file, with its own splits unless others are given."""
+        name = data.tasks[task_id]
+        parts = {**data.data[name], **splits}
+        return cls(task_id, name, data.schemes[name], data.labels[name], parts["train"],
+                   parts["dev"], parts["test"], data.metrics[name])
 
 
 @dataclass
@@ -190,7 +202,7 @@ class Trainer:
         self.model.eval()
         scores = {}
         for task in self.tasks:
-            metrics = make_metrics(task.scheme, task.labels)
+            metrics = make_metrics(task.scheme, task.labels, task.metric)
             decoded = []
             for batch in self.evaluation_batches(task, split):
                 batch = batch.to(self.config.device)

@@ -1,8 +1,10 @@
-"""One reader for the whitespace-separated column formats (CoNLL-2003, CoNLL-2000, WSJ `.pos`).
+"""One reader for the whitespace-separated column formats (CoNLL-2003, CoNLL-2000, WSJ `.pos`, and
+any corpus a task-set file describes as `columns`).
 
 A sentence is a run of non-blank lines; blank lines separate sentences. `-DOCSTART-` lines (document
 boundaries in CoNLL-2003 and the WSJ files) are dropped. Every token line must have exactly the
-expected number of columns; column 0 is the word.
+expected number of columns (or as many as the file's first token line); the word is in column 0
+unless told otherwise.
 """
 from __future__ import annotations
 
@@ -22,21 +24,26 @@ CONLL2000_COLUMNS = {"pos": 1, "chunk": 2}
 WSJ_POS_COLUMNS = {"pos": 1}
 
 
-def read_column_file(path: str | os.PathLike, columns: Mapping[str, int], n_columns: int,
-                     into: TaggedSentences | None = None) -> TaggedSentences:
+def read_column_file(path: str | os.PathLike, columns: Mapping[str, int], n_columns: int | None,
+                     into: TaggedSentences | None = None, word_column: int = 0,
+                     encoding: str = "utf-8") -> TaggedSentences:
     """Read one column file; append to `into` when given (to join several files)."""
-    return read_columns(iter_lines(path), display_path(path), columns, n_columns, into)
+    return read_columns(iter_lines(path, encoding=encoding), display_path(path), columns,
+                        n_columns, into, word_column)
 
 
 def read_columns(lines: Iterable[tuple[int, str]], shown: str, columns: Mapping[str, int],
-                 n_columns: int | None, into: TaggedSentences | None = None) -> TaggedSentences:
+                 n_columns: int | None, into: TaggedSentences | None = None,
+                 word_column: int = 0) -> TaggedSentences:
     """`read_column_file` on numbered lines already read (`iter_lines`) from the file `shown`.
     `n_columns` None: every token line has as many columns as the first one."""
     out = into if into is not None else TaggedSentences(tags={name: [] for name in columns})
     out.files.append(shown)
     file_index = len(out.files) - 1
     already = len(out.words)
-    layout = " ".join(["word"] + sorted(columns, key=columns.get))
+    named = {word_column: "word", **{index: name for name, index in columns.items()}}
+    layout = " ".join(named.get(i, "-") for i in range(max(named) + 1))
+    needed = max(named) + 1
     words: list[str] = []
     tags: dict[str, list[str]] = {name: [] for name in columns}
     first_line = 0
@@ -60,15 +67,15 @@ def read_columns(lines: Iterable[tuple[int, str]], shown: str, columns: Mapping[
             close_sentence()
             continue
         n_columns = n_columns or len(fields)
-        if max(columns.values(), default=0) >= n_columns:
-            raise InputError(f"expected at least {max(columns.values()) + 1} columns ({layout}), "
-                             f"found {n_columns}", shown, number)
+        if needed > n_columns:
+            raise InputError(f"expected at least {needed} columns ({layout}), found "
+                             f"{n_columns}", shown, number)
         if len(fields) != n_columns:
             raise InputError(f"expected {n_columns} columns ({layout}), found {len(fields)}",
                              shown, number)
         if not words:
             first_line = number
-        words.append(fields[0])
+        words.append(fields[word_column])
         for name, index in columns.items():
             tags[name].append(fields[index])
     close_sentence()

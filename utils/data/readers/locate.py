@@ -1,119 +1,154 @@
-"""Finding the split files of a corpus from what the user gave (or did not give).
+"""Finding the split files of a task's corpus.
 
-A corpus path is either a folder holding the split files under their usual names, or the split
-files themselves separated by commas, in split order (e.g. `train.txt,dev.txt,test.txt`). With no
-path, the corpus folder is looked for in `data/raw/<corpus>/` and then `../shared/data/<corpus>/`.
-For OntoNotes a split may also be a folder tree of per-document `*gold_conll` files (the CoNLL-2012
-release layout `.../data/<split>/data/english/annotations/...`).
+A corpus is a folder holding one file per split, or the split files themselves separated by commas
+(`train,dev,test`, or `train,test` when there is no dev file). In a folder, a file belongs to the
+split one of whose names is a dot-separated part of its file name, case ignored:
+
+    train   train, training                       (train.txt, eng.train, train.gold_conll.gz)
+    dev     dev, devel, development, valid, validation, testa   (dev.pos, eng.testa)
+    test    test, testb                           (test.txt, eng.testb)
+
+Hidden files and backups (`~`) are ignored; two files for one split are an error. A relative path is
+looked for beside the task-set file, in the working folder, in `data/raw/` and in `../shared/data/`
+(utils.paths.corpus_candidates). For the `conll2012` format a split may also be a folder tree of
+per-document `*gold_conll` files (the CoNLL-2012 release layout `.../data/<split>/data/english/...`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from utils.errors import InputError
-from utils.paths import corpus_candidates, display_path, find_corpus_dir
+from utils.paths import corpus_candidates, display_path
 
-# Usual file names of each split, by corpus folder name; the first one found is used.
-SPLIT_FILES = {
-    "conll03": {"train": ("train.txt", "eng.train", "train"),
-                "dev": ("dev.txt", "valid.txt", "eng.testa", "testa.txt", "dev"),
-                "test": ("test.txt", "eng.testb", "testb.txt", "test")},
-    "wsj_ptb": {"train": ("train.pos", "train.txt"), "dev": ("dev.pos", "dev.txt"),
-                "test": ("test.pos", "test.txt")},
-    "conll2000": {"train": ("train.txt", "train"), "test": ("test.txt", "test")},
-    "ontonotes": {"train": ("train.gold_conll.gz", "train.gold_conll", "train"),
-                  "dev": ("development.gold_conll.gz", "development.gold_conll",
-                          "dev.gold_conll.gz", "dev.gold_conll", "development", "dev"),
-                  "test": ("test.gold_conll.gz", "test.gold_conll", "test")},
-}
-TREE_DEPTH = 3  # how deep below the given folder a split folder of the OntoNotes tree may sit
+SPLIT_NAMES = {"train": ("train", "training"),
+               "dev": ("dev", "devel", "development", "valid", "validation", "testa"),
+               "test": ("test", "testb")}
+TREE_DEPTH = 3  # how deep below the given folder a split folder of the CoNLL-2012 tree may sit
 
 
 @dataclass
 class CorpusFiles:
-    """The files of each split and where they were found ("given" or the default folder)."""
+    """The files of each split (a split absent: the corpus has none) and where they were found."""
 
     files: dict[str, list[Path]]
-    origin: str
+    origin: str                   # the folder as shown, or "given" for files named one by one
 
 
-def locate(corpus: str, given: str | None, splits: tuple[str, ...],
-           optional: tuple[str, ...] = ()) -> CorpusFiles:
-    """Files per split of `corpus` (a key of SPLIT_FILES). Splits in `optional` may be missing."""
-    if given is None:
-        folder = find_corpus_dir(corpus)
-        if folder is None:
-            looked = " and ".join(display_path(p) + "/" for p in corpus_candidates(corpus))
-            raise InputError(f"no {corpus} corpus given and none found in {looked}; pass its path")
-        return CorpusFiles(_from_folder(corpus, folder, splits, optional), display_path(folder))
+def locate(corpus: str | None, files: Mapping[str, str], base_dir: Path,
+           conll2012: bool = False) -> CorpusFiles:
+    """The split files of a corpus (`corpus`: a folder or comma-separated files) with the splits
+    named in `files` ({split: file}) in place of the corpus's own. Train and test must be found."""
+    found: dict[str, list[Path]] = {}
+    origin = "given"
+    if corpus is not None:
+        if "," in corpus and not Path(corpus).exists():
+            found = _from_list(corpus, base_dir)
+        else:
+            folder = find_path(corpus, base_dir)
+            if not folder.is_dir():
+                raise InputError("a corpus is a folder or split files separated by commas "
+                                 "(train,dev,test or train,test), not one file", display_path(folder))
+            found = _from_folder(folder, conll2012, skip=set(files))
+            origin = display_path(folder)
+    for split, name in files.items():
+        found[split] = _expand(find_path(name, base_dir), conll2012)
+    for split in ("train", "test"):
+        if split not in found:
+            where = display_path(find_path(corpus, base_dir)) if corpus else "files"
+            raise InputError(f"missing the {split} split: no file named {_names(split)} "
+                             f"(name it one by one with files.{split}, or --train TASK=FILE for "
+                             "the train file)", where)
+    return CorpusFiles({split: found[split] for split in SPLIT_NAMES if split in found}, origin)
+
+
+def find_path(given: str, base_dir: Path) -> Path:
+    """An existing file or folder: `given` itself when absolute, else the first of
+    `corpus_candidates` that exists."""
     path = Path(given)
-    if "," in given and not path.exists():
-        return CorpusFiles(_from_list(corpus, given, splits), "given")
-    if path.is_dir():
-        return CorpusFiles(_from_folder(corpus, path, splits, optional), "given")
-    if path.is_file():
-        raise InputError(f"a {corpus} path is a folder or {len(splits)} comma-separated files "
-                         f"({','.join(splits)}), not one file", given)
-    raise InputError("no such file or folder", given)
-
-
-def _from_list(corpus: str, given: str, splits: tuple[str, ...]) -> dict[str, list[Path]]:
-    parts = [part for part in given.split(",") if part]
-    if len(parts) != len(splits):
-        raise InputError(f"expected {len(splits)} comma-separated {corpus} files "
-                         f"({','.join(splits)}), found {len(parts)}", given)
-    files = {}
-    for split, part in zip(splits, parts):
-        path = Path(part)
+    if path.is_absolute():
         if not path.exists():
-            raise InputError(f"{split} file not found", part)
-        files[split] = _expand(corpus, path)
-    return files
+            raise InputError("no such file or folder", given)
+        return path
+    candidates = corpus_candidates(given, base_dir)
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    looked = ", ".join(display_path(c) for c in candidates)
+    raise InputError(f"no such file or folder (looked for {looked})", given)
 
 
-def _from_folder(corpus: str, folder: Path, splits: tuple[str, ...],
-                 optional: tuple[str, ...]) -> dict[str, list[Path]]:
-    files = {}
-    for split in splits:
-        found = _find_split(corpus, folder, split)
-        if found is not None:
-            files[split] = _expand(corpus, found)
-        elif split not in optional:
-            names = ", ".join(SPLIT_FILES[corpus][split])
-            raise InputError(f"missing the {split} split: none of {names} is there",
-                             display_path(folder))
-    return files
+def _names(split: str) -> str:
+    return "/".join(f"{name}*" for name in SPLIT_NAMES[split])
 
 
-def _find_split(corpus: str, folder: Path, split: str) -> Path | None:
-    names = SPLIT_FILES[corpus][split]
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    if corpus != "ontonotes":
-        return None
-    # The CoNLL-2012 tree: look a few levels down for a folder named after the split.
+def _from_list(given: str, base_dir: Path) -> dict[str, list[Path]]:
+    parts = [part for part in given.split(",") if part]
+    if len(parts) not in (2, 3):
+        raise InputError(f"expected 3 comma-separated files (train,dev,test) or 2 (train,test), "
+                         f"found {len(parts)}", given)
+    splits = ("train", "dev", "test") if len(parts) == 3 else ("train", "test")
+    return {split: [_file(find_path(part, base_dir))] for split, part in zip(splits, parts)}
+
+
+def _file(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError("expected a file, found a folder", display_path(path))
+    return path
+
+
+def split_of(name: str) -> str | None:
+    """The split a file name belongs to (see the module docstring), or None."""
+    parts = set(name.lower().split("."))
+    splits = [split for split, names in SPLIT_NAMES.items() if parts & set(names)]
+    return splits[0] if len(splits) == 1 else None
+
+
+def _from_folder(folder: Path, conll2012: bool, skip: set[str]) -> dict[str, list[Path]]:
+    entries = sorted(p for p in folder.iterdir()
+                     if not p.name.startswith(".") and not p.name.endswith("~"))
+    found = {}
+    for split in SPLIT_NAMES:
+        if split in skip:
+            continue
+        files = [p for p in entries if p.is_file() and split_of(p.name) == split]
+        if len(files) > 1:
+            raise InputError(f"two files for the {split} split ({', '.join(p.name for p in files)}); "
+                             "name them one by one with `files`", display_path(folder))
+        if files:
+            found[split] = files
+        elif conll2012:
+            tree = _tree_split(folder, split)
+            if tree is not None:
+                found[split] = _expand(tree, conll2012)
+    return found
+
+
+def _tree_split(folder: Path, split: str) -> Path | None:
+    """The CoNLL-2012 tree: a folder named after the split a few levels down."""
     level = [folder]
     for _ in range(TREE_DEPTH + 1):
         for parent in level:
-            for name in names:
+            for name in SPLIT_NAMES[split]:
                 if (parent / name).is_dir():
                     return parent / name
         level = sorted(child for parent in level for child in parent.iterdir() if child.is_dir())
     return None
 
 
-def _expand(corpus: str, path: Path) -> list[Path]:
-    """A split file as a one-element list; an OntoNotes split folder as its gold_conll files."""
+def _expand(path: Path, conll2012: bool) -> list[Path]:
+    """A split file as a one-element list; a split folder as its files (conll2012: its
+    *gold_conll files, English ones when there are any)."""
     if path.is_file():
         return [path]
-    if corpus != "ontonotes":
-        raise InputError("expected a file, found a folder", display_path(path))
-    files = sorted(p for p in path.rglob("*gold_conll*") if p.is_file()
-                   and (p.name.endswith("gold_conll") or p.name.endswith("gold_conll.gz")))
-    english = [p for p in files if "english" in p.parts]
-    files = english or files
+    if not conll2012:
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    else:
+        files = sorted(p for p in path.rglob("*gold_conll*") if p.is_file()
+                       and (p.name.endswith("gold_conll") or p.name.endswith("gold_conll.gz")))
+        files = [p for p in files if "english" in p.parts] or files
     if not files:
-        raise InputError("no *gold_conll files in this folder", display_path(path))
+        kind = "*gold_conll files" if conll2012 else "files"
+        raise InputError(f"no {kind} in this folder", display_path(path))
     return files

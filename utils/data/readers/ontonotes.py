@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from utils.data.readers.sentences import TaggedSentences
 from utils.data.readers.text import iter_lines
@@ -22,6 +22,7 @@ from utils.paths import display_path
 
 MIN_COLUMNS = 12
 WORD, POS, PARSE, NER = 3, 4, 5, 10
+DEFAULT_COLUMNS = {"pos": POS, "parse": PARSE, "ner": NER}
 LAYOUT = ("document part index word POS parse lemma frameset sense speaker NER "
           "[predicate arguments...] coreference")
 
@@ -35,47 +36,48 @@ class ReadReport:
 
 
 def read_ontonotes(paths: Iterable[str | os.PathLike], drop_genres: Sequence[str] = ("pt",),
-                   report: ReadReport | None = None) -> TaggedSentences:
-    """Read `*gold_conll` files (plain or .gz) into words and the pos/parse/ner columns."""
-    out = TaggedSentences(tags={"pos": [], "parse": [], "ner": []})
+                   report: ReadReport | None = None,
+                   columns: Mapping[str, int] = DEFAULT_COLUMNS, word_column: int = WORD,
+                   encoding: str = "utf-8") -> TaggedSentences:
+    """Read `*gold_conll` files (plain or .gz) into words and the named tag `columns` (0-based;
+    default the POS, parse and named-entity columns)."""
+    out = TaggedSentences(tags={name: [] for name in columns})
     report = report if report is not None else ReadReport()
     drop = set(drop_genres)
     for path in paths:
-        _read_one(path, out, drop, report)
+        _read_one(path, out, drop, report, columns, word_column, encoding)
     return out
 
 
-def _read_one(path: str | os.PathLike, out: TaggedSentences, drop: set[str],
-              report: ReadReport) -> None:
+def _read_one(path: str | os.PathLike, out: TaggedSentences, drop: set[str], report: ReadReport,
+              columns: Mapping[str, int], word_column: int, encoding: str) -> None:
     shown = display_path(path)
     out.files.append(shown)
     file_index = len(out.files) - 1
     rows = 0
     words: list[str] = []
-    pos: list[str] = []
-    parse: list[str] = []
-    ner: list[str] = []
+    tags: dict[str, list[str]] = {name: [] for name in columns}
     genre = None
     skip = False        # in a dropped genre
     malformed = False   # the current sentence has a row with a lost column
     first_line = n_columns = 0
 
     def close() -> None:
-        nonlocal words, pos, parse, ner, malformed
+        nonlocal words, tags, malformed
         if words and malformed:
             report.malformed.append(f"{shown}:{first_line}")
         elif words and skip:
             report.dropped_genres[genre] = report.dropped_genres.get(genre, 0) + 1
         elif words:
             out.words.append(words)
-            out.tags["pos"].append(pos)
-            out.tags["parse"].append(parse)
-            out.tags["ner"].append(ner)
+            for name, values in tags.items():
+                out.tags[name].append(values)
             out.first_lines.append(first_line)
             out.file_of.append(file_index)
-        words, pos, parse, ner, malformed = [], [], [], [], False
+        words, tags, malformed = [], {name: [] for name in columns}, False
 
-    for number, line in iter_lines(path):
+    needed = max([MIN_COLUMNS - 1, word_column, *columns.values()]) + 1
+    for number, line in iter_lines(path, encoding=encoding):
         if not line or line.isspace():
             close()
             continue
@@ -86,8 +88,8 @@ def _read_one(path: str | os.PathLike, out: TaggedSentences, drop: set[str],
                 skip = genre in drop
             continue
         fields = line.split()
-        if len(fields) < MIN_COLUMNS:
-            raise InputError(f"expected at least {MIN_COLUMNS} columns ({LAYOUT}), found "
+        if len(fields) < needed:
+            raise InputError(f"expected at least {needed} columns ({LAYOUT}), found "
                              f"{len(fields)}", shown, number)
         if genre is None:
             raise InputError("token row before any '#begin document' line", shown, number)
@@ -99,10 +101,9 @@ def _read_one(path: str | os.PathLike, out: TaggedSentences, drop: set[str],
         if "*" not in fields[PARSE]:
             malformed = True
         rows += 1
-        words.append(fields[WORD])
-        pos.append(fields[POS])
-        parse.append(fields[PARSE])
-        ner.append(fields[NER])
+        words.append(fields[word_column])
+        for name, index in columns.items():
+            tags[name].append(fields[index])
     close()
     if not rows:
         raise InputError("no sentences found; expected CoNLL-2012 gold_conll rows", shown, 1)

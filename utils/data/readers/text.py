@@ -1,4 +1,5 @@
-"""Reading a corpus file line by line: plain or gzip, strict UTF-8, errors with file and line."""
+"""Reading a corpus file line by line: plain or gzip, strict decoding (UTF-8 unless told
+otherwise), errors with file and line."""
 from __future__ import annotations
 
 import gzip
@@ -11,16 +12,17 @@ from utils.errors import InputError
 from utils.paths import display_path
 
 
-def iter_lines(path: str | os.PathLike, expected: str = "tagged sentences") -> Iterator[tuple[int, str]]:
+def iter_lines(path: str | os.PathLike, expected: str = "tagged sentences",
+               encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, line without its newline) of a text file (`.gz` is unpacked;
-    `-` is standard input).
+    `-` is standard input), decoded with `encoding`.
 
-    A missing file, a byte that is not UTF-8 and a file without any text raise InputError (the
-    last one saying what was `expected`).
+    A missing file, bytes that are not text in `encoding` and a file without any text raise
+    InputError (the last one saying what was `expected`).
     """
     shown = display_path(path)
     if str(path) == "-":
-        yield from _decoded(sys.stdin.buffer, shown, expected)
+        yield from _decoded(sys.stdin.buffer, shown, expected, encoding)
         return
     if not os.path.isfile(path):
         raise InputError("file not found", shown)
@@ -30,19 +32,21 @@ def iter_lines(path: str | os.PathLike, expected: str = "tagged sentences") -> I
     except OSError as err:
         raise InputError(f"cannot read ({err})", shown) from None
     with handle:
-        yield from _decoded(handle, shown, expected)
+        yield from _decoded(handle, shown, expected, encoding)
 
 
-def _decoded(handle: BinaryIO, shown: str, expected: str) -> Iterator[tuple[int, str]]:
+def _decoded(handle: BinaryIO, shown: str, expected: str,
+             encoding: str) -> Iterator[tuple[int, str]]:
     number = 0
     has_text = False
     try:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode(encoding)
             except UnicodeDecodeError as err:
                 byte = raw[err.start]
-                raise InputError(f"byte 0x{byte:02x} is not UTF-8 text", shown, number) from None
+                name = "UTF-8" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
+                raise InputError(f"byte 0x{byte:02x} is not {name} text", shown, number) from None
             line = line.rstrip("\r\n")
             has_text = has_text or bool(line.strip())
             yield number, line

@@ -15,8 +15,8 @@ from utils.data.readers.text import iter_lines
 from utils.errors import InputError, run_main
 from utils.paths import display_path
 from utils.results.results_table import METRIC_NAMES
-from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, load_trained,
-                                   read_input, select_tasks, tag)
+from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, gold_columns,
+                                   load_trained, read_input, select_tasks, tag)
 from utils.training.trainer import TrainConfig
 
 
@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--eval", action="store_true", help="score the predictions against the gold columns of a "
         "CoNLL input (the metric training reports: POS accuracy, chunk/NER span F1)")
     add("--gold_columns", default=None, help="where --eval finds each task's gold tags, e.g. "
-        "pos=1,chunk=2,ner=3 (0 = the word); default: the task's position in the data file + 1, "
-        "the CoNLL-2003 layout for conll03")
+        "pos=1,chunk=2,ner=3 (0 = the word); default: each task's tag column in its corpus, as "
+        "its task-set file names it (conll03: pos=1,chunk=2,ner=3)")
     add("--data_path", default=None, help="the data file the model was trained on (its vocabulary); "
         "default the one named in the run's args.json")
     add("--batch_size", type=int, default=TrainConfig.eval_batch_size,
@@ -52,22 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("--num_threads", type=int, default=0, help="CPU threads; 0 = every core this process may use")
     add("--overwrite", action="store_true", help="replace an existing --output file")
     return p
-
-
-def gold_columns(spec: str | None, task_names: list[str], all_tasks: list[str]) -> dict[str, int]:
-    """{task: column} from "pos=1,ner=3", by default the task's data-file position + 1."""
-    if spec is None:
-        return {name: all_tasks.index(name) + 1 for name in task_names}
-    columns = {}
-    for part in spec.split(","):
-        name, _, column = part.partition("=")
-        if not column.strip().isdigit():
-            raise InputError(f"expected TASK=COLUMN (e.g. ner=3), got {part!r}", "--gold_columns")
-        columns[name.strip()] = int(column)
-    missing = [t for t in task_names if t not in columns]
-    if missing:
-        raise InputError(f"no column given for {', '.join(missing)}", "--gold_columns")
-    return {t: columns[t] for t in task_names}
 
 
 def main() -> None:
@@ -85,7 +69,7 @@ def main() -> None:
     fmt = args.format if args.format != "auto" else "conll" if args.eval else detect_format(lines)
     if args.eval and fmt != "conll":
         raise InputError("--eval needs a CoNLL file with gold columns, not --format text", shown)
-    columns = gold_columns(args.gold_columns, names, trained.data.tasks) if args.eval else None
+    columns = gold_columns(args.gold_columns, names, trained.data) if args.eval else None
     sentences = read_input(lines, shown, fmt, columns)
     if not sentences.words:
         raise InputError("no sentences found", shown)

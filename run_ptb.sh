@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The ptb setting: bash run_ptb.sh single [CHECKPOINT] | mtl [MASKDIR] | warmup | baselines | demo | all | status
 # (PRESET=paper|cpu|demo, NAME=run name, SEEDS, GPUS, LAUNCHER=slurm, ...: see scripts/run_common.sh
-# and docs/workflow.md).
-SETTING=ptb
-TRAINER=re-seq-label   # multi-task batch schedule
+# and docs/workflow.md). The same as `bash run_tasks.sh settings/ptb.toml ...`.
+TASK_SET_FILE=settings/ptb.toml   # the tasks, their corpora and the multi-task batch schedule
+RUN_SCRIPT="bash run_ptb.sh"
 source "$(dirname "$0")/scripts/run_common.sh"
 run_main "$@"

@@ -7,7 +7,7 @@
 # $EXP/slurm/jobs.tsv lists every submission. RESUME=1 submits only the runs that have not
 # finished, waiting for those still queued from an earlier submission.
 #
-# Needs: EXP, SETTING, NAME, RESUME (may be unset), die().
+# Needs: EXP, SETTING, RUN_SCRIPT, NAME, RESUME (may be unset), die().
 
 SLURM_FIELDS="job_id	seed	run	stage	log	after	submitted"
 
@@ -96,7 +96,7 @@ run_plan_slurm() {
     fi
     echo "submitted ${#SUBMITTED[@]} job(s): ${SUBMITTED[*]}"
     echo "follow them: squeue -j $(IFS=,; echo "${JOB_OF[*]}")"
-    echo "        or:  EXP=$EXP bash run_$SETTING.sh status"
+    echo "        or:  EXP=$EXP $RUN_SCRIPT status"
 }
 
 # ---- status: the latest job of every run, from the ledger, the job records and squeue ----------
@@ -120,7 +120,7 @@ elapsed() {
 mode_status() {
     local ledger live id seed run log state bad=0 open=0
     ledger=$(slurm_dir)/jobs.tsv
-    [[ -f $ledger ]] || die "no Slurm submissions recorded in $(slurm_dir) (submit with LAUNCHER=slurm bash run_$SETTING.sh MODE)"
+    [[ -f $ledger ]] || die "no Slurm submissions recorded in $(slurm_dir) (submit with LAUNCHER=slurm $RUN_SCRIPT MODE)"
     live=$(squeue -h -u "$(id -un)" -o '%i %T %r' 2>/dev/null | awk '{ print $1, $2 ($3 == "None" ? "" : " (" $3 ")") }' || true)
     printf '%-8s %-6s %-28s %s\n' job seed run state
     while IFS=$'\t' read -r id seed run log; do

@@ -1,8 +1,10 @@
-# Shared logic of run_conll03.sh, run_ptb.sh and run_ontonotes.sh. They set SETTING (which reads
-# data/$SETTING.pt and writes exp/$SETTING/) and TRAINER (the multi-task batch schedule), source
-# this file and call `run_main "$@"`.
+# Shared logic of run_tasks.sh, run_conll03.sh, run_ptb.sh and run_ontonotes.sh. They set
+# TASK_SET_FILE (the setting's task-set file: its name SETTING, which reads data/$SETTING.pt and
+# writes exp/$SETTING/, and its multi-task batch schedule TRAINER) and RUN_SCRIPT (the command
+# line that names the setting, for messages), source this file and call `run_main "$@"`. The
+# tasks themselves come from the data file.
 #
-#   single [CHECKPOINT]  prune each task alone (train_single.py), the three tasks in parallel,
+#   single [CHECKPOINT]  prune each task alone (train_single.py), every task in parallel,
 #                        from fresh weights or from CHECKPOINT (e.g. the `warmup` run's best.th)
 #   mtl [MASKDIR]        sparse sharing through the masks in MASKDIR (default the ones placed by
 #                        prepare-masks.sh in exp/<setting>/mtl/mask)
@@ -36,13 +38,10 @@ NAME=${NAME:-main}
 CORES=${CORES:-$(nproc)}
 RUNS_PER_GPU=${RUNS_PER_GPU:-1}
 LAUNCHER=${LAUNCHER:-local}
-DATA=${DATA:-data/$SETTING.pt}
-EXP=${EXP:-exp/$SETTING}
 read -r -a EXTRA <<<"${TRAIN_ARGS:-}"
 read -r -a SINGLE_EXTRA <<<"${SINGLE_ARGS:-}"
 read -r -a MTL_EXTRA <<<"${MTL_ARGS:-}"
-TASK_IDS=(0 1 2)
-TASK_NAMES=(pos chunk ner)
+TASK_IDS=() TASK_NAMES=()   # from the data file (load_tasks)
 DEFAULT_SEED=2019   # the seed the original's run scripts pass
 
 # The multi-task runs of `baselines` besides the single-task models (one per task), in the
@@ -60,6 +59,29 @@ source scripts/plan.sh
 source scripts/launch_local.sh
 source scripts/launch_slurm.sh
 source scripts/stages.sh
+
+# ---- the setting and its tasks ----------------------------------------------------------------
+read_setting() {  # SETTING and TRAINER from the task-set file; DATA, EXP; how to prepare the data
+    local described
+    [[ -f $TASK_SET_FILE ]] || die "task-set file not found: $TASK_SET_FILE"
+    described=$("$PY" -m utils.data.describe setting "$TASK_SET_FILE") || exit 2
+    read -r SETTING TRAINER <<<"$described"
+    if [[ $TASK_SET_FILE == settings/$SETTING.toml ]]; then
+        PREPARE_ARGS=(--type "$SETTING")
+    else
+        PREPARE_ARGS=(--tasks "$TASK_SET_FILE")
+    fi
+    DATA=${DATA:-data/$SETTING.pt}
+    EXP=${EXP:-exp/$SETTING}
+}
+
+load_tasks() {  # TASK_NAMES (and TASK_IDS, their positions) from the data file
+    local names
+    need_data
+    names=$("$PY" -m utils.data.describe tasks "$DATA") || exit 2
+    mapfile -t TASK_NAMES <<<"$names"
+    TASK_IDS=("${!TASK_NAMES[@]}")
+}
 
 # ---- settings that depend on the environment ----------------------------------------------------
 choose_seeds() {  # SEED_LIST, and SEED_IN_NAMES=1 when SEEDS is given (one folder per seed)
@@ -123,11 +145,11 @@ run_plan() {
 
 # ---- checks -------------------------------------------------------------------------------------
 need_data() {
-    [[ -f $DATA ]] || die "$DATA not found; prepare it first: $PY prepare-data.py --type $SETTING (see docs/data.md)"
+    [[ -f $DATA ]] || die "$DATA not found; prepare it first: $PY prepare-data.py ${PREPARE_ARGS[*]} (see docs/data.md)"
 }
 
 need_masks() {  # need_masks EXP_DIR: the masks prepare-masks.sh places in EXP_DIR/mtl/mask
-    [[ -f $1/mtl/mask/init_weights.th ]] || die "no masks in $1/mtl/mask; run \`bash run_$SETTING.sh single\`, then \`$(masks_command "$1") [auto]\`"
+    [[ -f $1/mtl/mask/init_weights.th ]] || die "no masks in $1/mtl/mask; run \`$RUN_SCRIPT single\`, then \`$(masks_command "$1") [auto]\`"
 }
 
 finished() { [[ -f $1/results.json && ${OVERWRITE:-0} != 1 ]]; }
@@ -148,7 +170,7 @@ masks_command() {  # masks_command EXP_DIR: the prepare-masks.sh command line fo
 mode_single() {  # [CHECKPOINT]
     local checkpoint seed i
     checkpoint=$(from_caller "${1:-}")
-    need_data
+    load_tasks
     [[ -z $checkpoint || -f $checkpoint ]] || die "warm-up checkpoint not found: $checkpoint"
     set_common
     plan_prunings "$checkpoint"
@@ -159,7 +181,7 @@ mode_single() {  # [CHECKPOINT]
             echo "${TASK_NAMES[i]} ($(seed_exp "$seed")/single/cp/${TASK_IDS[i]}):"
             sed -n '/^ *round  *% kept/,$p' "$(seed_exp "$seed")/single/logs/${TASK_IDS[i]}.log"
         done
-        echo "next: $(masks_command "$(seed_exp "$seed")") [auto | K_POS K_CHUNK K_NER]"
+        echo "next: $(masks_command "$(seed_exp "$seed")") [auto | one round per task:$(printf ' K_%s' "${TASK_NAMES[@]}")]"
     done
 }
 
@@ -191,13 +213,13 @@ mode_warmup() {
     run_plan
     for seed in "${SEED_LIST[@]}"; do
         echo "warm-up checkpoint: $(seed_exp "$seed")/mtl/cp/$NAME-warmup/best.th"
-        echo "next: bash run_$SETTING.sh single $(seed_exp "$seed")/mtl/cp/$NAME-warmup/best.th"
+        echo "next: $RUN_SCRIPT single $(seed_exp "$seed")/mtl/cp/$NAME-warmup/best.th"
     done
 }
 
 mode_baselines() {
     local seed
-    need_data
+    load_tasks
     for seed in "${SEED_LIST[@]}"; do need_masks "$(seed_exp "$seed")"; done
     set_common
     plan_baselines
@@ -206,7 +228,7 @@ mode_baselines() {
 }
 
 mode_all() {
-    need_data
+    load_tasks
     set_common
     plan_prunings
     plan_masks
@@ -217,8 +239,8 @@ mode_all() {
 
 prepare_data_if_missing() {
     [[ -f $DATA ]] && return 0
-    echo "== preparing $DATA: prepare-data.py --type $SETTING"
-    if ! "$PY" prepare-data.py --type "$SETTING" --out "$(dirname "$DATA")"; then
+    echo "== preparing $DATA: prepare-data.py ${PREPARE_ARGS[*]}"
+    if ! "$PY" prepare-data.py "${PREPARE_ARGS[@]}" --out "$(dirname "$DATA")"; then
         [[ $SETTING != conll03 ]] || echo "The demo needs the CoNLL-2003 files train.txt, dev.txt" \
             "and test.txt in data/raw/conll03/ (inside the repository) or in ../shared/data/conll03/" \
             "(beside it)." >&2
@@ -242,7 +264,7 @@ mode_demo() {  # `all` with the demo settings, in its own folder, rebuilt unless
 
 usage() {
     sed -n '/^#   single/,/^#   status/p' scripts/run_common.sh | sed 's/^#//' >&2
-    die "usage: bash run_$SETTING.sh single [CHECKPOINT] | mtl [MASKDIR] | warmup | baselines | demo | all | status"
+    die "usage: $RUN_SCRIPT single [CHECKPOINT] | mtl [MASKDIR] | warmup | baselines | demo | all | status"
 }
 
 describe() {  # the first line of a call: what runs where
@@ -265,6 +287,7 @@ run_main() {
         *) usage ;;
     esac
     [[ $LAUNCHER == local || $LAUNCHER == slurm ]] || die "LAUNCHER must be local or slurm, got '$LAUNCHER'"
+    read_setting
     if [[ $mode == status ]]; then mode_status; return; fi
     choose_seeds
     choose_devices

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_model_fixtures import synthetic_data  # noqa: E402
+from test_model_fixtures import synthetic_data, with_chunk_copy  # noqa: E402
 
 from utils.data.datafile import save_data_file  # noqa: E402
 from utils.sparsity.mask_select import main as select_masks  # noqa: E402
@@ -26,12 +26,7 @@ TINY = ["--hidden_size", "8", "--epochs", "3", "--batch_size", "4", "--optim", "
 
 def three_task_data(path: Path) -> Path:
     """The synthetic fixture with a chunk task (a copy of pos) between pos and ner."""
-    data = synthetic_data(n_train=60, n_eval=20)
-    data.tasks = list(TASKS)
-    data.schemes["chunk"], data.labels["chunk"], data.data["chunk"] = (
-        "plain", data.labels["pos"], data.data["pos"])
-    data.metrics["chunk"], data.layers["chunk"] = "accuracy", None
-    save_data_file(data, path)
+    save_data_file(with_chunk_copy(synthetic_data(n_train=60, n_eval=20)), path)
     return path
 
 

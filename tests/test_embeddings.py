@@ -36,16 +36,50 @@ def test_word2vec_header_and_gzip(tmp_path):
     assert vectors.vectors["Paris"].tolist() == [1.0, 2.0, 3.0]
 
 
+def test_fasttext_vec_file_is_read_as_fastnlp_reads_it(tmp_path):
+    """A fastText `.vec` file (header, trailing spaces, non-ASCII words, a word with a space): the
+    vectors fastNLP 0.5.0's StaticEmbedding takes from it, for the same words."""
+    from fastNLP import Vocabulary
+    from fastNLP.embeddings import StaticEmbedding
+
+    path = tmp_path / "wiki.fr.vec"
+    path.write_text("4 3\nété 0.5 -1 2 \nnew york 1 2 3 \nchâteau 4e-1 5 6 \nété 7 8 9 \n",
+                    encoding="utf-8")
+    words = ["été", "newyork", "château", "absent"]
+    vectors = load_vectors(str(path), words)
+    assert vectors.dim == 3 and list(vectors.vectors) == ["été", "newyork", "château"]
+    vocab = Vocabulary()
+    vocab.add_word_lst(words)
+    fastnlp = StaticEmbedding(vocab, model_dir_or_name=str(path), lower=False)
+    for word, vector in vectors.vectors.items():
+        expected = fastnlp.embedding.weight[fastnlp.words_to_words[vocab.to_index(word)]]
+        assert vector.tolist() == pytest.approx(expected.tolist())
+
+
 @pytest.mark.parametrize("text, message", [
-    ("a 1 2\nb 1\n", "v.txt:2: expected a word and 2 values, found 1"),
-    ("a 1 2\nb 1 x\n", "v.txt:2: expected numbers"),
-    ("", "v.txt:1: file is empty"),
-])
+    ("a 1 2\nb 1\n", "v.txt:2: expected a word and 2 numbers, found 2 field"),
+    ("a 1 2\nb 1 x\n", "v.txt:2: expected numbers after the word"),
+    ("", "v.txt:1: file is empty; expected word vectors"),
+    ("a\nb\n", "v.txt:1: expected a word and its vector's numbers .*not a word-vectors file"),
+    ("EU NNP B-NP B-ORG\n", "v.txt:1: expected numbers after the word, found 'NNP B-NP B-ORG'"),
+    ("EU NNP\n", "v.txt:1: expected numbers after the word"),
+    ("3 2\na 1 2\nb 3 4\n", "v.txt: the header announces 3 vectors, the file holds 2"),
+    ("2 3\na 1 2\n", "v.txt:2: expected a word and 3 numbers, found 3 field"),
+    ("2 3\n\n", "v.txt:1: no vectors found"),
+], ids=["ragged", "not-a-number", "empty", "one-column", "conll", "two-columns", "cut-short",
+        "header-dim", "header-only"])
 def test_bad_vector_files(tmp_path, text, message):
     path = tmp_path / "v.txt"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=message):
-        load_vectors(str(path), ["a", "b"])
+        load_vectors(str(path), ["a", "b", "eu"])
+
+
+def test_binary_vector_file_is_refused(tmp_path):
+    path = tmp_path / "wiki.fr.bin"
+    path.write_bytes(b"\x80\x81\x00binary")
+    with pytest.raises(InputError, match="wiki.fr.bin:1: byte 0x80 is not UTF-8 text"):
+        load_vectors(str(path), ["a"])
 
 
 def test_missing_vector_file(tmp_path):

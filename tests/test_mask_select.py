@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHAPES = {"char_cnn.conv.weight": (3, 2, 3), "lstm.0.weight_ih_l0": (8, 4), "lstm.1.weight_hh_l0": (8, 2)}
 # dev score of rounds 0..3, per task; round k keeps about 0.7 ** k of the weights
 DEV = {0: [90.0, 91.0, 90.8, 89.0], 1: [80.0, 80.1, 80.2, 80.3], 2: [70.0, 69.0, 68.0, 67.0]}
+NAMES = {0: "pos", 1: "chunk", 2: "ner"}
 
 
 def _mask(gen: torch.Generator, keep: float) -> dict[str, torch.Tensor]:
@@ -48,8 +49,8 @@ def fake_pruning_runs(exp: Path, same_init: bool = True) -> dict[tuple[int, int]
             pct = _percent(mask)
             name = f"{k}_{pct:.2f}.th"
             torch.save({"mask": mask, "pruning_time": k, "percent": pct}, folder / name)
-            append_jsonl({"round": k, "percent": pct, "mask_file": name, "dev": dev, "test": dev - 1},
-                         folder / "results.jsonl")
+            append_jsonl({"round": k, "percent": pct, "mask_file": name, "task": NAMES[task_id],
+                          "dev": dev, "test": dev - 1}, folder / "results.jsonl")
             masks[task_id, k] = mask
     return masks
 

@@ -46,8 +46,29 @@ def synthetic_data(n_train: int = 60, n_eval: int = 20, seed: int = 0, word_dim:
     }
     embedding = torch.randn(len(words), word_dim, generator=gen)
     return PreparedData("synthetic", ["pos", "ner"], {"pos": "plain", "ner": "bioes"}, words, chars,
-                        {"pos": pos_labels, "ner": ner_labels}, embedding, data, {"fixture": True},
+                        {"pos": pos_labels, "ner": ner_labels}, embedding, data,
+                        {"fixture": True, "task_set": {"tasks": {
+                            "pos": column_task(1, "plain"), "ner": column_task(2, "bioes")}}},
                         layers={"pos": 1})      # as settings/conll03.toml: POS reads layer 1
+
+
+def column_task(tag_column: int, scheme: str) -> dict:
+    """A task of the task-set record of a data file (utils.data.prepare.task_set_record): tags in
+    `tag_column` of a column file (the layout the tests write their CoNLL files in)."""
+    return {"format": "columns", "word_column": 0, "tag_column": tag_column, "scheme": scheme}
+
+
+def with_chunk_copy(data: PreparedData) -> PreparedData:
+    """The fixture with a third task between pos and ner: chunk, a copy of pos (the scripts'
+    three tasks of conll03)."""
+    data.tasks = ["pos", "chunk", "ner"]
+    data.schemes["chunk"], data.labels["chunk"], data.data["chunk"] = (
+        "plain", data.labels["pos"], data.data["pos"])
+    data.metrics["chunk"], data.layers["chunk"] = "accuracy", None
+    data.provenance["task_set"]["tasks"] = {"pos": column_task(1, "plain"),
+                                            "chunk": column_task(2, "plain"),
+                                            "ner": column_task(3, "bioes")}
+    return data
 
 
 def read_conll03(path: Path, n_sentences: int) -> list[list[list[str]]]:

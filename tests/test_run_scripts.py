@@ -96,14 +96,11 @@ def three_task_data(path: Path, n_tasks: int = 3) -> Path:
     exist; with n_tasks=2 the chunk task is missing and task 2 does not exist."""
     import sys
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_model_fixtures import synthetic_data
+    from test_model_fixtures import synthetic_data, with_chunk_copy
     from utils.data.datafile import save_data_file
 
     data = synthetic_data(n_train=24, n_eval=8)
-    if n_tasks == 3:
-        data.tasks = ["pos", "chunk", "ner"]
-        data.schemes["chunk"], data.labels["chunk"], data.data["chunk"] = "plain", data.labels["pos"], data.data["pos"]
-    save_data_file(data, path)
+    save_data_file(with_chunk_copy(data) if n_tasks == 3 else data, path)
     return path
 
 
@@ -147,11 +144,13 @@ def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_
 
 
 def test_a_failing_pruning_fails_the_script_loudly(tmp_path):
-    data = three_task_data(tmp_path / "two.pt", n_tasks=2)
-    done = script("conll03", "single", DATA=str(data), EXP=str(tmp_path / "exp"))
+    data, exp = three_task_data(tmp_path / "tiny.pt"), tmp_path / "exp"
+    (exp / "single" / "cp" / "2").mkdir(parents=True)      # NER's run folder is taken
+    (exp / "single" / "cp" / "2" / "args.json").write_text("{}")
+    done = script("conll03", "single", DATA=str(data), EXP=str(exp))
     assert done.returncode == 1
     assert "FAILED: prune-ner (exit code 2)" in done.stderr
-    assert "task_id must be in 0..1" in done.stderr            # the tail of the failed run's log
+    assert "--overwrite" in done.stderr                       # the tail of the failed run's log
     assert "error: 1 run(s) failed: prune-ner" in done.stderr
     assert "finished prune-pos" in done.stdout and "finished prune-chunk" in done.stdout
 
@@ -172,7 +171,7 @@ def test_demo_without_corpus_says_where_to_put_it(tmp_path):
     """A copy of the scripts where neither data/raw/conll03 nor ../shared/data/conll03 exists."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("run_conll03.sh", "prepare-data.py", "scripts", "utils", "models"):
+    for name in ("run_conll03.sh", "prepare-data.py", "scripts", "settings", "utils", "models"):
         copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
         copy(REPO / name, repo / name)             # copies: utils/paths.py finds its root by path
     (repo / ".venv").symlink_to(REPO / ".venv")

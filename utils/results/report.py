@@ -122,19 +122,22 @@ def overlap_rounds_section(report: Report, sets: Sequence[analysis.PruningSet]) 
         return
     report.add("## Overlap across pruning rounds",
                "For every pair of tasks, the overlap ratio of their masks at each round "
-               "(weights kept by both / kept by either), and the share of prunable weights all tasks "
-               "keep. Dotted: what masks of the same densities drawn independently would give; "
-               "above it, the tasks keep the same weights more often than chance.")
+               "(weights kept by both / kept by either; for a set of more tasks, kept by all of "
+               "them / kept by any, averaged over the sets of that size), and the share of "
+               "prunable weights all tasks keep. Dotted, and in brackets: what masks of the same "
+               "densities drawn independently would give; above it, the tasks keep the same "
+               "weights more often than chance. The CSV has every pair and every set size.")
     for (pset, rows), stem in zip(usable, _names([s.label for s, _ in usable], "overlap_rounds")):
         tasks = list(pset.runs)
         report.csv(f"{stem}.csv", rows)
         image = report.figure(f"{stem}.png", lambda p: plots.overlap_rounds(
             rows, tasks, f"Mask overlap across rounds, {pset.label}", p))
-        pairs = [k.split(":", 1)[1] for k in rows[0] if k.startswith("iou:")]
-        table = [["round", "% kept"] + [f"{p} (indep.)" for p in pairs] + ["all (indep.)"]]
+        shown = plots.overlap_columns(rows[0], len(tasks))
+        table = [["round", "% kept"] + [f"{label} (indep.)" for label, _ in shown]
+                 + ["kept by all (indep.)"]]
         for r in rows:
             table.append([str(r["round"]), _fmt(r["percent_kept"])]
-                         + [f"{_fmt(r[f'iou:{p}'])} ({_fmt(r[f'independent_iou:{p}'])})" for p in pairs]
+                         + [f"{_fmt(r[key])} ({_fmt(r[f'independent_{key}'])})" for _, key in shown]
                          + [f"{_fmt(r['all'])} ({_fmt(r['independent_all'])})"])
         report.add(f"### {pset.label}", "", image, "", format_markdown(table), "",
                    f"Overlap ratios and the share kept by all, in percent. Data: `{stem}.csv`.")
@@ -148,18 +151,21 @@ def chosen_section(report: Report, exp: Experiment) -> None:
                "Per parameter tensor and overall, in percent of the tensor's prunable weights: kept "
                "by each task, by both tasks of each pair, by all, by one task only (private), by none "
                "(pruned). The heatmap gives the overlap ratio of each pair (kept by both / kept by either) "
-               "and of all tasks (kept by all / kept by any).")
+               "and of larger sets of tasks (kept by all / kept by any, averaged over the sets of a "
+               "size).")
     for sel, stem in zip(usable, _names([exp.relative(s.path) for s in usable], "chosen_masks")):
         rows = analysis.chosen_overlap_rows(sel)
         tasks = list(sel.rounds)
         report.csv(f"{stem}.csv", rows)
         image = report.figure(f"{stem}.png", lambda p: plots.overlap_heatmap(
             rows, tasks, f"Overlap of the chosen masks ({exp.relative(sel.path)})", p))
-        keys = [k for k in rows[0] if k not in ("tensor", "weights") and not k.startswith("iou:")]
+        ratios = ("iou:", "subset_iou:")
+        keys = [k for k in rows[0] if k not in ("tensor", "weights") and not k.startswith(ratios)]
         shares = [["tensor", "weights"] + [k.replace(":", " ") for k in keys]]
         shares += [[r["tensor"], f"{r['weights']:,}"] + [_fmt(r[k], 1) for k in keys] for r in rows]
         ious = [k for k in rows[0] if k.startswith("iou:")]
-        ratio = [["tensor"] + [k.replace(":", " ") for k in ious]]
+        ious += [k for k in rows[0] if k.startswith("subset_iou:") and int(k.split(":")[1]) > 2]
+        ratio = [["tensor"] + [k.replace("subset_iou:", "sets of ").replace(":", " ") for k in ious]]
         ratio += [[r["tensor"]] + [_fmt(r[k], 1) for k in ious] for r in rows]
         report.add(f"### `{exp.relative(sel.path)}`", "", image, "", format_markdown(shares), "",
                    format_markdown(ratio), "", f"Data: `{stem}.csv`.")
@@ -279,7 +285,8 @@ def write_report(exp_dir: Path, out: Path, commands: dict[str, Callable[[dict], 
 def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], str]]) -> None:
     report.add(f"# Results of `{exp.root}`",
                "Written by `analyze.py` from the saved runs only (nothing is trained). Scores are "
-               "percent: POS token accuracy, chunk and NER span F1.")
+               "percent, in each task's metric: token accuracy (acc) or span F1, as the tables "
+               "name it.")
     runs_section(report, exp)
     sets = analysis.pruning_sets(exp)
     if sets:

@@ -30,6 +30,7 @@ from utils.training.checkpoint import load_model
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 FORMATS = ("auto", "text", "conll")
+TAG_SCHEMES = ("plain", "iob1", "bio", "bioes", "detect")   # the file schemes --eval reads as tags
 # Cap of one evaluation batch's padded word positions: a sentence of thousands of tokens gets a
 # batch of its own instead of padding a hundred others to its length.
 MAX_POSITIONS = 20_000
@@ -144,6 +145,31 @@ def read_text(lines: Iterable[tuple[int, str]], shown: str) -> TaggedSentences:
             out.first_lines.append(number)
             out.file_of.append(0)
     return out
+
+
+def gold_columns(spec: str | None, task_names: Sequence[str], data: PreparedData) -> dict[str, int]:
+    """{task: column} of the gold tags in a CoNLL input, from "pos=1,ner=3"; by default each
+    task's tag column in its own corpus (the task set the data file was prepared from)."""
+    if spec is None:
+        described = data.provenance.get("task_set", {}).get("tasks", {})
+        columns = {}
+        for name in task_names:
+            task = described.get(name)
+            if task is None or task.get("format") != "columns" or task.get("scheme") not in TAG_SCHEMES:
+                raise InputError(f"the gold column of {name} is not a plain tag column of a column "
+                                 "file in its task set; name it", "--gold_columns")
+            columns[name] = int(task["tag_column"])
+        return columns
+    columns = {}
+    for part in spec.split(","):
+        name, _, column = part.partition("=")
+        if not column.strip().isdigit():
+            raise InputError(f"expected TASK=COLUMN (e.g. ner=3), got {part!r}", "--gold_columns")
+        columns[name.strip()] = int(column)
+    missing = [t for t in task_names if t not in columns]
+    if missing:
+        raise InputError(f"no column given for {', '.join(missing)}", "--gold_columns")
+    return {t: columns[t] for t in task_names}
 
 
 def read_input(lines: Sequence[tuple[int, str]], shown: str, fmt: str,

@@ -2,7 +2,8 @@
 
 Input: the single-task pruning runs `<exp>/single/cp/<task_id>/`, each with the mask files
 `[round]_[percent].th`, `init_weights.th` and `results.jsonl` (one row per round with its dev
-score). Output, in `<exp>/mtl/mask/`: `<task_id>.th` (the chosen mask), `init_weights.th` (the
+score and task name). The tasks are every task of the data file the runs were trained on (named
+in their args.json), or the runs found when that file is not at hand. Output, in `<exp>/mtl/mask/`: `<task_id>.th` (the chosen mask), `init_weights.th` (the
 rewind point the masks were found from) and `selection.json` (what was chosen, and why).
 
 Everything is read and checked first (the masks must cover the same parameters with the same
@@ -18,15 +19,18 @@ Run as `python -m utils.sparsity.mask_select` (prepare-masks.sh does); `-h` list
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
+from utils.data.describe import data_file_tasks
 from utils.errors import InputError, run_main
+from utils.paths import REPO_ROOT
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.original_masks import accept_mask_file
 from utils.training.checkpoint import load as load_checkpoint
@@ -62,6 +66,36 @@ def task_dirs(single_cp: Path) -> dict[int, Path]:
         raise InputError("no single-task pruning runs here; run `run_<setting>.sh single` first",
                          single_cp)
     return {int(p.name): p for p in sorted(single_cp.iterdir()) if p.is_dir() and p.name.isdigit()}
+
+
+def discover_tasks(exp: Path) -> dict[int, str]:
+    """{task_id: name} of the setting: every task of the data file the pruning runs name in their
+    args.json (when it is at hand), else the runs found; names from the runs' results.jsonl."""
+    found = task_dirs(exp / "single" / "cp")
+    names = {task_id: _run_task_name(folder) for task_id, folder in found.items()}
+    data_tasks = _data_file_tasks(found.values())
+    if data_tasks is not None:
+        names = {i: names.get(i) or name for i, name in enumerate(data_tasks)}
+    return {task_id: name or str(task_id) for task_id, name in sorted(names.items())}
+
+
+def _run_task_name(task_dir: Path) -> str | None:
+    rows = [row for row in read_jsonl(task_dir / "results.jsonl") if row.get("task")]
+    return str(rows[-1]["task"]) if rows else None
+
+
+def _data_file_tasks(task_dirs: Iterable[Path]) -> list[str] | None:
+    """The task names of the data file the runs were trained on (as started from the repository
+    root, or as given), or None when no run names one that is here."""
+    for task_dir in task_dirs:
+        try:
+            named = json.loads((task_dir / "args.json").read_text(encoding="utf-8"))["data_path"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for candidate in (Path(named), REPO_ROOT / named):
+            if candidate.is_file():
+                return data_file_tasks(candidate)
+    return None
 
 
 def list_rounds(task_dir: Path) -> dict[int, Round]:
@@ -225,10 +259,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--exp", required=True, type=Path,
                         help="experiment folder of the setting, e.g. exp/conll03")
-    parser.add_argument("--tasks", type=int, nargs="+", default=[0, 1, 2],
-                        help="task ids (folders under EXP/single/cp/)")
-    parser.add_argument("--names", nargs="+", default=["pos", "chunk", "ner"],
-                        help="task names, in the order of --tasks, for the printout")
+    parser.add_argument("--tasks", type=int, nargs="+", default=None,
+                        help="task ids (folders under EXP/single/cp/); default every task of the "
+                             "data file the pruning runs were trained on")
     choice = parser.add_mutually_exclusive_group(required=True)
     choice.add_argument("--rounds", type=int, nargs="+",
                         help="the pruning round chosen for each task, in the order of --tasks")
@@ -237,21 +270,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                         help="dev score points (percent) below the best that --auto accepts")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default EXP/mtl/mask)")
-    args = parser.parse_args(argv)
-    if args.rounds is not None and len(args.rounds) != len(args.tasks):
-        parser.error(f"--rounds needs one round per task ({len(args.tasks)}), got {len(args.rounds)}")
-    if len(args.names) < len(args.tasks):
-        args.names = args.names + [str(t) for t in args.tasks[len(args.names):]]
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     out = args.out or args.exp / "mtl" / "mask"
-    chosen = select(args.exp, args.tasks, None if args.auto else args.rounds, args.margin)
+    names = discover_tasks(args.exp)
+    task_ids = args.tasks if args.tasks is not None else list(names)
+    if args.rounds is not None and len(args.rounds) != len(task_ids):
+        listed = ", ".join(f"{t} {names.get(t, '?')}" for t in task_ids)
+        raise InputError(f"expected one round per task ({len(task_ids)}: {listed}), got "
+                         f"{len(args.rounds)}: {' '.join(map(str, args.rounds))}", "rounds")
+    chosen = select(args.exp, task_ids, None if args.auto else args.rounds, args.margin)
     rule = (f"auto: sparsest round with dev >= best dev - {args.margin:g}" if args.auto
             else "rounds given: " + " ".join(str(r) for r in args.rounds))
-    summary = place(chosen, out, rule, dict(zip(args.tasks, args.names)))
+    summary = place(chosen, out, rule, {t: names.get(t, str(t)) for t in task_ids})
     print(report(summary, args.exp, out))
 
 

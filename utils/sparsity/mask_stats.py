@@ -139,10 +139,29 @@ def membership_histogram(masks: Sequence[Mask], name: str) -> torch.Tensor:
     return torch.bincount(code.flatten(), minlength=1 << len(masks))
 
 
+def subset_ious(histogram: torch.Tensor, n_tasks: int) -> dict[int, float]:
+    """{k: the mean overlap ratio (percent) of the subsets of k tasks}, k = 2..n_tasks, from a
+    membership histogram: a subset's ratio is the weights kept by all of its tasks over those
+    kept by any of them (100 when none is)."""
+    counts = histogram.to(torch.float64)
+    codes = torch.arange(1 << n_tasks)
+    by_all = counts.clone()        # by_all[S]: kept by every task of S (sum over supersets)
+    by_none_outside = counts.clone()   # [T]: kept by no task outside T (sum over subsets)
+    for bit in range(n_tasks):
+        low = codes[codes & (1 << bit) == 0]
+        by_all[low] += by_all[low | (1 << bit)]
+        by_none_outside[low | (1 << bit)] += by_none_outside[low]
+    kept_by_any = counts.sum() - by_none_outside[codes ^ ((1 << n_tasks) - 1)]
+    ratio = torch.where(kept_by_any > 0, 100.0 * by_all / kept_by_any.clamp(min=1), 100.0)
+    sizes = torch.tensor([bin(c).count("1") for c in range(1 << n_tasks)])
+    return {k: float(ratio[sizes == k].mean()) for k in range(2, n_tasks + 1)}
+
+
 def overlap_row(histogram: torch.Tensor, tasks: Sequence[str]) -> dict[str, float]:
     """The overlap statistics of one membership histogram, in percent of its weights:
     `kept:T` (kept by task T), `both:A-B` (by A and B, whatever the others do), `iou:A-B`
-    (both / either), `all` (by every task), `private:T` (by T alone), `pruned` (by none)."""
+    (both / either), `all` (by every task), `private:T` (by T alone), `pruned` (by none), and
+    `subset_iou:k`, the mean overlap ratio of the subsets of k tasks (`subset_ious`)."""
     counts = histogram.tolist()
     total = max(sum(counts), 1)
     with_all = lambda bits: sum(n for c, n in enumerate(counts) if c & bits == bits)
@@ -155,6 +174,7 @@ def overlap_row(histogram: torch.Tensor, tasks: Sequence[str]) -> dict[str, floa
     row["all"] = 100.0 * counts[(1 << len(tasks)) - 1] / total
     row.update({f"private:{t}": 100.0 * counts[1 << i] / total for i, t in enumerate(tasks)})
     row["pruned"] = 100.0 * counts[0] / total
+    row.update({f"subset_iou:{k}": value for k, value in subset_ious(histogram, len(tasks)).items()})
     return row
 
 

@@ -1,0 +1,232 @@
+"""A setting of one's own: a task-set file written here, over corpora written here, through
+prepare-data.py and its errors, the whole demo pipeline (run_tasks.sh), analyze.py and predict.py;
+and the built-in settings giving the same data file by every road."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from experiment_fixtures import in_process  # noqa: E402
+from task_sets import builtin_task_set, write_task_set  # noqa: E402
+
+from utils.data.datafile import load_data_file  # noqa: E402
+from utils.data.prepare import prepare  # noqa: E402
+from utils.data.taskset import load_task_set  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = ["the", "cat", "sat", "on", "a", "mat", "Paris", "is", "big", "John", "saw", "Mary"]
+
+
+def chunk_corpus(folder: Path, n_train: int = 40) -> Path:
+    """`word POS chunk` columns, IOB1 chunks, train and test only (no dev file)."""
+    rows = lambda i: [f"{WORDS[i % 12]} NN I-NP", f"{WORDS[(i + 3) % 12]} VBD I-VP",
+                      f"{WORDS[(i + 5) % 12]} NN I-NP", f"{WORDS[(i + 7) % 12]} NN B-NP"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("test", 12)):
+        (folder / f"{split}.txt").write_text("\n\n".join("\n".join(rows(i)) for i in range(n)) + "\n",
+                                             encoding="utf-8")
+    return folder
+
+
+def entity_corpus(folder: Path) -> Path:
+    """`word entity` columns in IOB2, its own sentences, train/dev/test as eng.* files."""
+    rows = lambda i: [f"{WORDS[(i + 6) % 12]} B-LOC", f"{WORDS[(i + 1) % 12]} O",
+                      f"{WORDS[(i + 9) % 12]} B-PER", f"{WORDS[(i + 11) % 12]} I-PER"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 30), ("testa", 10), ("testb", 10)):
+        text = "-DOCSTART- O\n\n" + "\n\n".join("\n".join(rows(i)) for i in range(n)) + "\n"
+        (folder / f"eng.{split}").write_text(text, encoding="utf-8")
+    return folder
+
+
+TINY = """\
+name = "tiny"
+embedding = "none"
+
+[[tasks]]
+name = "chunk"
+corpus = "chunks"
+tag_column = 2
+scheme = "iob1"
+dev_share = 0.25
+
+[[tasks]]
+name = "ent"
+corpus = "entities"
+tag_column = 1
+scheme = "bio"
+train_scheme = "bioes"
+layer = 1
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    """tiny.toml beside its two corpora."""
+    chunk_corpus(tmp_path / "chunks")
+    entity_corpus(tmp_path / "entities")
+    return write_task_set(tmp_path / "tiny.toml", TINY)
+
+
+def test_prepare_a_two_corpus_task_set(tiny, tmp_path, capsys):
+    done = in_process("prepare-data.py", "--tasks", str(tiny), "--out", str(tmp_path / "data"),
+                      capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    data = load_data_file(tmp_path / "data" / "tiny.pt")
+    assert (data.setting, data.tasks) == ("tiny", ["chunk", "ent"])
+    assert data.schemes == {"chunk": "bio", "ent": "bioes"}
+    assert data.metrics == {"chunk": "f1", "ent": "f1"} and data.layers == {"chunk": None, "ent": 1}
+    counts = data.provenance["counts"]
+    assert counts["chunk"]["dev"]["sentences"] == 10 and counts["chunk"]["train"]["sentences"] == 30
+    assert counts["ent"]["dev"] == {"sentences": 10, "tokens": 40}
+    chunk = data.data["chunk"]["train"]
+    assert [data.labels["chunk"][i] for i in chunk.labels[:4].tolist()] == ["B-NP", "B-VP", "B-NP", "B-NP"]
+    assert data.embedding is None
+    assert data.provenance["task_set"]["tasks"]["ent"]["tag_column"] == 1
+    assert "chunk: IOB1 -> BIO2 converted" in done.stdout and "ent: BIO2 -> BIOES" in done.stdout
+    assert "chunk  train" in done.stdout and "labels: chunk" in done.stdout
+
+
+def bad_corpus_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """Mistakes in the corpora a task set names, each in a corpus folder of its own:
+    {case: (task-set text, the expected one-line error as a regular expression)}."""
+    train = (tmp_path / "entities" / "eng.train").read_text(encoding="utf-8")
+    cases = {}
+
+    def case(name: str, content: bytes, line: str, toml: str = TINY) -> None:
+        folder = entity_corpus(tmp_path / "broken" / name)
+        (folder / "eng.train").write_bytes(content)
+        cases[name] = (toml.replace('corpus = "entities"', f'corpus = "broken/{name}"'), line)
+
+    case("iob1-in-bio", train.replace("B-PER", "I-PER", 1).encode(),
+         r"eng.train:5: tag 'I-PER' starts a chunk, which IOB2 \(bio\) writes B-PER; declare "
+         r"scheme = \"iob1\".* \(task 'ent': tasks\[1\].scheme in .*tiny.toml\)")
+    case("bioes-in-bio", train.replace("I-PER", "E-PER", 1).encode(),
+         r"eng.train:6: tag 'E-PER' has prefix 'E'; bio allows B-/I- and O \(bio scheme\)")
+    case("short-row", train.replace("big O", "big", 1).encode(),
+         r"eng.train:\d+: expected 2 columns \(word ent\), found 1 \(task 'ent': tasks\[1\].tag_column")
+    case("column-out-of-range", train.encode(),
+         r"eng.train:3: expected at least 4 columns \(word - - ent\), found 2 \(task 'ent': "
+         r"tasks\[1\].tag_column", toml=TINY.replace("tag_column = 1", "tag_column = 3"))
+    case("not-utf8", train.encode().replace(b"Paris", b"Par\xffis", 1),
+         r"eng.train:\d+: byte 0xff is not UTF-8 text")
+    case("wrong-encoding", train.replace("Paris", "Zürich", 1).encode(),
+         r"eng.train:\d+: byte 0xc3 is not ascii text",
+         toml=TINY.replace("layer = 1", 'layer = 1\nencoding = "ascii"'))
+    cases["no-corpus"] = (TINY.replace('corpus = "chunks"', 'corpus = "nowhere"'),
+                          r"nowhere: no such file or folder \(looked for .*nowhere.*\) "
+                          r"\(task 'chunk': tasks\[0\].corpus")
+    cases["missing-test"] = (TINY.replace('corpus = "chunks"', 'files = {train = "chunks/train.txt"}'),
+                             r"tasks\[0\].corpus: missing; .*\(missing test\)")
+    return cases
+
+
+def test_every_corpus_mistake_is_one_line_and_writes_nothing(tiny, tmp_path, capsys):
+    out = tmp_path / "out"
+    for name, (text, message) in bad_corpus_cases(tmp_path).items():
+        toml = write_task_set(tmp_path / "tiny.toml", text)
+        done = in_process("prepare-data.py", "--tasks", str(toml), "--out", str(out), capsys=capsys)
+        assert done.returncode == 2, (name, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (name, done.stderr)
+        assert re.search(message, lines[0]), (name, lines[0])
+        assert not out.exists() or not any(out.iterdir()), name
+
+
+def test_builtin_settings_give_one_data_file_by_every_road(shared_data, tmp_path, capsys):
+    """--type conll03, --tasks settings/conll03.toml and a file of one's own naming the corpus
+    files one by one: the same vocabularies and tensors (as the original's `--type conll03 --pos`
+    interface always gave)."""
+    corpus = shared_data / "conll03"
+    own = write_task_set(tmp_path / "mine.toml", "\n".join([
+        'name = "conll03"'] + [
+        f'[[tasks]]\nname = "{name}"\nfiles = {{train = "{corpus}/train.txt", dev = "{corpus}/dev.txt", '
+        f'test = "{corpus}/test.txt"}}\ntag_column = {column}\nscheme = "{scheme}"\n'
+        f'train_scheme = "{train}"\n' + ("layer = 1\n" if name == "pos" else "")
+        for name, column, scheme, train in (("pos", 1, "plain", "plain"), ("chunk", 2, "bio", "bio"),
+                                            ("ner", 3, "bio", "bioes"))]))
+    roads = {"--type": ["--type", "conll03", "--pos", str(corpus)],
+             "--tasks": ["--tasks", str(REPO / "settings" / "conll03.toml")],
+             "own": ["--tasks", str(own)]}
+    files = {}
+    for road, args in roads.items():
+        out = tmp_path / road.strip("-")
+        done = in_process("prepare-data.py", *args, "--embedding", "none", "--out", str(out),
+                          capsys=capsys)
+        assert done.returncode == 0, done.stderr
+        files[road] = torch.load(out / "conll03.pt", weights_only=True)
+    first = files["--type"]
+    for road, other in files.items():
+        assert_same_data(first, other, road)
+
+
+def assert_same_data(a: dict, b: dict, road: str) -> None:
+    for key in ("setting", "tasks", "schemes", "metrics", "layers", "words", "chars", "labels"):
+        assert a[key] == b[key], (road, key)
+    for task in a["tasks"]:
+        for split, fields in a["data"][task].items():
+            for name, tensor in fields.items():
+                assert torch.equal(tensor, b["data"][task][split][name]), (road, task, split, name)
+
+
+def test_ptb_by_its_file_and_by_the_original_interface(shared_data, tmp_path):
+    dev_pos = str(shared_data / "wsj_ptb" / "dev.pos")
+    by_type = prepare(builtin_task_set("ptb", train={"pos": dev_pos}), "none")
+    own = write_task_set(tmp_path / "ptb.toml", (REPO / "settings" / "ptb.toml").read_text()
+                         .replace('corpus = "wsj_ptb"', f'corpus = "{shared_data / "wsj_ptb"}"\n'
+                                  f'files = {{train = "{dev_pos}"}}'))
+    by_file = prepare(load_task_set(own), "none")
+    assert_same_data(by_type.to_dict(), by_file.to_dict(), "ptb")
+
+
+def run_tasks(toml: Path, mode: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PRESET": "demo", "CORES": "2", "THREADS": "1",
+                "TRAIN_ARGS": "--hidden_size 8 --epochs 1 --batch_size 8 --optim adam(lr=0.01)",
+                "SINGLE_ARGS": "--pruning_iter 1", **env}
+    return subprocess.run(["bash", str(REPO / "run_tasks.sh"), str(toml), mode], cwd=toml.parent,
+                          capture_output=True, text=True, env=full_env, timeout=900)
+
+
+def test_a_two_task_setting_through_the_whole_demo_pipeline(tiny, tmp_path, capsys):
+    """prepare -> single -> prepare-masks auto -> baselines table -> analyze.py -> predict.py
+    --eval, for a setting the test wrote itself."""
+    data, exp = tmp_path / "data" / "tiny.pt", tmp_path / "exp" / "tiny-demo"
+    done = run_tasks(tiny, "demo", DATA=str(data), DEMO_EXP=str(exp))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("tiny: demo, preset demo")
+    assert "prepare-data.py --tasks" in done.stdout
+    for task_id in (0, 1):
+        assert (exp / "mtl" / "mask" / f"{task_id}.th").is_file()
+    assert not (exp / "mtl" / "mask" / "2.th").exists()
+    table = done.stdout[done.stdout.index("test score (%)"):].splitlines()
+    assert table[0].split()[3:] == ["single", "hard", "soft", "hier", "sparse"]
+    assert [row.split()[0] for row in table[2:6]] == ["chunk", "ent", "avg", "avg"]
+    for name in ("demo", "demo-hard", "demo-soft", "demo-hier", "demo-single-chunk", "demo-single-ent"):
+        assert (exp / "mtl" / "cp" / name / "results.json").is_file(), name
+    hier = json.loads((exp / "mtl" / "cp" / "demo-hier" / "results.json").read_text())
+    assert set(hier["parameters"]["per_task"]) == {"chunk", "ent"}
+    # ent reads layer 1 in hierarchical sharing (its `layer`): the second BiLSTM layer is chunk's
+    assert hier["parameters"]["per_task"]["ent"] < hier["parameters"]["per_task"]["chunk"]
+    selection = json.loads((exp / "mtl" / "mask" / "selection.json").read_text())
+    assert list(selection["tasks"]) == ["chunk", "ent"] and list(selection["overlap"]) == ["chunk-ent"]
+
+    done = in_process("analyze.py", str(exp), capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    report = (exp / "report" / "report.md").read_text()
+    assert "chunk-ent" in report and "| chunk (F1) |" in report and "| ent (F1) |" in report
+
+    gold = tmp_path / "entities" / "eng.testb"
+    done = in_process("predict.py", "--model", str(exp / "mtl" / "cp" / "demo" / "best.th"),
+                      "--input", str(gold), "--tasks", "ent", "--eval", "--num_threads", "1",
+                      "--output", str(tmp_path / "tagged.conll"), capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    reported = json.loads((exp / "mtl" / "cp" / "demo" / "results.json").read_text())["test"]["ent"]
+    assert f"ent {reported:.2f} (F1)" in done.stdout          # the default gold column: 1

@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter)
     add = p.add_argument
     add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
-    add("--tasks", type=int, nargs="+", default=None, help="task ids to train (conll03 order: 0 pos, "
-        "1 chunk, 2 ner); default all tasks of the data file")
+    add("--tasks", nargs="+", default=None, help="tasks to train, by id (the position in the data "
+        "file's task list, e.g. conll03: 0 pos, 1 chunk, 2 ner) or by name; default every task of "
+        "the data file")
     add("--masks_path", type=Path, help="folder from prepare-masks.sh (<task_id>.th and "
         "init_weights.th): sparse sharing; without it, no masks (hard sharing)")
     add("--init_weights", type=Path, help="start weights (a file with a state_dict, e.g. a "

@@ -10,11 +10,11 @@ from models import ModelConfig, data_sizes
 from models.config import ARCH_CHOICES
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
-from utils.data.datafile import load_data_file
-from utils.errors import InputError, run_main
+from utils.data.datafile import PreparedData, load_data_file
+from utils.errors import run_main
 from utils.sparsity.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
 from utils.training.lr_schedules import parse_scheduler
-from utils.training.mtl_setup import subset_data, task_layers
+from utils.training.mtl_setup import subset_data, task_id_of, task_layers
 from utils.training.optim import check_optim
 from utils.training.presets import PRESETS, apply_preset, preset_help
 from utils.training.run_dir import prepare_run_dir
@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter)
     add = p.add_argument
     add("--data_path", default="data/conll03.pt", help="prepared data file (from prepare-data.py)")
-    add("--task_id", type=int, default=0, help="which task of the data file to prune (0 = first, "
-        "e.g. pos; conll03 order: pos, chunk, ner)")
+    add("--task_id", default="0", help="which task of the data file to prune: its id (0 = the "
+        "first; conll03: 0 pos, 1 chunk, 2 ner) or its name")
     add("--seed", type=int, default=1, help="random seed (initial weights, shuffling, dropout)")
     add("--arch", choices=[a for a in ARCH_CHOICES if a != "soft"], default="cnn-lstm",
         help="cnn-lstm (alias lstm): every task reads the top BiLSTM layer; hier-lstm: POS reads "
@@ -63,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve(args: argparse.Namespace, setting: str) -> dict:
+def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     values = apply_preset(vars(args), args.preset, args.debug)
-    values["save_dir"] = values["save_dir"] or str(Path("exp") / setting / "single")
+    values["task_id"] = task_id_of(values["task_id"], data, "--task_id")
+    values["save_dir"] = values["save_dir"] or str(Path("exp") / data.setting / "single")
     values["exp_name"] = values["exp_name"] or str(values["task_id"])
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
     check_optim(values["optim"])                      # bad strings and values fail before any work
@@ -76,11 +77,8 @@ def resolve(args: argparse.Namespace, setting: str) -> dict:
 def main() -> None:
     args = build_parser().parse_args()
     data = load_data_file(args.data_path)
-    values = resolve(args, data.setting)
+    values = resolve(args, data)
     setup_torch(values["num_threads"], values["device"])
-    if not 0 <= values["task_id"] < len(data.tasks):
-        raise InputError(f"task_id must be in 0..{len(data.tasks) - 1} ({', '.join(data.tasks)})",
-                         "--task_id")
     data = subset_data(data, values["train_subset"], values["eval_subset"])
     run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
     train = TrainConfig(epochs=values["epochs"], optim=values["optim"],

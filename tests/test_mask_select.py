@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,8 +113,8 @@ def test_different_init_weights_are_reported(tmp_path, capsys):
     assert "warning: init_weights.th of task(s) [1, 2] differ" in capsys.readouterr().out
 
 
-def _script(*args: str, exp_root: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "EXP_ROOT": str(exp_root)}
+def _script(*args: str, exp_root: Path, **env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EXP_ROOT": str(exp_root), **env}
     return subprocess.run(["bash", str(REPO / "prepare-masks.sh"), *args], capture_output=True,
                           text=True, env=env, timeout=120)
 
@@ -132,7 +133,47 @@ def test_prepare_masks_script(tmp_path):
     assert done.returncode == 2
     assert "task 0 has no mask of round 10; rounds found: 0, 1, 2, 3" in done.stderr
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
-    assert _script("toy", "1", "2", exp_root=tmp_path).returncode == 2
+    done = _script("toy", "1", "2", exp_root=tmp_path)
+    assert done.returncode == 2
+    assert "expected one round per task (3: 0 pos, 1 chunk, 2 ner), got 2: 1 2" in done.stderr
+    done = _script("toy", exp_root=tmp_path, MASK_LIST="0 1 2")       # MASK_LIST from the environment
+    assert done.returncode == 0, done.stderr
+    assert torch.load(tmp_path / "toy/mtl/mask/2.th", weights_only=True)["pruning_time"] == 2
+
+
+def with_data_file(exp: Path, tasks: list[str]) -> Path:
+    """A data file with these task names, named in every pruning run's args.json."""
+    from test_model_fixtures import synthetic_data
+    from utils.data.datafile import save_data_file
+
+    data = synthetic_data(n_train=4, n_eval=2)
+    data.tasks = tasks
+    for name in tasks:
+        for part in (data.schemes, data.labels, data.data, data.metrics, data.layers):
+            part[name] = part["pos"]
+    path = exp / "data.pt"
+    save_data_file(data, path)
+    for folder in (exp / "single" / "cp").iterdir():
+        (folder / "args.json").write_text(json.dumps({"data_path": str(path), "task_id": int(folder.name)}))
+    return path
+
+
+def test_the_tasks_are_those_of_the_data_file(tmp_path, capsys):
+    """Four tasks in the data file, pruning runs of three: the fourth is missing, named; with
+    only three tasks in the file every run is placed, whatever their number."""
+    fake_pruning_runs(tmp_path)
+    with_data_file(tmp_path, ["pos", "chunk", "ner", "srl"])
+    with pytest.raises(InputError, match=r"no pruning run for task\(s\) 3; tasks found: 0, 1, 2"):
+        select_main(["--exp", str(tmp_path), "--auto"])
+    with pytest.raises(InputError, match=r"expected one round per task \(4: 0 pos, 1 chunk, 2 ner, 3 srl\)"):
+        select_main(["--exp", str(tmp_path), "--rounds", "1", "1", "1"])
+    select_main(["--exp", str(tmp_path), "--auto", "--tasks", "0", "2"])      # a subset, by hand
+    assert sorted(p.name for p in (tmp_path / "mtl" / "mask").glob("?.th")) == ["0.th", "2.th"]
+    with_data_file(tmp_path, ["pos", "chunk"])
+    shutil.rmtree(tmp_path / "single" / "cp" / "2")
+    select_main(["--exp", str(tmp_path), "--rounds", "1", "2"])
+    selection = json.loads((tmp_path / "mtl" / "mask" / "selection.json").read_text())
+    assert list(selection["tasks"]) == ["pos", "chunk"] and list(selection["overlap"]) == ["pos-chunk"]
 
 
 # ---- statistics ----------------------------------------------------------------------------

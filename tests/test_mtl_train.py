@@ -142,8 +142,12 @@ def test_bad_masks_and_start_weights_are_reported(tmp_path, data_file, monkeypat
     with pytest.raises(InputError, match=r"hidden_size: 8 there, 16 here"):
         train(monkeypatch, *[a if a != "8" else "16" for a in common],
               "--init_weights", str(folder / "init_weights.th"))
-    with pytest.raises(InputError, match=r"no task 5 in the data file; tasks: 0 \(pos\), 1 \(ner\)"):
+    with pytest.raises(InputError, match=r"no task '5' in the data file; its tasks: 0 \(pos\), 1 \(ner\)"):
         train(monkeypatch, *common, "--tasks", "5")
+    with pytest.raises(InputError, match=r"--tasks: no task 'chunk' in the data file"):
+        train(monkeypatch, *common, "--tasks", "pos", "chunk")
+    with pytest.raises(InputError, match=r"--tasks: a task is named twice: \['ner', '1'\]"):
+        train(monkeypatch, *common, "--tasks", "ner", "1")
     assert not (tmp_path / "mtl").exists()          # nothing written on bad input
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from utils.results.analysis import independent_iou
+from utils.results.analysis import independent_iou, independent_subset_iou
 from utils.sparsity.mask_stats import membership_histogram, overlap_by_tensor, pair_overlap
 
 B = lambda *bits: torch.tensor(bits, dtype=torch.bool)  # noqa: E731
@@ -67,3 +67,27 @@ def test_independent_masks_reference():
     assert independent_iou([50.0, 50.0]) == pytest.approx(100 / 3)
     assert independent_iou([100.0, 10.0]) == pytest.approx(10.0)
     assert independent_iou([0.0, 0.0]) == 100.0
+
+
+def test_every_subset_size_for_four_tasks():
+    """16 weights, one for each subset of four tasks: a pair keeps 4 together of the 12 either
+    keeps; three tasks keep 2 together of the 14 any keeps; all four 1 of 15."""
+    codes = range(16)
+    masks = {t: {"w": torch.tensor([bool(c >> i & 1) for c in codes])} for i, t in enumerate("abcd")}
+    overall = overlap_by_tensor(masks)[-1]
+    assert overall["subset_iou:2"] == pytest.approx(100 * 4 / 12)
+    assert overall["subset_iou:3"] == pytest.approx(100 * 2 / 14)
+    assert overall["subset_iou:4"] == pytest.approx(100 * 1 / 15)
+    assert overall["iou:a-d"] == pytest.approx(100 * 4 / 12) and len([k for k in overall if k.startswith("iou:")]) == 6
+    # masks of density 1/2 drawn independently have, on average, the same ratios
+    assert independent_subset_iou([50.0] * 4) == pytest.approx({2: 100 / 3, 3: 100 / 7, 4: 100 / 15})
+
+
+def test_subset_sizes_average_over_their_subsets():
+    """Three tasks: a and b keep the same 2 weights, c keeps one of them and a third weight."""
+    masks = {"a": {"w": B(1, 1, 0)}, "b": {"w": B(1, 1, 0)}, "c": {"w": B(1, 0, 1)}}
+    row = overlap_by_tensor(masks)[0]
+    # pairs: a-b 2/2, a-c 1/3, b-c 1/3 -> mean 5/9; all three: 1 of 3
+    assert row["subset_iou:2"] == pytest.approx(100 * 5 / 9)
+    assert row["subset_iou:3"] == pytest.approx(100 / 3)
+    assert independent_subset_iou([100.0, 10.0, 0.0]) == pytest.approx({2: (10.0 + 0 + 0) / 3, 3: 0.0})

@@ -230,3 +230,43 @@ def test_a_two_task_setting_through_the_whole_demo_pipeline(tiny, tmp_path, caps
     assert done.returncode == 0, done.stderr
     reported = json.loads((exp / "mtl" / "cp" / "demo" / "results.json").read_text())["test"]["ent"]
     assert f"ent {reported:.2f} (F1)" in done.stdout          # the default gold column: 1
+
+
+def test_hierarchical_layers_come_from_the_task_set():
+    from test_model_fixtures import synthetic_data
+    from utils.errors import InputError
+    from utils.training.mtl_setup import task_layers
+
+    data = synthetic_data(n_train=4, n_eval=2)
+    data.layers = {"pos": None, "ner": 2}
+    assert task_layers(data, "hier-lstm", 3) == [3, 2]       # None: the top layer
+    assert task_layers(data, "cnn-lstm", 3) == [3, 3]        # flat sharing reads the top
+    data.layers = {"pos": 1, "ner": 3}
+    with pytest.raises(InputError, match=r"--n_layer: in hierarchical sharing ner reads layer 3 "
+                       r"\(the task set's `layer`\), but the BiLSTM has 2 layer\(s\)"):
+        task_layers(data, "hier-lstm", 2)
+
+
+def test_a_span_task_scored_by_token_accuracy():
+    from test_model_fixtures import synthetic_data
+    from utils.training.metrics import make_metrics
+    from utils.training.trainer import TaskData
+
+    data = synthetic_data(n_train=4, n_eval=2)
+    data.metrics["ner"] = "accuracy"
+    task = TaskData.of(data, 1)
+    assert (task.scheme, task.metric) == ("bioes", "accuracy")
+    metrics = make_metrics(task.scheme, task.labels, task.metric)
+    assert list(metrics) == ["acc"]
+    metrics["acc"].update([[0, 1, 2, 3]], [[0, 1, 1, 3]])     # 3 of 4 tokens right
+    assert metrics["acc"].result()["score"] == pytest.approx(75.0)
+    assert list(make_metrics("bioes", task.labels, "f1")) == ["conlleval", "yangjie"]
+
+
+def test_tasks_are_named_by_id_or_by_name():
+    from test_model_fixtures import synthetic_data
+    from utils.training.mtl_setup import check_task_ids, task_id_of
+
+    data = synthetic_data(n_train=4, n_eval=2)
+    assert check_task_ids(["ner", "0"], data) == [0, 1] and check_task_ids([], data) == [0, 1]
+    assert task_id_of("ner", data, "--task_id") == 1 and task_id_of(1, data, "--task_id") == 1

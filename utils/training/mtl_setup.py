@@ -55,16 +55,26 @@ def subset_data(data: PreparedData, train_subset: int, eval_subset: int) -> Prep
     return data.subset(train_subset or everything, eval_subset or everything)
 
 
-def check_task_ids(task_ids: Sequence[int], data: PreparedData) -> list[int]:
-    """The task ids, checked against the data file (default: all its tasks)."""
-    if not task_ids:
-        return list(range(len(data.tasks)))
+def task_id_of(given: int | str, data: PreparedData, option: str) -> int:
+    """A task of the data file by id (its position, as int or digits) or by name."""
+    if isinstance(given, int) or str(given).isdigit():
+        task_id = int(given)
+        if 0 <= task_id < len(data.tasks):
+            return task_id
+    elif given in data.tasks:
+        return data.tasks.index(given)
     known = ", ".join(f"{i} ({t})" for i, t in enumerate(data.tasks))
-    for task_id in task_ids:
-        if not 0 <= task_id < len(data.tasks):
-            raise InputError(f"no task {task_id} in the data file; tasks: {known}", "--tasks")
+    raise InputError(f"no task {given!r} in the data file; its tasks: {known}", option)
+
+
+def check_task_ids(tasks: Sequence[int | str], data: PreparedData) -> list[int]:
+    """The ids of the tasks given by id or name, checked against the data file (default: all
+    its tasks), in task order."""
+    if not tasks:
+        return list(range(len(data.tasks)))
+    task_ids = [task_id_of(task, data, "--tasks") for task in tasks]
     if len(set(task_ids)) != len(task_ids):
-        raise InputError(f"a task is named twice: {list(task_ids)}", "--tasks")
+        raise InputError(f"a task is named twice: {list(tasks)}", "--tasks")
     return sorted(task_ids)
 
 

@@ -33,12 +33,12 @@ from models import ModelConfig, build_model  # noqa: E402
 from utils.data.batching import SplitIndex  # noqa: E402
 from utils.data.datafile import load_data_file  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
-from utils.sparsity.imp import task_data  # noqa: E402
 from utils.sparsity.masking import float_mask  # noqa: E402
 from utils.sparsity.pruning import rewind_  # noqa: E402
 from utils.training.checkpoint import load, load_weights, seed_everything  # noqa: E402
 from utils.training.optim import build_optimizer  # noqa: E402
 from utils.training.schedules import make_schedule  # noqa: E402
+from utils.training.trainer import TaskData  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,7 +82,7 @@ def main() -> None:
     mask = round_mask(args.run, args.round)
     rewind_(model, {n: v.clone() for n, v in model.state_dict().items()}, mask)
     kept = float_mask(mask, "cpu")
-    task = task_data(data, task_id)
+    task = TaskData.of(data, task_id)
     index = SplitIndex(task.train)
     seed_everything(args.seed)
     generator = torch.Generator().manual_seed(args.seed)

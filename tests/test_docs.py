@@ -170,10 +170,11 @@ def _check_bash(words: list[str], command: Command) -> None:
     assert script.is_file(), f"{command}\nno script {words[0]}"
     if not re.fullmatch(r"run_\w+\.sh", words[0]):
         return
-    setting = words[0][len("run_"):-len(".sh")]
+    if words[0] == "run_tasks.sh":                  # run_tasks.sh FILE.toml MODE
+        assert len(words) > 1 and (REPO / words[1]).is_file(), f"{command}\nno task-set file"
+        words = words[1:]
     assert len(words) > 1, f"{command}\nno mode given"
-    known = subprocess.run(["bash", "-c", f"SETTING={setting} TRAINER=seq-label; "
-                            f"source scripts/run_common.sh && declare -F mode_{words[1]}"],
+    known = subprocess.run(["bash", "-c", f"source scripts/run_common.sh && declare -F mode_{words[1]}"],
                            cwd=REPO, capture_output=True, text=True)
     assert known.returncode == 0, f"{command}\n{words[0]} has no mode {words[1]!r}"
 

@@ -2,8 +2,6 @@
 answered in one line naming the file and the key."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from task_sets import write_task_set

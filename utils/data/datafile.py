@@ -236,10 +236,10 @@ def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int) -> str
             or split["word_lengths"].numel() != n_tokens
             or int(split["word_lengths"].sum()) != split["chars"].numel()):
         return "the lengths do not add up (words, labels, sent_lengths, chars, word_lengths)"
-    for field, size in (("words", n_words), ("chars", n_chars), ("labels", n_labels)):
-        values = split[field]
+    for name, size in (("words", n_words), ("chars", n_chars), ("labels", n_labels)):
+        values = split[name]
         if values.numel() and not (0 <= int(values.min()) and int(values.max()) < size):
-            return f"{field} ids outside 0..{size - 1}"
+            return f"{name} ids outside 0..{size - 1}"
     return None
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import train_mtl
 import train_single
 from utils.cli_args import HelpFormatter
-from utils.errors import run_main
+from utils.errors import ArgumentParser, run_main
 from utils.results.report import write_report
 from utils.results.runs import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description="Write figures (PNG), their data (CSV) and report.md for the runs found below "
                     "EXP_DIR: single-task pruning runs (train_single.py), the masks placed by "
                     "prepare-masks.sh and multi-task runs (train_mtl.py), in any folder layout. "

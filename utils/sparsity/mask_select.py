@@ -26,7 +26,7 @@ from typing import Sequence
 import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.original_masks import accept_mask_file
 from utils.training.checkpoint import load as load_checkpoint
@@ -220,7 +220,7 @@ def report(summary: dict, exp: Path, out: Path) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Choose one pruning round per task and place the masks for train_mtl.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--exp", required=True, type=Path,

@@ -113,6 +113,20 @@ def set_rng_states(states: Mapping[str, Any], generator: torch.Generator | None 
         generator.set_state(states["generator"])
 
 
+# The seeds torch's generators accept (torch.manual_seed: a 64-bit seed, negative ones wrapped).
+SEED_RANGE = (-2 ** 63, 2 ** 64 - 1)
+
+
+def check_seed(seed: int, what: str = "") -> int:
+    """`seed`, if torch's generators accept it; else InputError naming --seed (`what` says how
+    the seed was derived from it, e.g. "round 3's seed, seed * 1000 + 3, ")."""
+    low, high = SEED_RANGE
+    if not (isinstance(seed, int) and low <= seed <= high):
+        raise InputError(f"{what}{seed} is outside the seeds torch accepts ({low} to {high})",
+                         "--seed")
+    return seed
+
+
 def seed_everything(seed: int) -> None:
-    random.seed(seed)
+    random.seed(check_seed(seed))
     torch.manual_seed(seed)

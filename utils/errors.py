@@ -28,6 +28,7 @@ class InputError(Exception):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(where + message)
+        self.message, self.path, self.line = message, path, line
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -4,6 +4,7 @@ comparison, training curves and report.md. Reads only saved files; never trains.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import train_mtl
@@ -34,6 +35,8 @@ def main() -> None:
     commands = {name: (lambda values, parser=parser, name=name: command_line(name, parser._actions, values))
                 for name, parser in scripts.items()}
     report = write_report(args.exp_dir, out, commands)
+    for line in report.skipped:
+        print(f"note: skipped {line}", file=sys.stderr)
     print(f"wrote {out}/: {', '.join(report.files)}")
 
 

@@ -72,7 +72,8 @@ def open_run_dir(path: str | Path, args: dict[str, Any], *, resume: bool, overwr
 def _prepare(path: Path, args: dict[str, Any], *, resume: bool, overwrite: bool, ignore: set[str],
              inputs: Mapping[str, str | os.PathLike | None]) -> tuple[Lock, bool]:
     if resume and overwrite:
-        raise InputError("--resume and --overwrite exclude each other", path)
+        raise InputError("--resume (continue the run) and --overwrite (replace it) exclude "
+                         "each other", "--resume")
     if path.exists() and not path.is_dir():
         raise InputError("expected a folder for the run, found a file", path)
     record = {**args, INPUTS_KEY: fingerprints(inputs)}

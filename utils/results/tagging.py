@@ -109,9 +109,12 @@ def _run_args(model_path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        args = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"not JSON ({err})", path) from None
+    if not isinstance(args, dict):
+        raise InputError("expected a JSON object of the run's arguments", path)
+    return args
 
 
 def _data_file(given: str | None, args: dict, model_path: Path) -> Path:
@@ -119,7 +122,7 @@ def _data_file(given: str | None, args: dict, model_path: Path) -> Path:
     if given is not None:
         return Path(given)
     named = args.get("data_path")
-    if named is None:
+    if not isinstance(named, str):
         raise InputError("no args.json beside the model names its data file; pass --data_path",
                          model_path)
     for candidate in (Path(named), REPO_ROOT / named):

@@ -14,10 +14,12 @@ import argparse
 import time
 from pathlib import Path
 
+from utils.atomic import remove_stale_temps
 from utils.data.datafile import save_data_file
 from utils.data.prepare import prepare, summary_lines
 from utils.data.prepare_sources import Request
 from utils.errors import InputError, run_main
+from utils.locks import locked_folder
 from utils.paths import display_path
 
 
@@ -63,7 +65,10 @@ def main() -> None:
     elif agreement:
         print(f"chunk rule vs CoNLL-2000 gold: {agreement}")
     path = out / f"{args.type}.pt"
-    save_data_file(prepared, path)
+    out.mkdir(parents=True, exist_ok=True)
+    with locked_folder(out):           # one writer of data files here at a time, so a temp file of
+        remove_stale_temps(out, path.name)   # this one found now was left by a killed run
+        save_data_file(prepared, path)
     print("\n".join(summary_lines(prepared)))
     print(f"wrote {display_path(path)} in {time.perf_counter() - started:.1f} s")
 

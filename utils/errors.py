@@ -13,6 +13,7 @@ continues the run; atomic writes (utils/atomic.py) guarantee that nothing there 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -82,14 +83,18 @@ def describe_os_error(err: OSError) -> str:
     return f"{where}: {reason}" if where is not None else reason
 
 
+# torch's words for an allocation the allocator refused (CPU: DefaultCPUAllocator; CUDA: OOM).
+_ALLOCATION_REFUSED = re.compile(r"not enough memory|can't allocate memory|out of memory", re.I)
+
+
 def out_of_memory(err: BaseException) -> str | None:
-    """The allocator's words when `err` is a refused allocation (Python's MemoryError, or torch's
-    "not enough memory" / "out of memory", e.g. a --hidden_size too large), else None."""
+    """The allocator's words when `err` is a refused allocation (Python's MemoryError, or torch's,
+    e.g. for a --hidden_size too large), else None."""
     if isinstance(err, MemoryError):
         return str(err) or "MemoryError"
     if isinstance(err, RuntimeError):
         first = (str(err).strip().splitlines() or [""])[0]
-        if "not enough memory" in first or "out of memory" in first.lower():
+        if _ALLOCATION_REFUSED.search(first):
             return first
     return None
 

@@ -111,16 +111,12 @@ def _new_folder(path: Path, record: dict[str, Any]) -> Lock:
         with replacing_folder(path) as new:
             json_save_atomic(record, new / ARGS_FILE)
             lock = take_lock(new / LOCK_FILE, path)
-    except OSError as err:
+    except BaseException as err:
         if lock is not None:
             lock.release()
-        if err.errno in (errno.ENOTEMPTY, errno.EEXIST):     # another process made it meanwhile
+        if isinstance(err, OSError) and err.errno in (errno.ENOTEMPTY, errno.EEXIST) and path.is_dir():
             raise InputError("another process created this run folder at the same moment",
-                             path) from None
-        raise
-    except BaseException:
-        if lock is not None:
-            lock.release()
+                             path) from None                  # (its rename came first)
         raise
     return lock
 

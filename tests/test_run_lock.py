@@ -1,6 +1,7 @@
 """One writer per run folder (utils/locks.py, utils/training/run_dir.py): a second process on a
 run that another is writing is refused in one line naming the first one's PID, and a SIGKILL
-of the writer frees the run at once (the kernel drops its lock)."""
+of the writer frees the run at once (the kernel drops its lock). The writer is a child process;
+the second is this test's own process, running the script in-process."""
 from __future__ import annotations
 
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cli_runner import REPO, one_line_error, run  # noqa: E402
+from cli_runner import REPO, one_line_error  # noqa: E402
 
 from utils.errors import InputError  # noqa: E402
 from utils.locks import take_lock  # noqa: E402
@@ -39,9 +40,8 @@ def test_a_second_writer_is_refused_and_a_killed_writer_frees_the_run(tiny_data_
                               stderr=subprocess.DEVNULL)
     try:
         wait_for(run_dir / "args.json", writer)              # the run has started
-        refused = [run(mtl(tiny_data_file, tmp_path, "--resume")),          # another process
-                   run_here(mtl(tiny_data_file, tmp_path, "--overwrite"))]   # and this one
-        for done in refused:
+        for flag in ("--resume", "--overwrite"):                # run by this test's process
+            done = run_here(mtl(tiny_data_file, tmp_path, flag))
             assert one_line_error(done, 2) == (
                 f"{run_dir}: another process (PID {writer.pid}) is writing to this run; wait for "
                 "it to end, or stop it and continue with --resume")

@@ -4,18 +4,19 @@ comparison, training curves and report.md. Reads only saved files; never trains.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import train_mtl
 import train_single
 from utils.cli_args import HelpFormatter
-from utils.errors import run_main
+from utils.errors import ArgumentParser, run_main
 from utils.results.report import write_report
 from utils.results.runs import command_line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description="Write figures (PNG), their data (CSV) and report.md for the runs found below "
                     "EXP_DIR: single-task pruning runs (train_single.py), the masks placed by "
                     "prepare-masks.sh and multi-task runs (train_mtl.py), in any folder layout. "
@@ -34,6 +35,8 @@ def main() -> None:
     commands = {name: (lambda values, parser=parser, name=name: command_line(name, parser._actions, values))
                 for name, parser in scripts.items()}
     report = write_report(args.exp_dir, out, commands)
+    for line in report.skipped:
+        print(f"note: skipped {line}", file=sys.stderr)
     print(f"wrote {out}/: {', '.join(report.files)}")
 
 

@@ -12,7 +12,7 @@ from utils.atomic import text_save_atomic
 from utils.cli_args import HelpFormatter, setup_torch
 from utils.data.datafile import UNK_ID
 from utils.data.readers.text import iter_lines
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import display_path
 from utils.results.results_table import METRIC_NAMES
 from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, gold_columns,
@@ -21,7 +21,7 @@ from utils.training.trainer import TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description="Tag raw text or a CoNLL file with a model trained by train_mtl.py "
                     "(exp/<setting>/mtl/cp/<name>/best.th) or a pruning round of train_single.py "
                     "(exp/<setting>/single/cp/<task_id>/best_[k]_[pct].th, with the mask beside it). "

@@ -17,18 +17,20 @@ import argparse
 import time
 from pathlib import Path
 
+from utils.atomic import remove_stale_temps
 from utils.data.datafile import save_data_file
 from utils.data.prepare import prepare, summary_lines
 from utils.data.taskset import (TaskSet, builtin_path, builtin_settings, load_task_set,
                                 with_chunk_check, with_corpus, with_seed, with_train_file)
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
+from utils.locks import locked_folder
 from utils.paths import display_path
 
 TASK_PATH_OPTIONS = ("pos", "chunk", "ner")   # the original's --pos/--chunk/--ner
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--type", choices=builtin_settings(),
@@ -104,7 +106,10 @@ def main() -> None:
     elif agreement:
         print(f"derived chunks vs CoNLL-2000 gold: {agreement}")
     path = out / f"{task_set.name}.pt"
-    save_data_file(prepared, path)
+    out.mkdir(parents=True, exist_ok=True)
+    with locked_folder(out):           # one writer of data files here at a time, so a temp file of
+        remove_stale_temps(out, path.name)   # this one found now was left by a killed run
+        save_data_file(prepared, path)
     print("\n".join(summary_lines(prepared)))
     print(f"wrote {display_path(path)} in {time.perf_counter() - started:.1f} s")
 

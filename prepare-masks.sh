@@ -22,6 +22,10 @@ usage() { echo "usage: bash prepare-masks.sh SETTING [auto | K1 K2 ... (one roun
 [[ $# -ge 1 ]] || usage
 SETTING=$1
 shift
+if [[ -z $SETTING || $SETTING == */* || $SETTING == . || $SETTING == .. ]]; then
+    echo "error: SETTING must be a folder name under ${EXP_ROOT:-exp}/ (e.g. conll03), got '$SETTING'" >&2
+    exit 2
+fi
 EXP="${EXP_ROOT:-exp}/$SETTING"
 
 if [[ $# -eq 0 ]]; then

@@ -4,28 +4,31 @@ hierarchical sharing, and single-task baselines (see docs/training.md, "Multi-ta
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from models import ModelConfig, build_model, data_sizes
 from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
-                            add_training_arguments, recipe_config, setup_torch,
-                            summary_writer_class)
+                            add_training_arguments, recipe_config, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
 from utils.sparsity.mask_stats import model_shapes, parameter_counts
 from utils.sparsity.masking import check_mask
-from utils.training.checkpoint import load_into, load_weights, save_weights, seed_everything
+from utils.training.checkpoint import (check_seed, load_into, load_weights, save_weights,
+                                       seed_everything)
 from utils.training.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
 from utils.training.lr_schedules import parse_scheduler
 from utils.training.mtl_setup import (check_task_ids, init_weights_path, load_task_masks,
                                       make_tasks, mode_of, results_record, subset_data,
                                       task_layers)
 from utils.training.optim import check_optim
-from utils.training.presets import PRESETS, apply_preset, preset_help
-from utils.training.run_dir import prepare_run_dir, read_run_args
-from utils.training.trainer import TrainConfig, Trainer
+from utils.training.presets import PRESETS, apply_preset
+from utils.training.run_dir import check_run_name, open_run_dir, read_run_args
+from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 # Arguments that may change between a run and its --resume without changing its results.
 RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard", "save_ep",
@@ -37,7 +40,7 @@ STATE, RESULTS, BEST, LOG = "resume.th", "results.json", "best.th", "log.jsonl"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description="Train several tasks together. Sparse sharing: --masks_path (each task "
                     "trains and runs through its own subnetwork); hard sharing: no masks; "
                     "hierarchical: --arch hier-lstm; soft sharing: --arch soft; single-task "
@@ -96,6 +99,8 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     if values["exp_name"] is None:
         single = f"single-{data.tasks[values['tasks'][0]]}"
         values["exp_name"] = single if values["mode"] == "single" else values["mode"]
+    check_run_name(values["exp_name"])
+    check_seed(values["seed"])
     for key in ("masks_path", "init_weights"):
         values[key] = None if values[key] is None else str(values[key])
     check_optim(values["optim"])                      # bad strings and values fail before any work
@@ -155,6 +160,68 @@ def rescore(values: dict) -> None:
     print(epochs_table(rescore_epochs(run_dir, recorded, train_config(recorded))))
 
 
+@dataclass
+class MultiTaskRun:
+    """Everything a multi-task run needs, built by `build_run` before its folder is written."""
+
+    values: dict
+    data: PreparedData
+    tasks: list[TaskData]
+    masks: dict | None
+    model: torch.nn.Module
+    config: ModelConfig
+    trainer: Trainer
+    parameters: dict
+
+
+def build_run(values: dict, data: PreparedData, run_dir: Path) -> MultiTaskRun:
+    """Build what the run needs before the run folder is created or replaced, so that a value
+    that cannot work fails before anything is written: the data subsets, the masks, the model
+    from its start weights, and the trainer (the device, the seed, the optimizer and its lr
+    schedule, the batch schedule, the TensorBoard folder), and the parameter counts."""
+    data = subset_data(data, values["train_subset"], values["eval_subset"])
+    masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
+    model, config = start_model(values, data, masks)
+    tasks = make_tasks(data, values["tasks"], values["select_on"])
+    save_epoch = None
+    if values["save_ep"]:
+        save_epoch = lambda epoch: save_weights(run_dir / EPOCHS_DIR / f"{epoch}.th", model, config,
+                                                epoch=epoch, task_ids=values["tasks"])
+    trainer = Trainer(model, tasks, train_config(values), seed=values["seed"], masks=masks,
+                      state_path=run_dir / STATE, log_path=run_dir / LOG,
+                      tensorboard_dir=values["tensorboard"], after_epoch=save_epoch,
+                      echo=lambda line: print(line, flush=True))
+    counts = parameter_counts(model_shapes(model), values["tasks"], dict(enumerate(data.tasks)),
+                              masks, config.task_layers)
+    return MultiTaskRun(values, data, tasks, masks, model, config, trainer, counts)
+
+
+def train(run: MultiTaskRun, run_dir: Path) -> dict:
+    """Train, select, test; write best.th and results.json. Returns the results record."""
+    values, trainer, tasks, masks = run.values, run.trainer, run.tasks, run.masks
+    print(f"{values['mode']} training of {', '.join(t.name for t in tasks)} -> {run_dir}", flush=True)
+    result = trainer.fit()
+    dev, dev_all = result.dev, result.dev_all
+    if values["select_on"] == "test":                  # the dev scores of the epoch chosen on test
+        dev_all = Trainer(run.model, make_tasks(run.data, values["tasks"]), trainer.config,
+                          seed=values["seed"], masks=masks, echo=lambda line: None).evaluate_all("dev")
+        dev = trainer.selected(dev_all)
+    record = results_record(setting=run.data.setting, mode=values["mode"], tasks=tasks, result=result,
+                            dev=dev, select_on=values["select_on"], parameters=run.parameters,
+                            masks=masks,
+                            extra={"masks_path": values["masks_path"],
+                                   "init_weights": values["init_weights"], "arch": values["arch"],
+                                   "trainer": values["trainer"], "preset": values["preset"],
+                                   "span_metric": values["metric"],
+                                   "scores": {"dev": dev_all, "test": result.test_all}})
+    save_weights(run_dir / BEST, run.model, run.config, tasks=[t.name for t in tasks],
+                 task_ids=values["tasks"], masks=masks or {}, epoch=result.best_epoch,
+                 dev=record["dev"], test=record["test"])
+    json_save_atomic(record, run_dir / RESULTS)
+    (run_dir / STATE).unlink(missing_ok=True)
+    return record
+
+
 def main() -> None:
     args = build_parser().parse_args()
     data = load_data_file(args.data_path)
@@ -163,48 +230,15 @@ def main() -> None:
     if values["evaluate"]:
         rescore(values)
         return
-    data = subset_data(data, values["train_subset"], values["eval_subset"])
-    masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
-    model, config = start_model(values, data, masks)
-    if values["tensorboard"]:
-        summary_writer_class()                         # checked before the first write
     run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]
-    resumed = prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
-                              ignore=RESUME_MAY_CHANGE,
-                              inputs={k: values[k] for k in ("data_path", "masks_path", "init_weights")})
-    if resumed and (run_dir / RESULTS).is_file():
-        print(f"{run_dir} has finished already (results.json); nothing to do")
-        return
-    tasks = make_tasks(data, values["tasks"], values["select_on"])
-    train = train_config(values)
-    print(f"{values['mode']} training of {', '.join(t.name for t in tasks)} -> {run_dir}", flush=True)
-    save_epoch = None
-    if values["save_ep"]:
-        save_epoch = lambda epoch: save_weights(run_dir / EPOCHS_DIR / f"{epoch}.th", model, config,
-                                                epoch=epoch, task_ids=values["tasks"])
-    trainer = Trainer(model, tasks, train, seed=values["seed"], masks=masks,
-                      state_path=run_dir / STATE, log_path=run_dir / LOG,
-                      tensorboard_dir=values["tensorboard"], after_epoch=save_epoch,
-                      echo=lambda line: print(line, flush=True))
-    result = trainer.fit()
-    dev, dev_all = result.dev, result.dev_all
-    if values["select_on"] == "test":                  # the dev scores of the epoch chosen on test
-        dev_all = Trainer(model, make_tasks(data, values["tasks"]), train, seed=values["seed"],
-                          masks=masks, echo=lambda line: None).evaluate_all("dev")
-        dev = trainer.selected(dev_all)
-    counts = parameter_counts(model_shapes(model), values["tasks"], dict(enumerate(data.tasks)),
-                              masks, config.task_layers)
-    record = results_record(setting=data.setting, mode=values["mode"], tasks=tasks, result=result,
-                            dev=dev, select_on=values["select_on"], parameters=counts, masks=masks,
-                            extra={"masks_path": values["masks_path"],
-                                   "init_weights": values["init_weights"], "arch": values["arch"],
-                                   "trainer": values["trainer"], "preset": values["preset"],
-                                   "span_metric": values["metric"],
-                                   "scores": {"dev": dev_all, "test": result.test_all}})
-    save_weights(run_dir / BEST, model, config, tasks=[t.name for t in tasks], task_ids=values["tasks"],
-                 masks=masks or {}, epoch=result.best_epoch, dev=record["dev"], test=record["test"])
-    json_save_atomic(record, run_dir / RESULTS)
-    (run_dir / STATE).unlink(missing_ok=True)
+    run = build_run(values, data, run_dir)            # everything built before the first write
+    with open_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
+                      ignore=RESUME_MAY_CHANGE,
+                      inputs={k: values[k] for k in ("data_path", "masks_path", "init_weights")}) as resumed:
+        if resumed and (run_dir / RESULTS).is_file():
+            print(f"{run_dir} has finished already (results.json); nothing to do")
+            return
+        record = train(run, run_dir)
     print(summary(record, run_dir))
 
 

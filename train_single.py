@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from models import ModelConfig, data_sizes
@@ -11,13 +10,14 @@ from models.config import ARCH_CHOICES
 from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
                             add_training_arguments, recipe_config, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
-from utils.errors import run_main
-from utils.sparsity.imp import ImpPlan, check_plan, evaluate_run, results_table, run_imp
+from utils.errors import ArgumentParser, run_main
+from utils.sparsity.imp import ImpPlan, build_pruning, evaluate_run, results_table, run_imp
 from utils.training.lr_schedules import parse_scheduler
 from utils.training.mtl_setup import subset_data, task_id_of, task_layers
 from utils.training.optim import check_optim
+from utils.training.checkpoint import check_seed
 from utils.training.presets import PRESETS, apply_preset, preset_help
-from utils.training.run_dir import prepare_run_dir
+from utils.training.run_dir import check_run_name, open_run_dir
 from utils.training.trainer import TrainConfig
 
 # Arguments that may change between a run and its --resume without changing its results.
@@ -25,7 +25,7 @@ RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "evaluate",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description="Find a subnetwork for one task by Iterative Magnitude Pruning: train, remove "
                     "the smallest weights, rewind the rest to their initial values, repeat. "
                     "Writes <save_dir>/cp/<exp_name>/: init_weights.th, one mask [k]_[pct].th and "
@@ -67,7 +67,9 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     values = apply_preset(vars(args), args.preset, args.debug)
     values["task_id"] = task_id_of(values["task_id"], data, "--task_id")
     values["save_dir"] = values["save_dir"] or str(Path("exp") / data.setting / "single")
-    values["exp_name"] = values["exp_name"] or str(values["task_id"])
+    values["exp_name"] = check_run_name(str(values["task_id"]) if values["exp_name"] is None
+                                        else values["exp_name"])
+    check_seed(values["seed"])
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
     check_optim(values["optim"])                      # bad strings and values fail before any work
     parse_scheduler(values["scheduler"])
@@ -95,11 +97,11 @@ def main() -> None:
                    pruning_iter=values["pruning_iter"], final_rate=values["final_rate"],
                    need_cut=values["need_cut"], train=train, init_weights=values["init_weights"],
                    init_masks=values["init_masks"], tensorboard=values["tensorboard"])
-    check_plan(config, plan)                          # every input checked before the first write
-    prepare_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
-                    ignore=RESUME_MAY_CHANGE,
-                    inputs={k: values[k] for k in ("data_path", "init_weights", "init_masks")})
-    rows = run_imp(config, data, plan, run_dir, echo=lambda line: print(line, flush=True))
+    pruning = build_pruning(config, data, plan)       # everything built before the first write
+    with open_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
+                      ignore=RESUME_MAY_CHANGE,
+                      inputs={k: values[k] for k in ("data_path", "init_weights", "init_masks")}):
+        rows = run_imp(pruning, run_dir, echo=lambda line: print(line, flush=True))
     print(f"\n{data.tasks[values['task_id']]}: score against percent of prunable weights kept "
           f"({run_dir})")
     print(results_table(rows))

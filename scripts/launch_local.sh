@@ -3,8 +3,8 @@
 # (RUNS_PER_GPU to put more on each), pinned with CUDA_VISIBLE_DEVICES; on the CPU, JOBS at once
 # (default the cores, at least the stage's MIN_JOBS). Each gets THREADS torch threads (default
 # the cores divided among the runs going at once). Steps, and a stage of a single run, run in the
-# foreground with their output shown and logged. A failed run fails the script after its stage,
-# named, with the end of its log.
+# foreground with their output shown and logged. Each attempt is appended to its log. A failed
+# run fails the script after its stage, named, with the end of its log.
 #
 # Needs: CORES, GPU_LIST (array, empty for the CPU), RUNS_PER_GPU, JOBS and THREADS (may be
 # unset), die().
@@ -67,8 +67,8 @@ spawn() {  # spawn NAME LOG COMMAND...: start it in the background on a free slo
     local name=$1 log=$2 slot where=""
     shift 2
     until slot=$(free_slot); do reap_one; done
-    mkdir -p "$(dirname "$log")"
-    pinned "${SLOT_GPU[slot]}" "$@" >"$log" 2>&1 &
+    log_attempt "$log" "$name"
+    pinned "${SLOT_GPU[slot]}" "$@" >>"$log" 2>&1 &
     JOB_NAME[$!]=$name
     JOB_LOG[$!]=$log
     JOB_SLOT[$!]=$slot
@@ -111,8 +111,8 @@ wait_all() {
 run_foreground() {  # run_foreground NAME LOG GPU COMMAND...: output shown and logged
     local name=$1 log=$2 gpu=$3 rc=0
     shift 3
-    mkdir -p "$(dirname "$log")"
-    pinned "$gpu" "$@" 2>&1 | tee "$log" || rc=$?
+    log_attempt "$log" "$name"
+    pinned "$gpu" "$@" 2>&1 | tee -a "$log" || rc=$?
     if (( rc != 0 )); then
         echo "error: $name failed (exit code $rc); its log: $log" >&2
         exit "$rc"

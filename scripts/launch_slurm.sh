@@ -48,8 +48,7 @@ submit_job() {  # submit_job I AFTER: sbatch run I after the jobs in AFTER (colo
     else
         options+=(--cpus-per-task=1 "${SBATCH_ALL[@]}")
     fi
-    mkdir -p "$(dirname "$log")"
-    [[ ${RESUME:-0} == 1 ]] || : >"$log"
+    log_attempt "$log" "$(run_name "$i"), submitted to Slurm"
     plan_command "$i"
     id=$(sbatch "${options[@]}" scripts/slurm_job.sh "${PLAN_KIND[i]}" \
          "$(slurm_dir)/state" "${CMD[@]}") || die "sbatch refused $(run_name "$i"); nothing more submitted"

@@ -5,7 +5,8 @@
 # A run waits for the runs of the nearest earlier stage that has runs of its seed; a run of seed
 # "*" (e.g. the table over all seeds) belongs to every seed. Kinds: "train" (train_single.py,
 # train_mtl.py: the launcher gives it a CPU or GPU share and appends `--num_threads N`) and
-# "step" (mask selection, tables: light, one thread).
+# "step" (mask selection, tables: light, one thread). Logs are appended to, one attempt after
+# the other (log_attempt, last_attempt), never replaced.
 
 PLAN_STAGE=() PLAN_KIND=() PLAN_SEED=() PLAN_LABEL=() PLAN_LOG=() PLAN_CMD=()
 STAGE_TITLE=() STAGE_MIN_JOBS=()
@@ -63,4 +64,17 @@ waits_for() {  # waits_for I: the runs that run I waits for (the nearest earlier
 
 same_seed() {
     [[ ${PLAN_SEED[$1]} == "${PLAN_SEED[$2]}" || ${PLAN_SEED[$1]} == "*" || ${PLAN_SEED[$2]} == "*" ]]
+}
+
+# ---- logs: every attempt appends to its run's log, so a finished run's log is never lost ------------
+ATTEMPT_MARK="==> attempt"
+
+log_attempt() {  # log_attempt LOG LABEL: open a new attempt in LOG, after what earlier ones wrote
+    mkdir -p "$(dirname "$1")"
+    echo "$ATTEMPT_MARK $(date '+%Y-%m-%d %H:%M:%S'): $2" >>"$1"
+}
+
+last_attempt() {  # last_attempt LOG: what the latest attempt wrote in LOG
+    awk -v mark="$ATTEMPT_MARK" 'index($0, mark) == 1 { text = ""; next } { text = text $0 "\n" }
+                                 END { printf "%s", text }' "$1"
 }

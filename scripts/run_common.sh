@@ -34,7 +34,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
 [[ -x $PY ]] || PY=python3
 PRESET=${PRESET:-paper}
-NAME=${NAME:-main}
+NAME=${NAME-main}      # an empty NAME is refused (check_settings), not replaced
 CORES=${CORES:-$(nproc)}
 RUNS_PER_GPU=${RUNS_PER_GPU:-1}
 LAUNCHER=${LAUNCHER:-local}
@@ -144,6 +144,40 @@ run_plan() {
 }
 
 # ---- checks -------------------------------------------------------------------------------------
+positive() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+
+check_settings() {  # every setting from the environment, once, before anything is launched
+    local presets seed var gpu
+    presets=$("$PY" -c 'from utils.training.presets import PRESETS; print(*PRESETS)') ||
+        die "cannot read the presets with $PY"
+    [[ " $presets " == *" $PRESET "* ]] || die "PRESET must be one of: $presets; got '$PRESET'"
+    if [[ -z $NAME || $NAME == */* || $NAME == . || $NAME == .. ]]; then
+        die "NAME must be one folder name (not empty, not '.' or '..', no '/'), got '$NAME'"
+    fi
+    declare -A seen=()
+    for seed in "${SEED_LIST[@]}"; do   # a round's seed is seed * 1000 + round: 64 bits hold 16 digits
+        [[ $seed =~ ^[0-9]{1,16}$ ]] || die "SEEDS must be whole numbers of at most 16 digits, got '$seed'"
+        [[ -z ${seen[$seed]:-} ]] || die "SEEDS names seed $seed twice ('${SEEDS:-}'); each seed's runs share one folder"
+        seen[$seed]=1
+    done
+    positive "$CORES" || die "CORES must be 1 or more, got '$CORES'"
+    for var in JOBS THREADS; do
+        [[ -z ${!var:-} ]] || positive "${!var}" || die "$var must be 1 or more, got '${!var}'"
+    done
+    [[ ${WARMUP_EPOCHS:-0} =~ ^[0-9]+$ ]] || die "WARMUP_EPOCHS must be a whole number, got '$WARMUP_EPOCHS'"
+    for var in RESUME OVERWRITE; do
+        [[ ${!var:-0} =~ ^[01]$ ]] || die "$var must be 0 or 1, got '${!var}'"
+    done
+    [[ ${RESUME:-0} == 0 || ${OVERWRITE:-0} == 0 ]] || die "RESUME=1 (continue the runs) and OVERWRITE=1 (replace them) exclude each other"
+    [[ $DEVICE == cpu || $DEVICE == cuda || ( $LAUNCHER == slurm && $DEVICE =~ ^cuda:[0-9]+$ ) ]] ||
+        die "DEVICE must be cpu or cuda, got '$DEVICE'"
+    for gpu in "${GPU_LIST[@]}"; do
+        [[ $gpu =~ ^[0-9]+$ ]] || die "GPUS must be GPU numbers separated by commas, got '${GPUS:-}'"
+    done
+    [[ -z ${AUTO_MARGIN:-} || $AUTO_MARGIN =~ ^([0-9]+[.]?[0-9]*|[.][0-9]+)$ ]] ||
+        die "AUTO_MARGIN must be a number of dev points, 0 or more, got '$AUTO_MARGIN'"
+}
+
 need_data() {
     [[ -f $DATA ]] || die "$DATA not found; prepare it first: $PY prepare-data.py ${PREPARE_ARGS[*]} (see docs/data.md)"
 }
@@ -179,7 +213,7 @@ mode_single() {  # [CHECKPOINT]
     for seed in "${SEED_LIST[@]}"; do
         for i in "${!TASK_IDS[@]}"; do
             echo "${TASK_NAMES[i]} ($(seed_exp "$seed")/single/cp/${TASK_IDS[i]}):"
-            sed -n '/^ *round  *% kept/,$p' "$(seed_exp "$seed")/single/logs/${TASK_IDS[i]}.log"
+            last_attempt "$(seed_exp "$seed")/single/logs/${TASK_IDS[i]}.log" | sed -n '/^ *round  *% kept/,$p'
         done
         echo "next: $(masks_command "$(seed_exp "$seed")") [auto | one round per task:$(printf ' K_%s' "${TASK_NAMES[@]}")]"
     done
@@ -292,6 +326,7 @@ run_main() {
     choose_seeds
     choose_devices
     [[ $mode != demo ]] || demo_settings
+    check_settings
     describe "$mode"
     "mode_$mode" "$@"
     if [[ $LAUNCHER == slurm ]]; then

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -182,3 +183,109 @@ def test_an_earlier_report_is_replaced_whole(tiny_experiment, tmp_path, capsys):
     assert analyze(capsys, str(tiny_experiment), "--out", str(out)).returncode == 0
     assert not (out / "stale.png").exists() and (out / "report.md").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["report"]               # no temporary folders left
+
+
+# ---- malformed files: set aside and listed, the rest reported --------------------------------
+def edit_json(path: Path, change) -> None:
+    value = json.loads(path.read_text())
+    change(value)
+    path.write_text(json.dumps(value))
+
+
+def edit_rows(path: Path, change) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    change(rows)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def reseed(seed: int):
+    return lambda folder: edit_json(folder / "args.json", lambda a: a.update(seed=seed))
+
+
+def reshaped_mask(path: Path) -> None:
+    loaded = torch.load(path, weights_only=True)
+    name = next(iter(loaded["mask"]))
+    loaded["mask"][name] = torch.ones(3, 3, dtype=torch.bool)
+    torch.save(loaded, path)
+
+
+def round_1_of_other_shapes(pruning_runs: Path) -> None:
+    """Two pruning runs of a seed of their own, chunk's round-1 mask of other shapes than pos's."""
+    shutil.rmtree(pruning_runs / "2")
+    for task in ("0", "1"):
+        reseed(97)(pruning_runs / task)
+    reshaped_mask(pruning_runs / "1" / "1_50.00.th")
+
+
+# case: (folder copied into bad/<case>, damage done to the copy, file named, reason given)
+MALFORMED = {
+    "pruning args task_id text": ("single/cp/0", lambda f: edit_json(f / "args.json", lambda a: a.update(task_id="zero")),
+                                  "args.json", "'task_id' must be a whole number, got 'zero' (run left out)"),
+    "pruning args pruning_iter negative": ("single/cp/0", lambda f: edit_json(f / "args.json", lambda a: a.update(pruning_iter=-1)),
+                                           "args.json", "'pruning_iter' must be a whole number, got -1 (run left out)"),
+    "round row percent text": ("single/cp/1", lambda f: (reseed(91)(f), edit_rows(f / "results.jsonl", lambda r: r[1].update(percent="x"))),
+                               "results.jsonl", "line 2: 'percent' must be a finite number, got 'x' (not read)"),
+    "round row not an object": ("single/cp/1", lambda f: (reseed(92)(f), edit_rows(f / "results.jsonl", lambda r: r.insert(0, [1, 2]))),
+                                "results.jsonl", "line 1: not a JSON object (not read)"),
+    "round row without dev": ("single/cp/2", lambda f: (reseed(93)(f), edit_rows(f / "results.jsonl", lambda r: r[0].pop("dev"))),
+                              "results.jsonl", "line 1: no 'dev' (not read)"),
+    "log row dev a list": ("mtl/cp/t-hard", lambda f: edit_rows(f / "log.jsonl", lambda r: r[2].update(dev=[1.0])),
+                           "log.jsonl", "line 3: 'dev' must be {task: finite number}, got [1.0] (not read)"),
+    "log row epoch text": ("mtl/cp/t-hier", lambda f: edit_rows(f / "log.jsonl", lambda r: r[0].update(epoch="one")),
+                           "log.jsonl", "line 1: 'epoch' must be a whole number, got 'one' (not read)"),
+    "results test lacks a task": ("mtl/cp/t", lambda f: edit_json(f / "results.json", lambda r: r["test"].pop("ner")),
+                                  "results.json", "'dev' and 'test' lack a score of 'ner', one of its 'tasks' (run listed as unfinished)"),
+    "results tasks empty": ("mtl/cp/t", lambda f: edit_json(f / "results.json", lambda r: r.update(tasks=[])),
+                            "results.json", "'tasks' must be a non-empty list of task names, got [] (run listed as unfinished)"),
+    "results parameters without total": ("mtl/cp/t-hard", lambda f: edit_json(f / "results.json", lambda r: r.update(parameters={})),
+                                         "results.json", "'parameters' must be {'total': whole number, ...}, got {} (run listed as unfinished)"),
+    "results seconds text": ("mtl/cp/t-single-pos", lambda f: edit_json(f / "results.json", lambda r: r.update(seconds="60")),
+                             "results.json", "'seconds' must be a finite number, got '60' (run listed as unfinished)"),
+    "mtl args mode a number": ("mtl/cp/t", lambda f: edit_json(f / "args.json", lambda a: a.update(mode=3)),
+                               "args.json", "'mode' must be text, got 3 (run left out)"),
+    "mtl args seed a list": ("mtl/cp/t", lambda f: edit_json(f / "args.json", lambda a: a.update(seed=[1])),
+                             "args.json", "'seed' must be a number or text, got [1] (run left out)"),
+    "selection tasks empty": ("mtl/mask", lambda f: edit_json(f / "selection.json", lambda s: s.update(tasks={})),
+                              "selection.json", "not a selection.json of prepare-masks.sh: 'tasks' must be"),
+    "selection round text": ("mtl/mask", lambda f: edit_json(f / "selection.json", lambda s: s["tasks"]["ner"].update(round="two")),
+                             "selection.json", "not a selection.json of prepare-masks.sh: 'tasks' must be"),
+    "chosen masks of other shapes": ("mtl/mask", lambda f: reshaped_mask(f / "1.th"),
+                                     "1.th", "its mask covers other parameters or shapes than the mask of pos"),
+    "chosen mask empty": ("mtl/mask", lambda f: torch.save({"mask": {}}, f / "2.th"),
+                          "2.th", "expected {'mask': {name: bool tensor}, ...} with at least one tensor (left out of the overlap)"),
+    "round masks of other shapes": ("single/cp", lambda f: round_1_of_other_shapes(f),
+                                    "1/1_50.00.th", "its mask covers other parameters or shapes than the mask of pos"),
+}
+
+
+@pytest.fixture(scope="module")
+def malformed(tiny_experiment, tmp_path_factory):
+    """The experiment with a damaged copy of a run per case in bad/<case>/, analysed once:
+    (the experiment folder, stderr, report.md)."""
+    exp = tmp_path_factory.mktemp("malformed") / "exp"
+    shutil.copytree(tiny_experiment, exp)
+    for case, (source, damage, _, _) in MALFORMED.items():
+        copy = exp / "bad" / case.replace(" ", "-")
+        shutil.copytree(exp / source, copy)
+        damage(copy)
+    done = in_process("analyze.py", str(exp), capsys=None)
+    assert done.returncode == 0
+    return exp, (exp / "report" / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_malformed_file_is_set_aside_and_named(case, malformed, capsys):
+    exp, text = malformed
+    _, _, name, reason = MALFORMED[case]
+    where = f"bad/{case.replace(' ', '-')}/{name}"
+    assert f"- skipped `{where}`: {reason}" in text
+
+
+def test_malformed_files_leave_the_rest_reported_and_each_is_noted_on_stderr(malformed, capsys):
+    exp, text = malformed
+    done = analyze(capsys, str(exp), "--out", str(exp / "again"))
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    notes = done.stderr.strip().splitlines()
+    assert len(notes) == len(MALFORMED) and all(n.startswith("note: skipped bad/") for n in notes)
+    assert "| test score (%) | single | hard | hier | sparse |" in text
+    assert "## Overlap of the chosen masks" in text and "## Pruning curves" in text

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from utils.cli_args import setup_torch, usable_cores
+from utils.cli_args import check_device, setup_torch, usable_cores
 from utils.errors import InputError
 
 
@@ -35,3 +35,20 @@ def test_negative_threads_and_a_missing_gpu_are_input_errors(restore_threads, mo
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(InputError, match="CUDA is not available"):
         setup_torch(1, "cuda")
+
+
+@pytest.mark.parametrize("device, message", [
+    ("gpu", "expected cpu, cuda or cuda:N, got 'gpu'"), ("meta", "expected cpu, cuda or cuda:N"),
+    ("cuda:x", "expected cpu, cuda or cuda:N"), ("", "expected cpu, cuda or cuda:N"),
+    ("mps", "expected cpu, cuda or cuda:N, got 'mps'")])
+def test_a_device_torch_or_the_models_cannot_use_is_an_input_error(device, message):
+    with pytest.raises(InputError, match="--device: " + message.replace("(", r"\(")):
+        check_device(device)
+    check_device("cpu")
+
+
+def test_a_gpu_number_beyond_the_machine_is_an_input_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(InputError, match=r"--device: no GPU 2 here: this machine shows 2 \(cuda:0 to cuda:1\)"):
+        check_device("cuda:2")

@@ -23,7 +23,7 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 from utils import atomic  # noqa: E402
 from utils.atomic import append_jsonl, read_jsonl  # noqa: E402
 from utils.data.datafile import save_data_file  # noqa: E402
-from utils.errors import InputError  # noqa: E402
+from utils.errors import InputError, run_main  # noqa: E402
 from utils.training.checkpoint import load  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -195,3 +195,23 @@ def test_refused_pickle_does_not_advise_the_unsafe_load(tmp_path):
     message = str(caught.value)
     assert "weights_only" not in message and "refused to read weights file" in message
     assert "(posix.getcwd)" in message and len(message.splitlines()) == 1
+
+
+def test_a_refused_allocation_is_one_line(capsys):
+    """Sizes too large for memory (e.g. --hidden_size 10**8) end in one line and exit code 1."""
+    with pytest.raises(SystemExit) as stop:
+        run_main(lambda: torch.empty(10 ** 15))                # 4 PB: refused at once
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: not enough memory: ") and "4000000000000000 bytes" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_a_bad_command_line_is_one_line(capsys):
+    from utils.errors import ArgumentParser
+    parser = ArgumentParser(prog="tool.py")
+    parser.add_argument("--n", type=int)
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["--n", "x"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == "error: argument --n: invalid int value: 'x'; see tool.py -h\n"

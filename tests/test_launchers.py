@@ -39,7 +39,8 @@ def launch_stubs(tmp_path: Path, n_runs: int, **env: str) -> list[dict]:
     assert done.returncode == 0, done.stdout + done.stderr
     runs = []
     for i in range(1, n_runs + 1):
-        first, last = (tmp_path / f"run{i}.log").read_text().splitlines()
+        header, first, last = (tmp_path / f"run{i}.log").read_text().splitlines()
+        assert header.startswith("==> attempt ") and header.endswith(f": run{i}")
         fields = dict(f.split("=", 1) for f in first.split(" ", 2))
         runs.append({"gpu": fields["gpu"], "args": fields["args"], "start": float(fields["start"]),
                      "end": float(last.split("=")[1]), "stdout": done.stdout})

@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.atomic import append_jsonl
-from utils.errors import InputError
-from utils.sparsity.mask_select import main as select_main
-from utils.sparsity.mask_select import select
-from utils.sparsity.mask_stats import kept_by_histogram, pair_overlap, parameter_counts
+sys.path.insert(0, str(Path(__file__).parent))
+from cli_runner import one_line_error  # noqa: E402
+from experiment_fixtures import in_process  # noqa: E402
+
+from utils.atomic import append_jsonl  # noqa: E402
+from utils.errors import InputError  # noqa: E402
+from utils.sparsity.mask_select import main as select_main  # noqa: E402
+from utils.sparsity.mask_select import select  # noqa: E402
+from utils.sparsity.mask_stats import kept_by_histogram, pair_overlap, parameter_counts  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPES = {"char_cnn.conv.weight": (3, 2, 3), "lstm.0.weight_ih_l0": (8, 4), "lstm.1.weight_hh_l0": (8, 2)}
@@ -249,3 +253,90 @@ def test_the_mask_folder_is_replaced_whole_and_foreign_files_are_kept(tmp_path):
     done = _script("toy", "3", "3", "3", exp_root=tmp_path)
     assert done.returncode == 2 and "refusing to replace a folder that holds other files (notes.txt)" in done.stderr
     assert torch.load(placed / "0.th", weights_only=True)["pruning_time"] == 2
+
+
+# ---- malformed inputs: one line, nothing placed -----------------------------------------------
+def rows_of(exp: Path, task: int, change) -> None:
+    path = exp / "single" / "cp" / str(task) / "results.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    change(rows)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def mask_file(exp: Path, task: int, k: int, content) -> None:
+    path = next((exp / "single" / "cp" / str(task)).glob(f"{k}_*.th"))
+    torch.save(content(torch.load(path, weights_only=True)), path)
+
+
+def init_of(exp: Path, task: int, content) -> None:
+    path = exp / "single" / "cp" / str(task) / "init_weights.th"
+    if content is None:
+        path.unlink()
+    else:
+        torch.save(content(torch.load(path, weights_only=True)), path)
+
+
+def with_nan(init: dict) -> dict:
+    init["state_dict"]["lstm.0.weight_ih_l0"][0, 0] = float("nan")
+    return init
+
+
+ROUNDS_1 = ["--rounds", "1", "1", "1"]
+# case: (damage to the fake pruning runs, arguments, what the line holds)
+MALFORMED_RUNS = {
+    "round text": (lambda e: rows_of(e, 1, lambda r: r[1].update(round="1")), ["--auto"],
+                   "single/cp/1/results.jsonl:2: expected a row of train_single.py"),
+    "row a list": (lambda e: rows_of(e, 2, lambda r: r.insert(0, [0])), ["--auto"],
+                   "single/cp/2/results.jsonl:1: expected a row of train_single.py"),
+    "dev text": (lambda e: rows_of(e, 0, lambda r: r[3].update(dev="x")), ["--auto"],
+                 "single/cp/0/results.jsonl:4: 'dev' must be a finite number, got 'x'"),
+    "dev scores text": (lambda e: rows_of(e, 0, lambda r: r[0].update(dev={"pos": "x"})), ["--auto"],
+                        "single/cp/0/results.jsonl:1: 'dev' must be a finite number, got {'pos': 'x'}"),
+    "mask of another shape": (lambda e: mask_file(e, 2, 1, lambda m: {**m, "mask": {
+        **m["mask"], "lstm.0.weight_ih_l0": torch.ones(3, 3, dtype=torch.bool)}}), ROUNDS_1,
+        "mask of 'lstm.0.weight_ih_l0' has shape (3, 3), but the weights in"),
+    "masks of other parameters": (lambda e: mask_file(e, 1, 1, lambda m: {**m, "mask": {
+        "lstm.0.weight_ih_l0": m["mask"]["lstm.0.weight_ih_l0"]}}), ROUNDS_1, "the masks cover different parameters"),
+    "mask empty": (lambda e: mask_file(e, 0, 1, lambda m: {"mask": {}}), ROUNDS_1,
+                   "expected {'mask': {name: bool tensor}, ...} with at least one tensor"),
+    "mask not bool": (lambda e: mask_file(e, 0, 1, lambda m: {"mask": {n: v.float() for n, v in m["mask"].items()}}),
+                      ROUNDS_1, "expected {'mask': {name: bool tensor}, ...} with at least one tensor"),
+    "mask not a dict": (lambda e: mask_file(e, 0, 1, lambda m: [1]), ROUNDS_1, "mask file must hold a dict"),
+    "init_weights.th missing": (lambda e: init_of(e, 0, None), ROUNDS_1, "init_weights.th is missing beside the masks"),
+    "init_weights.th with NaN": (lambda e: init_of(e, 0, with_nan), ROUNDS_1,
+                                 "tensor 'lstm.0.weight_ih_l0' holds 1 NaN or infinite value(s)"),
+    "init_weights.th not tensors": (lambda e: init_of(e, 0, lambda i: {"state_dict": {"w": 1}}), ROUNDS_1,
+                                    "'state_dict' is not a dict of tensors"),
+    "margin negative": (None, ["--auto", "--margin", "-1"], "argument --margin: expected dev points of 0 or more, got -1.0"),
+    "margin nan": (None, ["--auto", "--margin", "nan"], "argument --margin: expected dev points of 0 or more, got nan"),
+    "margin text": (None, ["--auto", "--margin", "half"], "argument --margin: invalid float value: 'half'"),
+    "tasks twice": (None, ["--auto", "--tasks", "0", "0"], "argument --tasks: a task is named twice: [0, 0]"),
+    "rounds too few": (None, ["--rounds", "1", "1"], "--rounds needs one round per task (3), got 2"),
+    "task without a run": (None, ["--auto", "--tasks", "0", "5"], "no pruning run for task(s) 5; tasks found: 0, 1, 2"),
+    "round not pruned": (None, ["--rounds", "0", "0", "9"], "task 2 has no mask of round 9; rounds found: 0, 1, 2, 3"),
+    "no dev scores": (lambda e: rows_of(e, 1, lambda r: [row.update(dev=None) for row in r]), ["--auto"],
+                      "no round has a dev score in results.jsonl"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_RUNS)
+def test_a_malformed_pruning_run_or_argument_is_one_line(case, tmp_path, capsys):
+    damage, args, message = MALFORMED_RUNS[case]
+    fake_pruning_runs(tmp_path)
+    if damage:
+        damage(tmp_path)
+    done = in_process("utils/sparsity/mask_select.py", "--exp", str(tmp_path), *args, capsys=capsys)
+    line = one_line_error(done, 2)
+    assert message in line, line
+    assert not (tmp_path / "mtl").exists()
+
+
+def test_prepare_masks_script_refuses_a_bad_margin_and_setting(tmp_path):
+    fake_pruning_runs(tmp_path / "toy")
+    for env, args, message in (({"AUTO_MARGIN": "-0.5"}, ("toy", "auto"), "argument --margin"),
+                               ({}, ("../toy", "auto"), "SETTING must be a folder name"),
+                               ({}, ("", "auto"), "SETTING must be a folder name")):
+        done = subprocess.run(["bash", str(REPO / "prepare-masks.sh"), *args], capture_output=True,
+                              text=True, env={**os.environ, "EXP_ROOT": str(tmp_path), **env}, timeout=120)
+        assert message in one_line_error(done, 2)
+    assert not (tmp_path / "toy" / "mtl").exists()

@@ -4,13 +4,16 @@ input and output, unknown words, very long sentences, blank lines, and bad input
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_runner import one_line_error  # noqa: E402
 from experiment_fixtures import in_process  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
@@ -161,3 +164,102 @@ def test_speed_benchmark_reports_every_stage(tiny_experiment, shared_data, capsy
     assert set(result["best_s"]) == set(result["median_s"]) == {"read", "encode", "tag", "write"}
     assert result["total_best_s"] == pytest.approx(sum(result["best_s"].values()))
     assert result["tokens_per_s"] == pytest.approx(575 / result["total_best_s"])
+
+
+# ---- malformed models, masks and arguments: one line, nothing written -------------------------
+def damaged(change):
+    """A damage to a run folder's best.th: `change(loaded)` edits the loaded dict."""
+    def damage(folder: Path) -> Path:
+        loaded = torch.load(folder / "best.th", weights_only=True)
+        change(loaded)
+        torch.save(loaded, folder / "best.th")
+        return folder / "best.th"
+    return damage
+
+
+def first_weight(loaded: dict) -> torch.Tensor:
+    return loaded["state_dict"]["lstm.0.weight_ih_l0"]
+
+
+def single_round(change):
+    """A damage to a pruning run's round 1 (best_1_*.th and its mask beside it)."""
+    def damage(folder: Path) -> Path:
+        change(folder)
+        return next(folder.glob("best_1_*.th"))
+    return damage
+
+
+def edit_args(change):
+    def damage(folder: Path) -> Path:
+        path = folder / "args.json"
+        path.write_text(json.dumps(change(json.loads(path.read_text()))))
+        return folder / "best.th"
+    return damage
+
+
+# case: (run folder copied, its damage (returns the model file), extra arguments, the line's end)
+MALFORMED_MODELS = {
+    "no state_dict": ("mtl/cp/t", damaged(lambda m: m.pop("state_dict")), [],
+                      "expected a model file with 'state_dict' and 'model_config'"),
+    "model_config a list": ("mtl/cp/t", damaged(lambda m: m.update(model_config=[1])), [],
+                            "expected a model file with 'state_dict' and 'model_config'"),
+    "model_config negative size": ("mtl/cp/t", damaged(lambda m: m["model_config"].update(hidden_size=-1)), [],
+                                   "bad model_config: "),
+    "state_dict not tensors": ("mtl/cp/t", damaged(lambda m: m.update(state_dict={"w": [1.0]})), [],
+                               "'state_dict' is not a dict of tensors"),
+    "weights with NaN": ("mtl/cp/t", damaged(lambda m: first_weight(m)[0].fill_(float("nan"))), [],
+                         "tensor 'lstm.0.weight_ih_l0' holds "),
+    "weights of another shape": ("mtl/cp/t", damaged(lambda m: m["state_dict"].update(
+        {"lstm.0.weight_ih_l0": torch.zeros(3, 3)})), [], "weights do not fit this model: "),
+    "task_ids empty": ("mtl/cp/t", damaged(lambda m: m.update(task_ids=[])), [],
+                       "'task_ids' must be a non-empty list of task numbers, got []"),
+    "task_ids text": ("mtl/cp/t", damaged(lambda m: m.update(task_ids="0")), [],
+                      "'task_ids' must be a non-empty list of task numbers, got '0'"),
+    "task_ids beyond the data file": ("mtl/cp/t", damaged(lambda m: m.update(task_ids=[0, 7])), [],
+                                      "'task_ids' [0, 7] do not name distinct tasks of the data file (0 to 2)"),
+    "task_ids twice": ("mtl/cp/t", damaged(lambda m: m.update(task_ids=[1, 1])), [],
+                       "'task_ids' [1, 1] do not name distinct tasks of the data file (0 to 2)"),
+    "mask of another shape": ("mtl/cp/t", damaged(lambda m: m["masks"][0].update(
+        {"lstm.0.weight_ih_l0": torch.ones(3, 3, dtype=torch.bool)})), [],
+        "the mask of task 0 does not fit the model: mask for 'lstm.0.weight_ih_l0' has shape (3, 3)"),
+    "mask of a task not trained": ("mtl/cp/t-hard", damaged(lambda m: m.update(masks={5: {}})), [],
+                                   "a mask for task 5, which the model was not trained on (its tasks: [0, 1, 2])"),
+    "mask not bool": ("mtl/cp/t", damaged(lambda m: m["masks"].update(
+        {1: {n: v.float() for n, v in m["masks"][1].items()}})), [], "the mask of task 1 is not {name: bool tensor}"),
+    "masks a list": ("mtl/cp/t", damaged(lambda m: m.update(masks=[1])), [],
+                     "'masks' must be a dict {task_id: {name: bool tensor}}"),
+    "args.json a list": ("mtl/cp/t", edit_args(lambda a: [a]), [], "expected a JSON object of the run's arguments"),
+    "args.json data file gone": ("mtl/cp/t", edit_args(lambda a: {**a, "data_path": "gone.pt"}), [],
+                                 "the data file the model was trained on (gone.pt, from args.json) is not here; pass --data_path"),
+    "pruning round without task_id": ("single/cp/2", single_round(lambda f: edit_args(lambda a: {**a, "task_id": None})(f)), [],
+                                      "args.json of the pruning run is needed beside it (it names the task)"),
+    "pruning round without its mask": ("single/cp/2", single_round(lambda f: next(f.glob("1_*.th")).unlink()), [],
+                                       "mask file not found"),
+    "pruning round mask of another shape": ("single/cp/2", single_round(lambda f: torch.save(
+        {"mask": {"lstm.0.weight_ih_l0": torch.ones(3, 3, dtype=torch.bool)}}, next(f.glob("1_*.th")))), [],
+        "the mask of task 2 does not fit the model: mask for 'lstm.0.weight_ih_l0' has shape (3, 3)"),
+    "--tasks naming none": ("mtl/cp/t", None, ["--tasks", ","], "--tasks: no task named in ','"),
+    "--tasks twice": ("mtl/cp/t", None, ["--tasks", "ner,ner"], "--tasks: task 'ner' is named twice"),
+    "--gold_columns without =": ("mtl/cp/t", None, ["--eval", "--gold_columns", "ner"],
+                                 "--gold_columns: expected TASK=COLUMN (e.g. ner=3), got 'ner'"),
+    "--gold_columns missing a task": ("mtl/cp/t", None, ["--eval", "--gold_columns", "pos=1"],
+                                      "--gold_columns: no column given for chunk, ner"),
+    "--batch_size": ("mtl/cp/t", None, ["--batch_size", "0"], "--batch_size: must be at least 1, got 0"),
+    "--device": ("mtl/cp/t", None, ["--device", "gpu"], "--device: expected cpu, cuda or cuda:N, got 'gpu'"),
+    "--num_threads": ("mtl/cp/t", None, ["--num_threads", "-2"], "--num_threads: must be 0 or more, got -2"),
+    "--format": ("mtl/cp/t", None, ["--format", "json"], "argument --format: invalid choice: 'json'"),
+    "--model missing": ("mtl/cp/t", lambda f: f / "none.th", [], "model file not found"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_MODELS)
+def test_a_malformed_model_or_argument_is_one_line(case, tiny_experiment, gold_file, capsys, tmp_path):
+    source, damage, extra, message = MALFORMED_MODELS[case]
+    folder = tmp_path / "run"
+    shutil.copytree(tiny_experiment / source, folder)
+    model = damage(folder) if damage else folder / "best.th"
+    out = tmp_path / "out.conll"
+    done = predict(capsys, "--model", str(model), "--input", str(gold_file), "--output", str(out), *extra)
+    line = one_line_error(done, 2)
+    assert line.endswith(message) or message in line, line
+    assert not out.exists()

@@ -57,8 +57,11 @@ def conll03_args(folder: Path, out: Path) -> list[str]:
 
 def test_small_conll03_end_to_end(tmp_path):
     corpus = write_conll03(tmp_path / "corpus")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".conll03.pt.k1ll3d.tmp").write_bytes(b"half a data file")   # a killed run's
     result = run_prepare(*conll03_args(corpus, tmp_path / "out"))
     assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["conll03.pt"]
     raw = torch.load(tmp_path / "out" / "conll03.pt", weights_only=True)
     assert raw["format_version"] == FORMAT_VERSION
     data = load_data_file(tmp_path / "out" / "conll03.pt")

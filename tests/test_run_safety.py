@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,27 @@ def test_fingerprints_name_what_changed(tmp_path, monkeypatch):
     moved = fingerprints({"data_path": "other.pt", "masks_path": "masks"})
     assert differences(before, moved)[0] == (f"--data_path was {tmp_path / 'data.pt'}, "
                                              f"now {tmp_path / 'other.pt'}")
+
+
+def test_tensorboard_folder_is_checked_first_and_written_by_training_only(inputs, tmp_path, run_here,
+                                                                          monkeypatch):
+    opened = []
+
+    class SummaryWriter:                                # stands in for tensorboard's
+        def __init__(self, log_dir):
+            opened.append(log_dir)
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
+
+        def add_scalar(self, *args):
+            pass
+
+        def close(self):
+            pass
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=SummaryWriter))
+    (tmp_path / "notes").write_text("a file")
+    done = run_here(mtl(inputs["data"], tmp_path, "--tensorboard", str(tmp_path / "notes" / "tb")))
+    assert one_line_error(done, 2) == f"--tensorboard: {tmp_path / 'notes'} is a file, not a folder"
+    done = run_here(mtl(inputs["data"], tmp_path, "--tensorboard", str(tmp_path / "tb"), "--seed", "-1" + "0" * 20))
+    assert one_line_error(done, 2).startswith("--seed: ") and opened == []
+    assert run_here(mtl(inputs["data"], tmp_path, "--tensorboard", str(tmp_path / "tb"))).returncode == 0
+    assert opened == [str(tmp_path / "tb")]

@@ -135,6 +135,16 @@ def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_
     # again: every finished run is reused and only the table is made
     again = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t")
     assert again.returncode == 0 and again.stdout.count("reusing") == 7 and "started" not in again.stdout
+    # the prunings again, refused: each log keeps the finished run and adds the refusal after it
+    logs = {t: (exp / "single" / "logs" / f"{t}.log").read_text() for t in (0, 1, 2)}
+    refused = script("conll03", "single", DATA=str(data), EXP=str(exp))
+    assert refused.returncode == 1 and "error: 3 run(s) failed" in refused.stderr
+    for task_id, before in logs.items():
+        after = (exp / "single" / "logs" / f"{task_id}.log").read_text()
+        assert after.startswith(before) and "round 1/1" in before
+        attempts = after.split("==> attempt ")
+        assert len(attempts) == 3 and attempts[2].rstrip().endswith(
+            "output directory exists; pass --resume to continue that run or --overwrite to replace it")
     # `mtl MASKDIR`: the masks from another folder, a path relative to where the script is called
     shutil.copytree(exp / "mtl" / "mask", tmp_path / "my masks")
     done = script("conll03", "mtl", "my masks", cwd=tmp_path, DATA=str(data), EXP=str(exp), NAME="m")
@@ -165,6 +175,42 @@ def test_missing_inputs_are_explained(tmp_path):
     assert done.returncode == 2 and "masks folder not found:" in done.stderr
     done = script("ontonotes", "bogus")
     assert done.returncode == 2 and "usage: bash run_ontonotes.sh" in done.stderr
+
+
+# setting: (environment, the error line's start); DATA names no file, so that a setting let
+# through could not start anything either
+BAD_SETTINGS = {
+    "PRESET": ({"PRESET": "gpu"}, "error: PRESET must be one of: paper cpu demo; got 'gpu'"),
+    "NAME empty": ({"NAME": ""}, "error: NAME must be one folder name"),
+    "NAME a path": ({"NAME": "../main"}, "error: NAME must be one folder name"),
+    "NAME ..": ({"NAME": ".."}, "error: NAME must be one folder name"),
+    "SEEDS text": ({"SEEDS": "1 two"}, "error: SEEDS must be whole numbers"),
+    "SEEDS repeated": ({"SEEDS": "1 2 1"}, "error: SEEDS names seed 1 twice ('1 2 1')"),
+    "SEEDS too large": ({"SEEDS": "123456789012345678"}, "error: SEEDS must be whole numbers of at most 16 digits"),
+    "CORES": ({"CORES": "0"}, "error: CORES must be 1 or more, got '0'"),
+    "JOBS": ({"JOBS": "many"}, "error: JOBS must be 1 or more, got 'many'"),
+    "THREADS": ({"THREADS": "-1"}, "error: THREADS must be 1 or more, got '-1'"),
+    "WARMUP_EPOCHS": ({"WARMUP_EPOCHS": "1.5"}, "error: WARMUP_EPOCHS must be a whole number"),
+    "RESUME": ({"RESUME": "yes"}, "error: RESUME must be 0 or 1, got 'yes'"),
+    "OVERWRITE": ({"OVERWRITE": "true"}, "error: OVERWRITE must be 0 or 1, got 'true'"),
+    "RESUME and OVERWRITE": ({"RESUME": "1", "OVERWRITE": "1"}, "error: RESUME=1 (continue the runs) and OVERWRITE=1"),
+    "DEVICE": ({"DEVICE": "gpu"}, "error: DEVICE must be cpu or cuda, got 'gpu'"),
+    "DEVICE cuda:1": ({"DEVICE": "cuda:1"}, "error: DEVICE=cuda:1: choose the GPUs with GPUS=1"),
+    "GPUS": ({"GPUS": "0,x"}, "error: GPUS must be GPU numbers separated by commas, got '0,x'"),
+    "RUNS_PER_GPU": ({"RUNS_PER_GPU": "0"}, "error: RUNS_PER_GPU must be 1 or more"),
+    "LAUNCHER": ({"LAUNCHER": "ssh"}, "error: LAUNCHER must be local or slurm"),
+    "AUTO_MARGIN negative": ({"AUTO_MARGIN": "-1"}, "error: AUTO_MARGIN must be a number of dev points"),
+    "AUTO_MARGIN text": ({"AUTO_MARGIN": "half"}, "error: AUTO_MARGIN must be a number of dev points"),
+}
+
+
+@pytest.mark.parametrize("setting", BAD_SETTINGS)
+def test_a_bad_setting_is_one_line_before_anything_starts(setting, tmp_path):
+    env, start = BAD_SETTINGS[setting]
+    done = script("conll03", "all", DATA=str(tmp_path / "none.pt"), EXP=str(tmp_path / "exp"), **env)
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert done.stderr.startswith(start) and len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (tmp_path / "exp").exists()
 
 
 def test_demo_without_corpus_says_where_to_put_it(tmp_path):

@@ -6,6 +6,7 @@ a NaN or infinite float becomes null, so every strict JSON parser reads the file
 """
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -101,10 +102,12 @@ def _remove_leftovers(target: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temp files of atomic writes that never finished (the writer was killed); only
-    call it on a folder no other process is writing to. Returns what was deleted."""
-    stale = [p for p in Path(folder).glob(f".*{TEMP_SUFFIX}") if p.is_file()]
+def remove_stale_temps(folder: str | os.PathLike, target: str | None = None) -> list[Path]:
+    """Delete the temp files of atomic writes that never finished (the writer was killed): all
+    of them in `folder`, or those of the file named `target` only. Call it only while holding
+    the lock that every writer of those files takes (utils/locks.py). Returns what was deleted."""
+    pattern = f".{glob.escape(target)}.*{TEMP_SUFFIX}" if target else f".*{TEMP_SUFFIX}"
+    stale = [p for p in Path(folder).glob(pattern) if p.is_file()]
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

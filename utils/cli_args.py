@@ -84,17 +84,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add("--tensorboard", help="also write TensorBoard events to this folder (needs tensorboard)")
 
 
-def summary_writer_class() -> type:
-    """torch's TensorBoard SummaryWriter; InputError when the package is missing (checked before
-    a run starts, so that --tensorboard fails before anything is written)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise InputError("TensorBoard logging needs the `tensorboard` package (pip install "
-                         "tensorboard)", "--tensorboard") from None
-    return SummaryWriter
-
-
 def usable_cores() -> int:
     """Cores this process may run on: respects taskset/cgroup pinning, unlike os.cpu_count()."""
     if hasattr(os, "sched_getaffinity"):
@@ -107,5 +96,30 @@ def setup_torch(num_threads: int, device: str) -> None:
     if num_threads < 0:
         raise InputError(f"must be 0 or more, got {num_threads}", "--num_threads")
     torch.set_num_threads(num_threads or usable_cores())
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("CUDA is not available on this machine", "--device")
+    check_device(device)
+
+
+DEVICE_TYPES = ("cpu", "cuda")      # what the models and the training loop are written for
+
+
+def check_device(device: str) -> None:
+    """InputError naming --device unless `device` is cpu, cuda or cuda:N with GPU N on this
+    machine, and a tensor can be made there."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in DEVICE_TYPES:
+        raise InputError(f"expected cpu, cuda or cuda:N, got {device!r}", "--device")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("CUDA is not available on this machine", "--device")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise InputError(f"no GPU {parsed.index} here: this machine shows {count} "
+                             f"(cuda:0 to cuda:{count - 1})", "--device")
+    try:
+        torch.zeros(1, device=parsed).add_(1)
+    except RuntimeError as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise InputError(f"cannot use {device}: {first[:200]}", "--device") from None

@@ -4,7 +4,7 @@
 |---|---|
 | bad input (`InputError`: a file, a line and what was expected) | 2 |
 | training diverged (`TrainingDiverged`: a non-finite loss or weight) | 3 |
-| the operating system refused (permission, disk full, missing folder; `OSError`) | 1 |
+| the operating system refused (permission, disk full, missing folder, memory; `OSError`) | 1 |
 | Ctrl-C (SIGINT) / SIGTERM | 130 / 143 |
 
 When the command had prepared a run folder (`note_run_folder`), the line says that `--resume`
@@ -12,6 +12,8 @@ continues the run; atomic writes (utils/atomic.py) guarantee that nothing there 
 """
 from __future__ import annotations
 
+import argparse
+import re
 import signal
 import sys
 import threading
@@ -27,6 +29,16 @@ class InputError(Exception):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(where + message)
+        self.message, self.path, self.line = message, path, line
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a bad command line answered like every other bad input: one line
+    (`error: argument --arch: invalid choice: ...; see train_single.py -h`) and exit code 2,
+    instead of the usage text followed by the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} -h\n")
 
 
 class TrainingDiverged(Exception):
@@ -71,6 +83,22 @@ def describe_os_error(err: OSError) -> str:
     return f"{where}: {reason}" if where is not None else reason
 
 
+# torch's words for an allocation the allocator refused (CPU: DefaultCPUAllocator; CUDA: OOM).
+_ALLOCATION_REFUSED = re.compile(r"not enough memory|can't allocate memory|out of memory", re.I)
+
+
+def out_of_memory(err: BaseException) -> str | None:
+    """The allocator's words when `err` is a refused allocation (Python's MemoryError, or torch's,
+    e.g. for a --hidden_size too large), else None."""
+    if isinstance(err, MemoryError):
+        return str(err) or "MemoryError"
+    if isinstance(err, RuntimeError):
+        first = (str(err).strip().splitlines() or [""])[0]
+        if _ALLOCATION_REFUSED.search(first):
+            return first
+    return None
+
+
 def _resume_hint() -> str:
     folder = run_folder()
     if folder is None or not folder.is_dir():
@@ -91,6 +119,9 @@ def failure_line(err: BaseException) -> tuple[str, int] | None:
     os_error = os_error_in(err)
     if os_error is not None:
         return f"error: {describe_os_error(os_error)}{_resume_hint()}", 1
+    memory = out_of_memory(err)
+    if memory is not None:
+        return f"error: not enough memory: {memory[:300]}{_resume_hint()}", 1
     return None
 
 

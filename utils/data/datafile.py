@@ -236,6 +236,10 @@ def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int) -> str
             or split["word_lengths"].numel() != n_tokens
             or int(split["word_lengths"].sum()) != split["chars"].numel()):
         return "the lengths do not add up (words, labels, sent_lengths, chars, word_lengths)"
+    if split["sent_lengths"].numel() == 0:
+        return "no sentences (training reads the train, dev and test sentences of every task)"
+    if int(split["sent_lengths"].min()) < 1 or int(split["word_lengths"].min()) < 1:
+        return "a sentence of no words or a word of no characters"
     for name, size in (("words", n_words), ("chars", n_chars), ("labels", n_labels)):
         values = split[name]
         if values.numel() and not (0 <= int(values.min()) and int(values.max()) < size):

@@ -113,7 +113,7 @@ def overlap_round_rows(pset: PruningSet) -> list[dict[str, Any]]:
         files = {t: run.mask_file(k) for t, run in pset.runs.items()}
         if any(f is None for f in files.values()):
             continue
-        overall = overlap_by_tensor({t: load_mask(f)["mask"] for t, f in files.items()})[-1]
+        overall = overlap_by_tensor(task_masks(files))[-1]
         row = {"set": pset.label, "round": k,
                "percent_kept": statistics.mean(pset.runs[t].rounds[k]["percent"] for t in tasks)}
         row.update({key: value for key, value in overall.items() if key not in ("tensor", "weights")})
@@ -129,8 +129,19 @@ def overlap_round_rows(pset: PruningSet) -> list[dict[str, Any]]:
 
 def chosen_overlap_rows(selection: Selection) -> list[dict[str, Any]]:
     """`overlap_by_tensor` of the masks prepare-masks.sh placed, per tensor and overall."""
-    masks = {task: load_mask(selection.mask_path(task))["mask"] for task in selection.rounds}
-    return overlap_by_tensor(masks)
+    return overlap_by_tensor(task_masks({task: selection.mask_path(task) for task in selection.rounds}))
+
+
+def task_masks(files: dict[str, Path]) -> dict[str, dict[str, torch.Tensor]]:
+    """{task: mask} from its mask file; InputError naming a file that is not a mask file or
+    whose mask covers other parameters or shapes than the first task's."""
+    masks = {task: load_mask(path)["mask"] for task, path in files.items()}
+    first_task, first = next(iter(masks.items()))
+    for task, mask in masks.items():
+        if mask.keys() != first.keys() or any(mask[n].shape != first[n].shape for n in first):
+            raise InputError(f"its mask covers other parameters or shapes than the mask of "
+                             f"{first_task} ({files[first_task]}); the runs differ in size", files[task])
+    return masks
 
 
 # ---- method comparison ------------------------------------------------------------------------

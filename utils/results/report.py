@@ -28,6 +28,7 @@ class Report:
     folder: Path
     sections: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)     # "<file>: why", files set aside
 
     def add(self, *lines: str) -> None:
         """A block of report.md; a heading as its first line gets a blank line after it."""
@@ -80,8 +81,6 @@ def runs_section(report: Report, exp: Experiment) -> None:
         rows.append(["multi-task", exp.relative(run.path), f"{run.mode}: {', '.join(run.tasks)}",
                      str(run.seed), run.status()])
     report.add("## Runs found", "", format_markdown(rows))
-    if exp.unreadable:
-        report.add(*[f"- skipped `{exp.relative(p)}`: {why}" for p, why in exp.unreadable])
 
 
 def pruning_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:
@@ -115,8 +114,18 @@ def _pruning_cell(row: dict | None) -> str:
     return f"{_fmt(row['dev'])} / {_fmt(row['test'])}" + (" *" if row["chosen"] else "")
 
 
-def overlap_rounds_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:
-    usable = [(s, analysis.overlap_round_rows(s)) for s in sets]
+def _rows_or_skip(exp: Experiment, rows: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows, or none when a file they need cannot be used (listed with the skipped files)."""
+    try:
+        return rows()
+    except InputError as err:
+        exp.unreadable.append((Path(str(err.path)), f"{err.message} (left out of the overlap)"))
+        return []
+
+
+def overlap_rounds_section(report: Report, exp: Experiment,
+                           sets: Sequence[analysis.PruningSet]) -> None:
+    usable = [(s, _rows_or_skip(exp, lambda s=s: analysis.overlap_round_rows(s))) for s in sets]
     usable = [(s, rows) for s, rows in usable if rows]
     if not usable:
         return
@@ -144,7 +153,9 @@ def overlap_rounds_section(report: Report, sets: Sequence[analysis.PruningSet]) 
 
 
 def chosen_section(report: Report, exp: Experiment) -> None:
-    usable = [s for s in exp.selections if len(s.rounds) > 1]
+    found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_overlap_rows(s)))
+             for s in exp.selections if len(s.rounds) > 1]
+    usable = [s for s, rows in found if rows]
     if not usable:
         return
     report.add("## Overlap of the chosen masks",
@@ -153,8 +164,9 @@ def chosen_section(report: Report, exp: Experiment) -> None:
                "(pruned). The heatmap gives the overlap ratio of each pair (kept by both / kept by either) "
                "and of larger sets of tasks (kept by all / kept by any, averaged over the sets of a "
                "size).")
+    chosen_rows = {id(s): rows for s, rows in found}
     for sel, stem in zip(usable, _names([exp.relative(s.path) for s in usable], "chosen_masks")):
-        rows = analysis.chosen_overlap_rows(sel)
+        rows = chosen_rows[id(sel)]
         tasks = list(sel.rounds)
         report.csv(f"{stem}.csv", rows)
         image = report.figure(f"{stem}.png", lambda p: plots.overlap_heatmap(
@@ -288,16 +300,21 @@ def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], 
                "percent, in each task's metric: token accuracy (acc) or span F1, as the tables "
                "name it.")
     runs_section(report, exp)
+    notes_at = len(report.sections)
     sets = analysis.pruning_sets(exp)
     if sets:
         pruning_section(report, sets)
-        overlap_rounds_section(report, sets)
+        overlap_rounds_section(report, exp, sets)
     chosen_section(report, exp)
     found = analysis.methods(exp)
     if found:
         comparison_section(report, exp, found)
         training_section(report, exp, found)
     commands_section(report, exp, commands)
+    report.skipped = [f"{exp.relative(p)}: {why}" for p, why in exp.unreadable]
+    if exp.unreadable:     # listed under the runs, also those found unusable while drawing
+        report.sections.insert(notes_at, "\n".join(f"- skipped `{exp.relative(p)}`: {why}"
+                                                    for p, why in exp.unreadable))
 
 
 def _replace(staging: Path, out: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from utils.atomic import json_save_atomic, text_save_atomic
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
 
 METRIC_NAMES = {"accuracy": "acc", "f1": "F1"}
 
@@ -182,8 +182,8 @@ def build(specs: Sequence[str], tasks: Sequence[str] | None = None,
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Print one results table from train_mtl.py runs.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = ArgumentParser(description="Print one results table from train_mtl.py runs.",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("columns", nargs="+", help="NAME=RUN_DIR[,RUN_DIR...] per column, in order")
     parser.add_argument("--tasks", nargs="+", default=None,
                         help="task rows, in order (default: the tasks found, in order)")

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from utils.atomic import read_jsonl
+from utils.results.file_checks import LOG_ROW, MTL_ARGS, PRUNING_ARGS, ROUND_ROW
+from utils.results.file_checks import SELECTION as SELECTION_SPEC
+from utils.results.file_checks import Spec, problem, results_problem, rows_problem
 
 ARGS, RESULTS, ROUNDS, LOG, SELECTION = (
     "args.json", "results.json", "results.jsonl", "log.jsonl", "selection.json")
@@ -145,7 +148,9 @@ class Experiment:
 
 
 def discover(root: Path, skip: Iterable[Path] = ()) -> Experiment:
-    """Walk `root` (not the folders in `skip`) for runs, in path order."""
+    """Walk `root` (not the folders in `skip`) for runs, in path order. A file that does not
+    fit what the analysis reads (utils.results.file_checks) is set aside and listed in
+    `unreadable`; a run whose args.json does not fit is left out."""
     found = Experiment(root)
     skipped = {Path(p).resolve() for p in skip}
     for folder, subfolders, files in os.walk(root):
@@ -153,10 +158,12 @@ def discover(root: Path, skip: Iterable[Path] = ()) -> Experiment:
         folder = Path(folder)
         if SELECTION in files:
             summary = _read_json(folder / SELECTION)
-            if isinstance(summary, dict) and isinstance(summary.get("tasks"), dict):
+            why = problem(summary, SELECTION_SPEC) if summary is not None else "not JSON"
+            if why is None:
                 found.selections.append(Selection(folder, summary))
             else:
-                found.unreadable.append((folder / SELECTION, "not a selection.json of prepare-masks.sh"))
+                found.unreadable.append((folder / SELECTION, f"not a selection.json of "
+                                                             f"prepare-masks.sh: {why}"))
         if ARGS in files:
             _add_run(found, folder)
     return found
@@ -167,17 +174,36 @@ def _add_run(found: Experiment, folder: Path) -> None:
     if not isinstance(args, dict):
         found.unreadable.append((folder / ARGS, "not a JSON object"))
     elif "mode" in args:
+        if _set_aside(found, folder / ARGS, problem(args, MTL_ARGS), "run left out"):
+            return
         results = _read_json(folder / RESULTS) if (folder / RESULTS).is_file() else None
-        if (folder / RESULTS).is_file() and not isinstance(results, dict):
-            found.unreadable.append((folder / RESULTS, "not JSON (run listed as unfinished)"))
-            results = None
-        found.mtl.append(MtlRun(folder, args, results, read_jsonl(folder / LOG)))
+        if (folder / RESULTS).is_file():
+            why = results_problem(results) if results is not None else "not JSON"
+            if _set_aside(found, folder / RESULTS, why, "run listed as unfinished"):
+                results = None
+        log = _checked_rows(found, folder / LOG, LOG_ROW)
+        found.mtl.append(MtlRun(folder, args, results, log))
     elif "pruning_iter" in args and "task_id" in args:
-        rows = {int(r["round"]): r for r in read_jsonl(folder / ROUNDS) if "round" in r}
-        log = read_jsonl(folder / LOG)
+        if _set_aside(found, folder / ARGS, problem(args, PRUNING_ARGS), "run left out"):
+            return
+        rows = {r["round"]: r for r in _checked_rows(found, folder / ROUNDS, ROUND_ROW)}
+        log = _checked_rows(found, folder / LOG, LOG_ROW)
         names = [r["task"] for r in rows.values() if "task" in r] or [n for r in log[:1] for n in r["dev"]]
         task = names[0] if names else f"task {args['task_id']}"
         found.pruning.append(PruningRun(folder, args, rows, task))
+
+
+def _set_aside(found: Experiment, path: Path, why: str | None, then: str) -> bool:
+    """Record `path` as unreadable when `why` says what is wrong with it; True if so."""
+    if why is not None:
+        found.unreadable.append((path, f"{why} ({then})"))
+    return why is not None
+
+
+def _checked_rows(found: Experiment, path: Path, spec: Spec) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file, or none when a row does not fit `spec` (set aside)."""
+    rows = read_jsonl(path)
+    return [] if _set_aside(found, path, rows_problem(rows, spec), "not read") else rows
 
 
 def group_key(args: dict[str, Any], ignore: Iterable[str] = ()) -> str:

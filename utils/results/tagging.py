@@ -26,6 +26,7 @@ from utils.data.readers.sentences import TaggedSentences
 from utils.errors import InputError
 from utils.paths import REPO_ROOT, display_path
 from utils.sparsity.mask_select import load_mask
+from utils.sparsity.masking import check_mask
 from utils.training.checkpoint import load_model
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
@@ -53,21 +54,55 @@ def load_trained(model_path: Path, data_path: str | None = None) -> TrainedModel
     model, loaded = load_model(model_path)
     args = _run_args(model_path)
     if "task_ids" in loaded:                               # train_mtl.py
-        task_ids = [int(t) for t in loaded["task_ids"]]
-        masks = {int(t): m for t, m in (loaded.get("masks") or {}).items()}
+        task_ids, masks, masks_from = loaded["task_ids"], loaded.get("masks") or {}, model_path
     elif "round" in loaded:                                # train_single.py: mask beside it
-        if "task_id" not in args:
+        if not isinstance(args.get("task_id"), int):
             raise InputError("args.json of the pruning run is needed beside it (it names the task)",
                              model_path)
-        task_ids = [int(args["task_id"])]
-        mask_path = model_path.parent / model_path.name.removeprefix("best_")
-        masks = {task_ids[0]: load_mask(mask_path)["mask"]}
+        task_ids = [args["task_id"]]
+        masks_from = model_path.parent / model_path.name.removeprefix("best_")
+        masks = {task_ids[0]: load_mask(masks_from)["mask"]}
     else:
         raise InputError("not a trained model: expected best.th of train_mtl.py or "
                          "best_[k]_[pct].th of train_single.py", model_path)
     data = load_data_file(_data_file(data_path, args, model_path))
     check_vocabulary(model, data, data_path or args.get("data_path"))
+    task_ids = _checked_tasks(task_ids, data, model_path)
+    masks = _checked_masks(masks, task_ids, model, masks_from)
     return TrainedModel(model, data, task_ids, masks, display_path(model_path))
+
+
+def _checked_tasks(task_ids: object, data: PreparedData, path: Path) -> list[int]:
+    """The model's task ids: a non-empty list of distinct tasks of the data file."""
+    if not (isinstance(task_ids, list) and task_ids and all(isinstance(t, int) for t in task_ids)):
+        raise InputError(f"'task_ids' must be a non-empty list of task numbers, got {task_ids!r}",
+                         path)
+    unknown = [t for t in task_ids if not 0 <= t < len(data.tasks)]
+    if unknown or len(set(task_ids)) != len(task_ids):
+        raise InputError(f"'task_ids' {task_ids} do not name distinct tasks of the data file "
+                         f"(0 to {len(data.tasks) - 1})", path)
+    return task_ids
+
+
+def _checked_masks(masks: object, task_ids: list[int], model: Tagger,
+                   path: Path) -> dict[int, dict[str, torch.Tensor]]:
+    """{task_id: bool mask}, each mask for a task of the model and fitting its parameters."""
+    if not isinstance(masks, dict):
+        raise InputError("'masks' must be a dict {task_id: {name: bool tensor}}", path)
+    checked = {}
+    for task_id, mask in masks.items():
+        if task_id not in task_ids:
+            raise InputError(f"a mask for task {task_id!r}, which the model was not trained on "
+                             f"(its tasks: {task_ids})", path)
+        if not (isinstance(mask, dict) and all(isinstance(m, torch.Tensor) and m.dtype == torch.bool
+                                               for m in mask.values())):
+            raise InputError(f"the mask of task {task_id} is not {{name: bool tensor}}", path)
+        try:
+            check_mask(model, mask)
+        except ValueError as err:
+            raise InputError(f"the mask of task {task_id} does not fit the model: {err}", path) from None
+        checked[task_id] = mask
+    return checked
 
 
 def _run_args(model_path: Path) -> dict:
@@ -75,9 +110,12 @@ def _run_args(model_path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        args = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"not JSON ({err})", path) from None
+    if not isinstance(args, dict):
+        raise InputError("expected a JSON object of the run's arguments", path)
+    return args
 
 
 def _data_file(given: str | None, args: dict, model_path: Path) -> Path:
@@ -85,7 +123,7 @@ def _data_file(given: str | None, args: dict, model_path: Path) -> Path:
     if given is not None:
         return Path(given)
     named = args.get("data_path")
-    if named is None:
+    if not isinstance(named, str):
         raise InputError("no args.json beside the model names its data file; pass --data_path",
                          model_path)
     for candidate in (Path(named), REPO_ROOT / named):
@@ -117,7 +155,12 @@ def select_tasks(trained: TrainedModel, names: str | None) -> list[int]:
         if name not in trained_names:
             raise InputError(f"the model was not trained on task {name!r}; its tasks: "
                              f"{', '.join(trained_names)}", "--tasks")
+        if trained_names[name] in chosen:
+            raise InputError(f"task {name!r} is named twice", "--tasks")
         chosen.append(trained_names[name])
+    if not chosen:
+        raise InputError(f"no task named in {names!r}; the model's tasks: "
+                         f"{', '.join(trained_names)}", "--tasks")
     return chosen
 
 

@@ -21,15 +21,14 @@ import torch
 
 from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
-from utils.cli_args import summary_writer_class
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
 from utils.sparsity.mask_select import load_mask
 from utils.sparsity.masking import check_mask
 from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept,
                                     prunable_names, rewind_, target_kept)
-from utils.training.checkpoint import (load, load_into, load_model, load_weights, save_weights,
-                                       seed_everything)
+from utils.training.checkpoint import (check_seed, load, load_into, load_model, load_weights,
+                                       save_weights, seed_everything)
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 RESULTS, LOG, INIT = "results.jsonl", "log.jsonl", "init_weights.th"
@@ -56,31 +55,60 @@ class ImpPlan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def check_plan(config: ModelConfig, plan: ImpPlan) -> None:
-    """Every input of the plan checked against the network, before the run folder is written:
-    --need_cut matches parameters, --init_masks and --init_weights fit the model, --tensorboard
-    can be written."""
-    model = build_model(config, None)
-    base_mask(model, plan)
-    if plan.init_weights:
-        load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
-    if plan.tensorboard:
-        summary_writer_class()
+def round_seed(seed: int, k: int) -> int:
+    """The seed round k trains with (its shuffling, dropout and batch order)."""
+    return seed * 1000 + k
 
 
-def initial_model(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path) -> Tagger:
-    """The model at the rewind point; written to init_weights.th on a fresh run, read on resume."""
-    path = run_dir / INIT
-    model = build_model(config, None)
-    if path.is_file():
-        load_into(model, load_weights(path)[0], path)
-        return model
+@dataclass
+class Pruning:
+    """Everything a pruning run needs, built by `build_pruning` before its folder is written."""
+
+    config: ModelConfig
+    plan: ImpPlan
+    task: TaskData
+    model: Tagger                          # at the rewind point of a fresh run
+    first: dict[str, torch.Tensor]         # round 0's mask
+
+
+def build_pruning(config: ModelConfig, data: PreparedData, plan: ImpPlan) -> Pruning:
+    """Build what the run needs before the run folder is created or replaced, so that a value
+    that cannot work fails before anything is written: the task's data, every round's seed, the
+    model at its rewind point (seeded, with --init_weights loaded), round 0's mask (--need_cut or
+    --init_masks), and a round's trainer (the device, the optimizer and its lr schedule, the
+    batch schedule, the TensorBoard folder)."""
+    task = TaskData.of(data, plan.task_id)
+    for k in (0, plan.pruning_iter):
+        check_seed(round_seed(plan.seed, k), f"round {k}'s seed, seed * 1000 + {k} = ")
     seed_everything(plan.seed)
     model = build_model(config, data.embedding)
     if plan.init_weights:
         load_into(model, load_weights(plan.init_weights)[0], plan.init_weights)
-    save_weights(path, model, config, seed=plan.seed)
-    return model
+    first = base_mask(model, plan)
+    round_trainer(model, task, plan, 0, first, None, echo=lambda line: None)
+    return Pruning(config, plan, task, model, first)
+
+
+def round_trainer(model: Tagger, task: TaskData, plan: ImpPlan, k: int,
+                  mask: dict[str, torch.Tensor], run_dir: Path | None,
+                  echo: Callable[[str], None]) -> Trainer:
+    """The trainer of round k (writing its state and log rows into `run_dir`, if given)."""
+    return Trainer(model, [task], plan.train, seed=round_seed(plan.seed, k),
+                   masks={task.task_id: mask},
+                   state_path=None if run_dir is None else run_dir / state_file(k),
+                   log_path=None if run_dir is None else run_dir / LOG, log_fields={"round": k},
+                   tensorboard_dir=_tb_dir(plan.tensorboard, k), echo=echo)
+
+
+def rewind_point(pruning: Pruning, run_dir: Path) -> Tagger:
+    """The model at the rewind point: written to init_weights.th on a fresh run, read from it
+    when the run is taken up again."""
+    path = run_dir / INIT
+    if path.is_file():
+        load_into(pruning.model, load_weights(path)[0], path)
+    else:
+        save_weights(path, pruning.model, pruning.config, seed=pruning.plan.seed)
+    return pruning.model
 
 
 def base_mask(model: Tagger, plan: ImpPlan) -> dict[str, torch.Tensor]:
@@ -131,13 +159,12 @@ def _find(run_dir: Path, pattern: str) -> Path:
     return found[0]
 
 
-def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Path,
+def run_imp(pruning: Pruning, run_dir: Path,
             echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Rounds 0..pruning_iter (skipping finished ones); returns all rows of results.jsonl."""
-    task = TaskData.of(data, plan.task_id)
-    model = initial_model(config, data, plan, run_dir)
+    plan, task, first, config = pruning.plan, pruning.task, pruning.first, pruning.config
+    model = rewind_point(pruning, run_dir)
     init_state = {name: value.clone() for name, value in model.state_dict().items()}
-    first = base_mask(model, plan)
     done = {row["round"] for row in read_jsonl(run_dir / RESULTS)}
     for k in range(plan.pruning_iter + 1):
         if k in done:
@@ -149,10 +176,7 @@ def run_imp(config: ModelConfig, data: PreparedData, plan: ImpPlan, run_dir: Pat
              f"{sum(m.numel() for m in first.values())} prunable weights kept")
         started = time.time()
         rewind_(model, init_state, mask)
-        trainer = Trainer(model, [task], plan.train, seed=plan.seed * 1000 + k,
-                          masks={task.task_id: mask}, state_path=run_dir / state_file(k),
-                          log_path=run_dir / LOG, log_fields={"round": k},
-                          tensorboard_dir=_tb_dir(plan.tensorboard, k), echo=echo)
+        trainer = round_trainer(model, task, plan, k, mask, run_dir, echo)
         result = trainer.fit()
         best_name = f"best_{mask_name}"
         row = {"round": k, "percent": pct, "mask_file": mask_name, "weights_file": best_name,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,10 +30,11 @@ import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
 from utils.data.describe import data_file_tasks
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.original_masks import accept_mask_file
+from utils.training.checkpoint import checked_state
 from utils.training.checkpoint import load as load_checkpoint
 
 DEFAULT_MARGIN = 0.5
@@ -51,11 +53,15 @@ class Round:
     dev: float | None
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _dev_score(value: object) -> float | None:
-    """A results.jsonl dev entry: a number, or {task: score} (mean)."""
-    if isinstance(value, (int, float)):
+    """A results.jsonl dev entry: a number, or {task: score} (mean); None for no score."""
+    if _number(value):
         return float(value)
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict) and value and all(_number(v) for v in value.values()):
         return sum(float(v) for v in value.values()) / len(value)
     return None
 
@@ -101,9 +107,14 @@ def _data_file_tasks(task_dirs: Iterable[Path]) -> list[str] | None:
 def list_rounds(task_dir: Path) -> dict[int, Round]:
     """Every round with a mask file in `task_dir`, with its dev score when results.jsonl has it."""
     dev = {}
-    for row in read_jsonl(task_dir / "results.jsonl"):
-        if "round" in row:
-            dev[int(row["round"])] = _dev_score(row.get("dev"))   # a later row wins (resume)
+    for number, row in enumerate(read_jsonl(task_dir / "results.jsonl"), start=1):
+        if not (isinstance(row, dict) and isinstance(row.get("round"), int) and row["round"] >= 0):
+            raise InputError("expected a row of train_single.py: a JSON object with a whole "
+                             "'round' number", task_dir / "results.jsonl", number)
+        if row.get("dev") is not None and _dev_score(row["dev"]) is None:
+            raise InputError(f"'dev' must be a finite number, got {row['dev']!r}",
+                             task_dir / "results.jsonl", number)
+        dev[row["round"]] = _dev_score(row.get("dev"))     # a later row wins (resume)
     rounds = {}
     for path in sorted(task_dir.glob("*.th")):
         match = _MASK_FILE.match(path.name)
@@ -154,8 +165,9 @@ def load_mask(path: Path) -> dict:
     """A mask file: `{"mask": {name: bool tensor}, ...}` (the original code's converted)."""
     loaded = accept_mask_file(load_checkpoint(path, "mask file"), path)
     mask = loaded.get("mask")
-    if not isinstance(mask, dict) or not all(t.dtype == torch.bool for t in mask.values()):
-        raise InputError("expected {'mask': {name: bool tensor}, ...}", path)
+    if not (isinstance(mask, dict) and mask and all(isinstance(t, torch.Tensor) and t.dtype == torch.bool
+                                                    for t in mask.values())):
+        raise InputError("expected {'mask': {name: bool tensor}, ...} with at least one tensor", path)
     return loaded
 
 
@@ -166,7 +178,7 @@ def _same_weights(a: dict, b: dict) -> bool:
 
 def _check_fit(masks: dict[int, dict], chosen: dict[int, Round], init: dict, init_path: Path) -> None:
     """Every mask covers the same parameters, with the shapes of the rewind point's weights."""
-    weights = init.get("state_dict", init)
+    weights = checked_state(init.get("state_dict", init), init_path)
     first = next(iter(masks))
     for task_id, loaded in masks.items():
         where = chosen[task_id].mask_file
@@ -254,7 +266,7 @@ def report(summary: dict, exp: Path, out: Path) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Choose one pruning round per task and place the masks for train_mtl.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--exp", required=True, type=Path,
@@ -270,7 +282,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                         help="dev score points (percent) below the best that --auto accepts")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default EXP/mtl/mask)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.tasks is not None and len(set(args.tasks)) != len(args.tasks):
+        parser.error(f"argument --tasks: a task is named twice: {args.tasks}")
+    if not (math.isfinite(args.margin) and args.margin >= 0):
+        parser.error(f"argument --margin: expected dev points of 0 or more, got {args.margin}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -30,7 +30,6 @@ becomes one for train_mtl.py with:
 """
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -38,7 +37,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from utils.atomic import torch_save_atomic
-from utils.errors import InputError, run_main
+from utils.errors import ArgumentParser, InputError, run_main
 
 _LSTM = r"(weight_ih|weight_hh|bias_ih|bias_hh)"
 _RULES: list[tuple[re.Pattern, Any]] = [(re.compile(pattern), target) for pattern, target in [
@@ -145,7 +144,7 @@ def convert_folder(source: Path, out: Path, overwrite: bool = False) -> list[Pat
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Turn the original code's masks folder (<task_id>_<round>, init_weights; "
                     "True = pruned, fastNLP names) into one for train_mtl.py --masks_path.")
     parser.add_argument("source", type=Path, help="the original's mask folder")

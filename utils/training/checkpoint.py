@@ -57,13 +57,29 @@ def refused_pickle(what: str, err: Exception) -> str:
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
     """(state dict, model config dict or None) from a weights file or a bare state dict (the
-    original code's too, see utils.sparsity.original_masks)."""
+    original code's too, see utils.sparsity.original_masks); every tensor checked finite."""
     loaded = load(path, "weights file")
     if "state_dict" in loaded:
-        return loaded["state_dict"], loaded.get("model_config")
-    if all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        return accept_state(loaded, path), None      # the original's init_weights: renamed
+        config = loaded.get("model_config")
+        if config is not None and not isinstance(config, dict):
+            raise InputError("'model_config' is not a dict", path)
+        return checked_state(loaded["state_dict"], path), config
+    if loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return checked_state(accept_state(loaded, path), path), None   # the original's: renamed
     raise InputError("expected a weights file with a 'state_dict'", path)
+
+
+def checked_state(state: Any, path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """`state` if it is a {name: tensor} dict of finite values; else InputError naming the
+    first tensor that is not (weights with NaN or inf would train as a divergence)."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError("'state_dict' is not a dict of tensors", path)
+    for name, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise InputError(f"tensor {name!r} holds {bad} NaN or infinite value(s); weights must "
+                             "be finite", path)
+    return state
 
 
 def load_into(model: Tagger, state: Mapping[str, torch.Tensor], path: str | os.PathLike) -> None:
@@ -85,11 +101,13 @@ def load_model(path: str | os.PathLike) -> tuple[Tagger, dict[str, Any]]:
     if "state_dict" not in loaded or not isinstance(loaded.get("model_config"), dict):
         raise InputError("expected a model file with 'state_dict' and 'model_config' (best.th of "
                          "train_mtl.py or best_[k]_[pct].th of train_single.py)", path)
+    state = checked_state(loaded["state_dict"], path)
     try:
         model = build_model(ModelConfig.from_dict(loaded["model_config"]))
-    except (ValueError, TypeError) as err:
-        raise InputError(f"bad model_config: {str(err).splitlines()[0]}", path) from None
-    load_into(model, loaded["state_dict"], path)
+    except (ValueError, TypeError, RuntimeError, AssertionError) as err:   # sizes torch refuses too
+        raise InputError(f"bad model_config: {(str(err).splitlines() or [''])[0][:200]}",
+                         path) from None
+    load_into(model, state, path)
     return model, loaded
 
 
@@ -113,6 +131,20 @@ def set_rng_states(states: Mapping[str, Any], generator: torch.Generator | None 
         generator.set_state(states["generator"])
 
 
+# The seeds torch's generators accept (torch.manual_seed: a 64-bit seed, negative ones wrapped).
+SEED_RANGE = (-2 ** 63, 2 ** 64 - 1)
+
+
+def check_seed(seed: int, what: str = "") -> int:
+    """`seed`, if torch's generators accept it; else InputError naming --seed (`what` says how
+    the seed was derived from it, e.g. "round 3's seed, seed * 1000 + 3, ")."""
+    low, high = SEED_RANGE
+    if not (isinstance(seed, int) and low <= seed <= high):
+        raise InputError(f"{what}{seed} is outside the seeds torch accepts ({low} to {high})",
+                         "--seed")
+    return seed
+
+
 def seed_everything(seed: int) -> None:
-    random.seed(seed)
+    random.seed(check_seed(seed))
     torch.manual_seed(seed)

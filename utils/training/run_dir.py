@@ -1,7 +1,10 @@
-"""An experiment's output directory: never overwritten by accident, resumable, with args.json.
+"""An experiment's output directory: never overwritten by accident, resumable, with args.json,
+one writer at a time.
 
-Call `prepare_run_dir` only once every argument and input has been checked: it is the first
-write of a run.
+Enter `open_run_dir` only once everything the run needs has been built (data, model, optimizer,
+device, masks, start weights, ...): it is the first write of a run, and with `--overwrite` the
+moment the old run is replaced. Its block holds the folder's lock (`<run>/.lock`, an OS lock,
+utils/locks.py): a second process writing the same run is refused, naming the PID of the first.
 
 - A new run: the folder is created with args.json (the arguments and the fingerprints of the
   input files, utils/training/fingerprint.py).
@@ -14,17 +17,21 @@ write of a run.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from utils.atomic import json_save_atomic, json_text, remove_stale_temps, replacing_folder
 from utils.errors import InputError, note_run_folder
+from utils.locks import Lock, take_lock
 from utils.training.fingerprint import differences, fingerprints
 
 ARGS_FILE = "args.json"
+LOCK_FILE = ".lock"
 DIVERGED_FILE = "diverged.json"
 INPUTS_KEY = "inputs"
 CHANGES_KEY = "changed_on_resume"
@@ -34,37 +41,84 @@ MAY_CHANGE_AFTER_DIVERGENCE = ("optim", "clip", "clip_type")
 _FOLDER_ARGS = ("save_dir", "exp_name")
 
 
-def prepare_run_dir(path: str | Path, args: dict[str, Any], *, resume: bool, overwrite: bool,
-                    ignore: Iterable[str] = (),
-                    inputs: Mapping[str, str | os.PathLike | None] | None = None) -> bool:
-    """Create the directory and write args.json; True when an existing run is being resumed.
+def check_run_name(name: str, where: str = "--exp_name") -> str:
+    """A run's name is one folder name: not empty, not `.` or `..`, no path separator (any of
+    these would put the run outside `<save_dir>/cp/`, or let --overwrite replace another)."""
+    if name in ("", ".", "..") or any(sep and sep in name for sep in (os.sep, os.altsep)):
+        raise InputError(f"a run name must be one folder name (not empty, not '.' or '..', no "
+                         f"'/'), got {name!r}", where)
+    return name
+
+
+@contextmanager
+def open_run_dir(path: str | Path, args: dict[str, Any], *, resume: bool, overwrite: bool,
+                 ignore: Iterable[str] = (),
+                 inputs: Mapping[str, str | os.PathLike | None] | None = None) -> Iterator[bool]:
+    """Create (or replace, or take up again) the run folder and write args.json; the block runs
+    the training, holding the folder's lock. Yields True when an existing run is being resumed.
 
     `inputs` maps argument names to the input files (or folders) the run reads; their
     fingerprints are recorded in args.json and checked on resume. An existing, non-empty
     directory is refused unless `resume` or `overwrite` (see the module docstring).
     """
-    path = Path(path)
+    lock, resumed = _prepare(Path(path), args, resume=resume, overwrite=overwrite,
+                             ignore=set(ignore), inputs=inputs or {})
+    try:
+        yield resumed
+    finally:
+        lock.release()
+
+
+def _prepare(path: Path, args: dict[str, Any], *, resume: bool, overwrite: bool, ignore: set[str],
+             inputs: Mapping[str, str | os.PathLike | None]) -> tuple[Lock, bool]:
     if resume and overwrite:
-        raise InputError("--resume and --overwrite exclude each other", path)
-    record = {**args, INPUTS_KEY: fingerprints(inputs or {})}
+        raise InputError("--resume (continue the run) and --overwrite (replace it) exclude "
+                         "each other", "--resume")
+    if path.exists() and not path.is_dir():
+        raise InputError("expected a folder for the run, found a file", path)
+    record = {**args, INPUTS_KEY: fingerprints(inputs)}
     exists = path.is_dir() and any(path.iterdir())
     if exists and resume:
-        _check_same_run(path, record, set(ignore))
-        remove_stale_temps(path)
+        lock = take_lock(path / LOCK_FILE, path)
+        try:
+            _check_same_run(path, record, ignore)
+            remove_stale_temps(path)
+        except BaseException:
+            lock.release()
+            raise
         note_run_folder(path)
-        return True
+        return lock, True
     if exists and not overwrite:
         raise InputError("output directory exists; pass --resume to continue that run or "
                          "--overwrite to replace it", path)
     if exists and not (path / ARGS_FILE).is_file():
         raise InputError(f"refusing to overwrite a directory without {ARGS_FILE} "
                          "(not an experiment directory); remove it yourself", path)
-    if path.exists() and not path.is_dir():
-        raise InputError("expected a folder for the run, found a file", path)
-    with replacing_folder(path) as new:
-        json_save_atomic(record, new / ARGS_FILE)
+    old_lock = take_lock(path / LOCK_FILE, path) if exists else None   # its writer has ended
+    try:
+        lock = _new_folder(path, record)
+    finally:
+        if old_lock is not None:
+            old_lock.release()
     note_run_folder(path)
-    return False
+    return lock, False
+
+
+def _new_folder(path: Path, record: dict[str, Any]) -> Lock:
+    """The new run folder with args.json, swapped in whole, its lock taken before it appears."""
+    lock = None
+    try:
+        with replacing_folder(path) as new:
+            json_save_atomic(record, new / ARGS_FILE)
+            lock = take_lock(new / LOCK_FILE, path)
+    except BaseException as err:
+        if lock is not None:
+            lock.release()
+        if isinstance(err, OSError) and err.errno in (errno.ENOTEMPTY, errno.EEXIST) and path.is_dir():
+            raise InputError("another process created this run folder at the same moment",
+                             path) from None                  # (its rename came first)
+        raise
+    return lock
 
 
 def read_run_args(path: str | Path, why: str) -> dict[str, Any]:
@@ -73,9 +127,12 @@ def read_run_args(path: str | Path, why: str) -> dict[str, Any]:
     if not args_file.is_file():
         raise InputError(f"cannot {why}: no {ARGS_FILE} here", path)
     try:
-        return json.loads(args_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        saved = json.loads(args_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"cannot {why}: not valid JSON ({err})", args_file) from None
+    if not isinstance(saved, dict):
+        raise InputError(f"cannot {why}: expected a JSON object of arguments", args_file)
+    return saved
 
 
 def _check_same_run(path: Path, record: dict[str, Any], ignore: set[str]) -> None:

@@ -27,17 +27,24 @@ from torch import nn
 from tqdm import tqdm
 
 from utils.atomic import append_jsonl, json_text, read_jsonl, text_save_atomic, torch_save_atomic
-from utils.cli_args import summary_writer_class
 from utils.data.batching import SplitIndex, eval_batches, in_split_order
 from utils.data.datafile import PreparedData, Split, default_metric
+from utils.errors import InputError
 from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
-from utils.training.checkpoint import cpu_state, rng_states, seed_everything, set_rng_states
+from utils.training.checkpoint import (check_seed, cpu_state, rng_states, seed_everything,
+                                       set_rng_states)
 from utils.training.checkpoint import load as load_checkpoint
 from utils.training.finite import FiniteGuard
 from utils.training.lr_schedules import build_scheduler
 from utils.training.metrics import make_metrics
 from utils.training.optim import build_optimizer, clip_gradients, keep_zero_grads
 from utils.training.schedules import make_schedule
+from utils.training.tensorboard import check_tensorboard, open_writer
+
+
+# What a resume state holds (Trainer._save_state) and _load_state reads.
+_STATE_KEYS = ("epoch", "elapsed", "best", "bad_epochs", "history", "model", "optimizer",
+               "scheduler", "rng")
 
 
 @dataclass
@@ -108,7 +115,13 @@ class TrainResult:
 
 
 class Trainer:
-    """Trains `model` on `tasks`; `masks[task_id]` (bool, True = kept) restricts a task's weights."""
+    """Trains `model` on `tasks`; `masks[task_id]` (bool, True = kept) restricts a task's weights.
+
+    Everything training needs is built here (the model on its device, the masks, the batch
+    schedule, the optimizer and its lr schedule, the seed checked), and nothing is written: a
+    script builds its Trainer before it creates or replaces the run folder, so that a value
+    that cannot work fails before anything is replaced. `fit` writes (log, state, TensorBoard).
+    """
 
     def __init__(self, model: nn.Module, tasks: Sequence[TaskData], config: TrainConfig, *,
                  seed: int, masks: Mapping[int, Mapping[str, torch.Tensor]] | None = None,
@@ -121,7 +134,7 @@ class Trainer:
         self.model = model.to(config.device)
         self.tasks = list(tasks)
         self.config = config
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.state_path = state_path
         self.log_path = log_path
         self.log_fields = dict(log_fields or {})
@@ -144,7 +157,12 @@ class Trainer:
                                       config.batch_size, self.generator, config.bucketing,
                                       config.bucket_chunks)
         self._eval_cache: dict[tuple[int, str], list] = {}
-        self.writer = _tensorboard(tensorboard_dir)
+        self.optimizer = build_optimizer(config.optim, [p for p in model.parameters() if p.requires_grad])
+        self.scheduler = build_scheduler(config.scheduler, self.optimizer)
+        if tensorboard_dir is not None:
+            check_tensorboard(tensorboard_dir)
+        self.tensorboard_dir = tensorboard_dir
+        self.writer = None                  # opened by fit
         self.guard = FiniteGuard(config.device, where=self._prefix)
 
     # ---- one epoch -------------------------------------------------------------------------
@@ -235,9 +253,9 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train, select by mean dev score, test the selected weights; resumes from state_path."""
         cfg = self.config
-        optimizer = build_optimizer(cfg.optim, [p for p in self.model.parameters() if p.requires_grad])
-        scheduler = build_scheduler(cfg.scheduler, optimizer)
+        optimizer, scheduler = self.optimizer, self.scheduler
         state = self._load_state(optimizer, scheduler)
+        self.writer = open_writer(self.tensorboard_dir)
         started = time.monotonic() - state["elapsed"]
         epoch = state["epoch"]
         while epoch < cfg.epochs and not (cfg.patience and state["bad_epochs"] >= cfg.patience):
@@ -288,6 +306,10 @@ class Trainer:
             self.generator.manual_seed(self.seed)
             return {"epoch": 0, "elapsed": 0.0, "best": None, "bad_epochs": 0, "history": []}
         saved = load_checkpoint(self.state_path, "resume state")
+        missing = [key for key in _STATE_KEYS if key not in saved]
+        if missing:
+            raise InputError(f"not a resume state written by this project (no {', '.join(missing)}); "
+                             "delete it to start this training from its beginning", self.state_path)
         self.model.load_state_dict(saved["model"])
         if saved.get("optim", self.config.optim) == self.config.optim:
             optimizer.load_state_dict(saved["optimizer"])
@@ -363,8 +385,3 @@ def _fast_forward(scheduler: torch.optim.lr_scheduler.LRScheduler, epochs: int) 
         for _ in range(epochs):
             scheduler.step()
 
-
-def _tensorboard(log_dir: str | os.PathLike | None):
-    if log_dir is None:
-        return None
-    return summary_writer_class()(str(log_dir))

@@ -135,8 +135,9 @@ def common_cases(f: dict[str, Path], tmp: Path) -> dict[str, Case]:
 def single_cases(f: dict[str, Path], tmp: Path) -> dict[str, Case]:
     return {
         **common_cases(f, tmp),
-        "task_id too large": (["--task_id", "2"], "--task_id: task_id must be in 0..1", 2),
-        "task_id negative": (["--task_id", "-1"], "--task_id: task_id must be in 0..1", 2),
+        "task_id too large": (["--task_id", "2"], "--task_id: no task '2' in the data file", 2),
+        "task_id negative": (["--task_id", "-1"], "--task_id: no task '-1' in the data file", 2),
+        "task_id unknown name": (["--task_id", "chunk"], "--task_id: no task 'chunk' in the data file", 2),
         "seed of the last round": (["--seed", str(2 ** 60)], "--seed: round 0's seed", 2),
         "arch soft": (["--arch", "soft"], "argument --arch: invalid choice: 'soft'", 2),
         "pruning_iter": (["--pruning_iter", "-1"], "--pruning_iter: must be at least 0", 2),
@@ -155,8 +156,9 @@ def mtl_cases(f: dict[str, Path], tmp: Path) -> dict[str, Case]:
     masks = lambda name: ["--masks_path", str(f[name])]
     return {
         **common_cases(f, tmp),
-        "tasks out of range": (["--tasks", "5"], "--tasks: no task 5", 2),
-        "tasks negative": (["--tasks", "-1"], "--tasks: no task -1", 2),
+        "tasks out of range": (["--tasks", "5"], "--tasks: no task '5'", 2),
+        "tasks negative": (["--tasks", "-1"], "--tasks: no task '-1'", 2),
+        "tasks unknown name": (["--tasks", "pos", "srl"], "--tasks: no task 'srl'", 2),
         "tasks twice": (["--tasks", "0", "0"], "--tasks: a task is named twice", 2),
         "masks_path missing": (["--masks_path", str(tmp / "none")], f"{tmp / 'none'}: masks folder not found", 2),
         "masks_path lacking a task": (masks("no_ner_mask"), f"{f['no_ner_mask']}: no mask for task 1", 2),

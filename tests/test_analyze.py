@@ -120,7 +120,7 @@ def test_commands_rebuild_the_arguments_of_each_run(report, tiny_experiment):
         if script == "train_mtl.py":
             values = train_mtl.resolve(train_mtl.build_parser().parse_args(argv), data)
         else:
-            values = train_single.resolve(train_single.build_parser().parse_args(argv), data.setting)
+            values = train_single.resolve(train_single.build_parser().parse_args(argv), data)
         rebuilt = json.loads(json.dumps(values))
         assert rebuilt == saved[rebuilt["exp_name"], rebuilt["save_dir"]], command
     assert len(commands) == len(saved) == 9

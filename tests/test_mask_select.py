@@ -311,7 +311,7 @@ MALFORMED_RUNS = {
     "margin nan": (None, ["--auto", "--margin", "nan"], "argument --margin: expected dev points of 0 or more, got nan"),
     "margin text": (None, ["--auto", "--margin", "half"], "argument --margin: invalid float value: 'half'"),
     "tasks twice": (None, ["--auto", "--tasks", "0", "0"], "argument --tasks: a task is named twice: [0, 0]"),
-    "rounds too few": (None, ["--rounds", "1", "1"], "--rounds needs one round per task (3), got 2"),
+    "rounds too few": (None, ["--rounds", "1", "1"], "expected one round per task (3: 0 pos, 1 chunk, 2 ner), got 2: 1 1"),
     "task without a run": (None, ["--auto", "--tasks", "0", "5"], "no pruning run for task(s) 5; tasks found: 0, 1, 2"),
     "round not pruned": (None, ["--rounds", "0", "0", "9"], "task 2 has no mask of round 9; rounds found: 0, 1, 2, 3"),
     "no dev scores": (lambda e: rows_of(e, 1, lambda r: [row.update(dev=None) for row in r]), ["--auto"],

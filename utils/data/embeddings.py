@@ -97,7 +97,7 @@ def _from_text_file(path: str, wanted: set[str]) -> Vectors:
             vectors[word] = _parse_vector(fields[-dim:], shown, number)
     if not rows:
         raise InputError("no vectors found; expected lines of a word and its numbers", shown, 1)
-    if announced and rows != announced:
+    if announced and rows < announced:
         raise InputError(f"the header announces {announced:,} vectors, the file holds {rows:,} "
                          "(cut short?)", shown)
     return Vectors(shown, dim, vectors, {shown: Path(path)})

@@ -86,7 +86,8 @@ def discover_tasks(exp: Path) -> dict[int, str]:
 
 
 def _run_task_name(task_dir: Path) -> str | None:
-    rows = [row for row in read_jsonl(task_dir / "results.jsonl") if row.get("task")]
+    rows = [row for row in read_jsonl(task_dir / "results.jsonl")
+            if isinstance(row, dict) and isinstance(row.get("task"), str)]
     return str(rows[-1]["task"]) if rows else None
 
 

@@ -110,7 +110,9 @@ def _annotated_heatmap(ax: plt.Axes, values: list[list[float | None]], rows: Seq
                        columns: Sequence[str], vmax: float) -> Any:
     shown = [[float("nan") if v is None else v for v in row] for row in values]
     image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(columns)), columns)
+    tilted = len(columns) > 3           # long pair names would run into each other
+    ax.set_xticks(range(len(columns)), columns, rotation=35 if tilted else 0,
+                  ha="right" if tilted else "center")
     ax.set_yticks(range(len(rows)), rows)
     for i, row in enumerate(values):
         for j, v in enumerate(row):

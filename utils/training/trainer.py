@@ -73,6 +73,7 @@ class TrainConfig:
     device: str = "cpu"
     progress: bool | None = None      # tqdm bars; None = only when stderr is a terminal
     bucket_chunks: int = 50
+    cycles_per_epoch: int = 0         # re-seq-label's epoch (schedules.epoch_cycles); 0 = trained tasks'
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Trainer:
         self.train_index = {t.task_id: SplitIndex(t.train) for t in self.tasks}
         self.schedule = make_schedule(config.schedule, {t: i.lengths for t, i in self.train_index.items()},
                                       config.batch_size, self.generator, config.bucketing,
-                                      config.bucket_chunks)
+                                      config.bucket_chunks, config.cycles_per_epoch)
         self._eval_cache: dict[tuple[int, str], list] = {}
         self.writer = _tensorboard(tensorboard_dir)
         self.guard = FiniteGuard(config.device, where=self._prefix)

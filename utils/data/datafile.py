@@ -33,8 +33,11 @@ import torch
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 
-# 2: one embedding row per lower-cased form, fastNLP's char vocabulary (1: one row per word).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# What each version changed, for the message that refuses an older file.
+FORMAT_CHANGES = {2: "one embedding row per lower-cased form and fastNLP's characters",
+                  3: "label ids in the original's order (fastNLP's Vocabulary over every split; "
+                     "a version-2 file ordered them by train frequency)"}
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SPLITS = ("train", "dev", "test")
@@ -77,7 +80,7 @@ def word_row(word: str, rows: Mapping[str, int]) -> int:
     The one place this mapping lives: prepare-data.py encodes every corpus token with it (through
     `encode_split`), and tagging new text must use it too. `rows` maps each row's form to its
     index (`index_of(data.words)`). It gives the row fastNLP's `StaticEmbedding(lower=True)` gives
-    (tests/test_fastnlp_parity.py)."""
+    (tests/test_parity_conll03.py)."""
     return rows.get(word.lower(), UNK_ID)
 
 
@@ -152,10 +155,8 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
         raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
     if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
         found = raw.get("format_version") if isinstance(raw, dict) else None
-        older = " (written before the vocabulary followed the original code's)" \
-            if isinstance(found, int) and found < FORMAT_VERSION else ""
-        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}{older}; "
-                         "run prepare-data.py again", path)
+        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}"
+                         f"{_older(found)}; run prepare-data.py again", path)
     problem = layout_problem(raw)
     if problem:
         raise InputError(f"not a complete data file: {problem}; run prepare-data.py again", path)
@@ -163,6 +164,14 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
             for t, splits in raw["data"].items()}
     return PreparedData(raw["setting"], raw["tasks"], raw["schemes"], raw["words"],
                         raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"])
+
+
+def _older(found: Any) -> str:
+    """" (...)": what changed since an older version `found`, else ""."""
+    if not isinstance(found, int) or not 0 < found < FORMAT_VERSION:
+        return ""
+    changes = [FORMAT_CHANGES[v] for v in range(found + 1, FORMAT_VERSION + 1) if v in FORMAT_CHANGES]
+    return f" (an older file: since then {'; '.join(changes)})"
 
 
 _TOP_LEVEL = ("setting", "tasks", "schemes", "words", "chars", "labels", "embedding", "data",

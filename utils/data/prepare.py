@@ -3,8 +3,9 @@
 Vocabularies as the original code built them through fastNLP (utils.data.vocab): one embedding row per
 lower-cased form of the train words, plus the dev/test forms that have a pretrained vector (in
 `ptb`, every word's form, as the original's ptb vocabulary had no dev/test distinction);
-characters from the same words (train; `ptb`: all); each task's labels from all of its splits. Tasks whose splits
-hold the very same sentences share one copy of the word and character tensors in the file.
+characters from the same words (train; `ptb`: all); each task's labels from all of its splits, in the
+order the original fed them to fastNLP (`LABEL_SCAN`). Tasks whose splits hold the very same
+sentences share one copy of the word and character tensors in the file.
 """
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ from utils.paths import display_path
 # Splits whose words get embedding rows and characters without a pretrained vector.
 ENTRY_SPLITS = {"ptb": SPLITS}
 DEFAULT_ENTRY_SPLITS = ("train",)
+# The order in which the original fed a task's splits to its label Vocabulary (equal counts go to
+# the label seen first): train, dev, test; ptb's chunk cut its dev split from train after train
+# and test were read, so dev came last.
+LABEL_SCAN = {("ptb", "chunk"): ("train", "test", "dev")}
 
 
 def prepare(request: Request, embedding: str, arguments: dict[str, Any]) -> PreparedData:
@@ -40,7 +45,8 @@ def build(request: Request, collected: Collected, embedding: str,
     vectors = load_vectors(embedding, lower_forms(types))
     words = embedding_rows(types, entry, list(vectors.vectors) if vectors else None)
     chars = build_chars(types, entry)
-    labels = {t: build_labels(tasks[t].tags["train"], [tasks[t].tags[s] for s in SPLITS[1:]])
+    labels = {t: build_labels(*(tasks[t].tags[split]
+                                for split in LABEL_SCAN.get((request.setting, t), SPLITS)))
               for t in TASKS}
     matrix = pretrained_rows(words, vectors) if vectors else None
     data = encode_all(collected, index_of(words), index_of(chars), labels)

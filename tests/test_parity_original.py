@@ -1,6 +1,8 @@
 """The recipe against the original's own code (../shared/reference/original/src, imported with
 fastNLP 0.5.0 through tests/original_code.py and its shims), not against a restatement of it:
 
+- the ptb setting's label lists: its prepare-data.py's `prepare_ptb` against prepare-data.py's
+  (CoNLL-2003's, with every label id, are in tests/test_parity_conll03.py);
 - re-seq-label's updates per epoch with a subset of the data file's tasks: its trainer's
   `ReSampleSeqLabelTrainer._train_epoch` against train_mtl.py's log.jsonl;
 - the pruning rule: its `Pruning.prune_global`, 20 rounds, against utils/sparsity/pruning.py;
@@ -29,6 +31,8 @@ from original_code import on_cpu, original_script, original_src, torch12_zero_gr
 from test_model_fixtures import synthetic_data
 from utils.data.batching import SplitIndex
 from utils.data.datafile import save_data_file
+from utils.data.prepare import prepare
+from utils.data.prepare_sources import Request
 from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file
 from utils.data.tagschemes import bio_to_bioes
 from utils.sparsity.pruning import full_mask, prunable_names, prune_round
@@ -37,6 +41,34 @@ from utils.training.optim import build_optimizer
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# ---- labels -----------------------------------------------------------------------------------
+def test_ptb_labels_are_the_originals(shared_data, tmp_path, monkeypatch):
+    """The original's `prepare_ptb` (WSJ dev.pos standing in for train, as here) against ours.
+    Its reader lists each corpus folder with os.listdir, whose order differs between file
+    systems and decides which of two equally frequent labels comes first (POS: SYM and LS, 19
+    each): the listing is put in train, dev, test order, the order the project reads. Its reader
+    also drops every line that starts with `#` (fastNLP takes them for comments), so the WSJ
+    pound sign and its tag `#` are missing from its POS labels (docs/differences.md)."""
+    import fastNLP.io.utils
+
+    real_listdir = fastNLP.io.utils.os.listdir
+    split_order = lambda name: [s in name for s in ("train", "dev", "test")].index(True)
+    monkeypatch.setattr(fastNLP.io.utils.os, "listdir",
+                        lambda folder: sorted(real_listdir(folder), key=split_order))
+    pos = tmp_path / "wsj"
+    pos.mkdir()
+    for name, source in (("train.pos", "dev.pos"), ("dev.pos", "dev.pos"), ("test.pos", "test.pos")):
+        (pos / name).symlink_to(shared_data / "wsj_ptb" / source)
+    original_src("utils").set_seed(1)                     # as its prepare-data.py starts
+    _, vocabs = original_script("prepare-data").prepare_ptb(SimpleNamespace(
+        pos=str(pos), chunk=str(shared_data / "conll2000"), ner=str(shared_data / "conll03")))
+    ours = prepare(Request("ptb", pos_train=str(shared_data / "wsj_ptb" / "dev.pos")), "none", {})
+    for task in ("pos", "chunk", "ner"):
+        theirs = [vocabs[task].to_word(i) for i in range(len(vocabs[task]))]
+        assert [label for label in ours.labels[task] if label != "#"] == theirs, task
+    assert "#" in ours.labels["pos"]
 
 
 # ---- the original's trainer, fed by hand ------------------------------------------------------

@@ -183,7 +183,7 @@ def test_an_older_data_file_is_refused_in_one_line_saying_what_changed(tmp_path,
     message = str(refused.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: expected data format version {FORMAT_VERSION}, found "
-                              f"{version} (an older file: since then ")
+                              f"{version}, an older one; since then: ")
     assert message.endswith("; run prepare-data.py again")
     assert all(change in message for change in changes)
 

@@ -36,8 +36,9 @@ from utils.errors import InputError
 FORMAT_VERSION = 3
 # What each version changed, for the message that refuses an older file.
 FORMAT_CHANGES = {2: "one embedding row per lower-cased form and fastNLP's characters",
-                  3: "label ids in the original's order (fastNLP's Vocabulary over every split; "
-                     "a version-2 file ordered them by train frequency)"}
+                  3: "label ids in the original's order, fastNLP's Vocabulary over every split, "
+                     "where version 2 ordered them by train frequency (models trained on a "
+                     "version-2 file must be trained again)"}
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SPLITS = ("train", "dev", "test")
@@ -167,11 +168,11 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
 
 
 def _older(found: Any) -> str:
-    """" (...)": what changed since an older version `found`, else ""."""
+    """", an older one; since then: ...": what changed since an older version `found`, else ""."""
     if not isinstance(found, int) or not 0 < found < FORMAT_VERSION:
         return ""
     changes = [FORMAT_CHANGES[v] for v in range(found + 1, FORMAT_VERSION + 1) if v in FORMAT_CHANGES]
-    return f" (an older file: since then {'; '.join(changes)})"
+    return f", an older one; since then: {'; '.join(changes)}"
 
 
 _TOP_LEVEL = ("setting", "tasks", "schemes", "words", "chars", "labels", "embedding", "data",

@@ -292,7 +292,6 @@ def test_masked_steps_equal_the_originals_masking_in_its_own_loop(monkeypatch):
     to 1e-6 wherever a task keeps them. Weights that no task keeps are zero in ours and keep
     their initial value in the original's (no task ever reads them: docs/differences.md)."""
     on_cpu(monkeypatch)
-    torch12_zero_grad(monkeypatch)
     model, tasks, masks, ids, batches = three_task_setup()
     initial = copy.deepcopy(model.state_dict())
     theirs = OriginalInterface(copy.deepcopy(model), [batches[t] for t in range(3)])
@@ -305,17 +304,19 @@ def test_masked_steps_equal_the_originals_masking_in_its_own_loop(monkeypatch):
     trainer = original_trainer(theirs, masker, original_tasks([8, 8, 8], 8), optimizer, [0, 1, 2], 8)
     trainer.n_steps_per_epoch = 1
     orders = []
-    for epoch in range(2):
-        for t, task in enumerate(trainer.task_lst):
-            b = batches[t]
-            x = {"task_id": torch.full((8,), t), "x": torch.full((8, 1), t), "seq_len": b.lengths}
-            task.train_data_loader = iter([(x, {"y": b.labels})])
-        np.random.seed(epoch)
-        orders.append([int(t) for t in np.random.permutation(3)])
-        np.random.seed(epoch)                              # the order its _train_epoch draws
-        theirs.calls.clear()
-        trainer._train_epoch()
-        assert theirs.calls == orders[-1]
+    with monkeypatch.context() as torch12:                 # its steps, not ours, on torch 1.2's zero_grad
+        torch12_zero_grad(torch12)
+        for epoch in range(2):
+            for t, task in enumerate(trainer.task_lst):
+                b = batches[t]
+                x = {"task_id": torch.full((8,), t), "x": torch.full((8, 1), t), "seq_len": b.lengths}
+                task.train_data_loader = iter([(x, {"y": b.labels})])
+            np.random.seed(epoch)
+            orders.append([int(t) for t in np.random.permutation(3)])
+            np.random.seed(epoch)                          # the order its _train_epoch draws
+            theirs.calls.clear()
+            trainer._train_epoch()
+            assert theirs.calls == orders[-1]
 
     # ours: the same batches in the same order through the trainer's masked steps
     config = TrainConfig(epochs=2, optim="sgd(lr=0.1, momentum=0.9)", batch_size=8, scheduler="fix",

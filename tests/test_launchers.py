@@ -163,10 +163,10 @@ def test_seeds_give_one_folder_each_and_a_mean_std_table(local_demo):
     assert all(cell.count("±") == 1 for row in rows for cell in row.split("|")[2:-1])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def slurm() -> None:
-    """Slurm's programs, run as root; else a skip (a failure under CI=true). Checked before the
-    local demo that the Slurm test compares with is run."""
+    """Slurm's programs, run as root; else a skip (a failure under CI=true). Session-scoped, so
+    that it is checked before the (module-scoped) local demo that the Slurm test compares with."""
     if missing_programs():
         unavailable(f"Slurm not installed (`make test` installs slurm-wlm where it can); missing "
                     f"{', '.join(missing_programs())}")

@@ -28,6 +28,7 @@ from utils.training.mtl_setup import (check_task_ids, init_weights_path, load_ta
 from utils.training.optim import check_optim
 from utils.training.presets import PRESETS, apply_preset
 from utils.training.run_dir import check_run_name, open_run_dir, read_run_args
+from utils.training.schedules import epoch_cycles
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
 # Arguments that may change between a run and its --resume without changing its results.
@@ -64,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--trainer", choices=["seq-label", "re-seq-label"], default="seq-label",
         help="batch schedule, as the original's trainers: seq-label = each epoch one random task "
              "order, one batch per task in turn until every task's data is used (epoch 1 random "
-             "batches, later epochs bucketed); re-seq-label = sum over tasks of ceil(N_t / batch) "
-             "turns of one random batch per task, each task's stream carrying over between epochs")
+             "batches, later epochs bucketed); re-seq-label = sum over every task of the data file "
+             "(trained or not) of ceil(N_t / batch) turns of one random batch per trained task, "
+             "each task's stream carrying over between epochs")
     add("--select_on", choices=["dev", "test"], default="dev",
         help="split whose mean score selects the epoch; 'test' repeats the original code's "
              "choice and is NOT recommended (it reports a score tuned on the test set)")
@@ -144,11 +146,15 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
     return model, config
 
 
-def train_config(values: dict) -> TrainConfig:
+def train_config(values: dict, data: PreparedData | None = None) -> TrainConfig:
+    """The training settings; with `data`, re-seq-label's epoch counts every task of the data
+    file, trained or not, as the original's did."""
+    cycles = 0 if data is None else epoch_cycles(
+        (data.data[t]["train"].n_sentences for t in data.tasks), values["batch_size"])
     return TrainConfig(epochs=values["epochs"], optim=values["optim"], batch_size=values["batch_size"],
                        patience=values["patience"], schedule=values["trainer"],
                        accumulation_steps=values["accumulation_steps"], device=values["device"],
-                       **recipe_config(values))
+                       cycles_per_epoch=cycles, **recipe_config(values))
 
 
 def rescore(values: dict) -> None:
@@ -187,7 +193,7 @@ def build_run(values: dict, data: PreparedData, run_dir: Path) -> MultiTaskRun:
     if values["save_ep"]:
         save_epoch = lambda epoch: save_weights(run_dir / EPOCHS_DIR / f"{epoch}.th", model, config,
                                                 epoch=epoch, task_ids=values["tasks"])
-    trainer = Trainer(model, tasks, train_config(values), seed=values["seed"], masks=masks,
+    trainer = Trainer(model, tasks, train_config(values, data), seed=values["seed"], masks=masks,
                       state_path=run_dir / STATE, log_path=run_dir / LOG,
                       tensorboard_dir=values["tensorboard"], after_epoch=save_epoch,
                       echo=lambda line: print(line, flush=True))

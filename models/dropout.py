@@ -1,10 +1,10 @@
-"""Dropout whose CPU mask costs a quarter of `nn.Dropout`'s.
+"""Dropout whose CPU mask costs about a third of `nn.Dropout`'s.
 
 On the CPU, `nn.Dropout` draws its mask with `bernoulli_`, which takes about 1 ms for a batch's
 [10, 20, 400] activations here, as long as a fifth of the LSTM step; comparing `torch.rand_like`
-with p draws the same Bernoulli(1 - p) mask, and forward+backward take about a third of the time. Elsewhere (CUDA's
-fused kernel) `nn.functional.dropout` is used as is. Kept units are scaled by 1 / (1 - p), as
-`nn.Dropout` does.
+with p draws the same Bernoulli(1 - p) mask, and forward+backward take about a third of the
+time. Elsewhere (CUDA's fused kernel) `nn.functional.dropout` is used as is. Kept units are
+scaled by 1 / (1 - p), as `nn.Dropout` does.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 # Installs Slurm from the distribution (Debian/Ubuntu package slurm-wlm) when sbatch, slurmctld or
 # slurmd is missing, for the test that submits the demo pipeline to a real one-node Slurm
 # (tests/test_launchers.py). `make test` runs it. Without root (or password-less sudo) and apt-get
-# it only says so, and that test is skipped.
+# it only says so, and that test then fails under `make test` (CI=true) and is skipped by a plain
+# pytest.
 set -euo pipefail
 missing=()
 for program in sbatch squeue slurmctld slurmd; do
@@ -15,11 +16,11 @@ if [[ $(id -u) == 0 ]]; then
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
     as_root=(sudo -n)
 else
-    echo "note: Slurm (${missing[*]}) is missing and installing it needs root; the Slurm test will be skipped" >&2
+    echo "note: Slurm (${missing[*]}) is missing and installing it needs root; the Slurm test cannot run (it fails under make test, a plain pytest skips it)" >&2
     exit 0
 fi
 if ! command -v apt-get >/dev/null; then
-    echo "note: Slurm (${missing[*]}) is missing and there is no apt-get here; install Slurm, or the Slurm test will be skipped" >&2
+    echo "note: Slurm (${missing[*]}) is missing and there is no apt-get here; install Slurm, or the Slurm test cannot run (it fails under make test, a plain pytest skips it)" >&2
     exit 0
 fi
 echo "installing Slurm (slurm-wlm) for the Slurm test: ${missing[*]} missing"

@@ -1,5 +1,6 @@
 """Shared pytest fixtures: the repository root on sys.path, the real corpora, a tiny synthetic
-data file and the in-process script runner."""
+data file and the in-process script runner. Under CI=true no test may skip (tests/needs.py):
+a skip there is reported as a failure with its reason, unless the test is marked `ci_may_skip`."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ for folder in (REPO_ROOT, REPO_ROOT / "tests"):
         sys.path.insert(0, str(folder))
 
 from cli_runner import InProcess  # noqa: E402  (needs the paths above)
-from utils.paths import SHARED_DATA_DIR  # noqa: E402
+from needs import CI, need_corpus, need_module  # noqa: E402
 
 # `make test` runs two workers (pytest-xdist) on the 2 cores; a worker's in-process torch then
 # takes one thread, so the two do not fight over the cores.
@@ -23,12 +24,42 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "ci_may_skip(reason): the test may skip under CI=true "
+                            "too (it cannot apply to the machine; no parity or corpus check)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a skipped test is a failed one, with the skip's reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if CI and report.skipped and not hasattr(report, "wasxfail") \
+            and item.get_closest_marker("ci_may_skip") is None:
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {_reason(report)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module skipped while it is collected (importorskip) is a collection error under CI."""
+    outcome = yield
+    report = outcome.get_result()
+    if CI and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {_reason(report)}"
+
+
+def _reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real corpora in ../shared/data (relative to the repository root), or a skip."""
-    if not SHARED_DATA_DIR.is_dir():
-        pytest.skip("real corpora not found in ../shared/data")
-    return SHARED_DATA_DIR
+    """The real corpora in ../shared/data (relative to the repository root); without them a
+    skip, or a failure under CI=true."""
+    return need_corpus()
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +75,13 @@ def ontonotes_splits(shared_data):
         splits[split] = (read_ontonotes([folder / f"{split}.gold_conll.gz"], ("pt",), report),
                          report)
     return splits
+
+
+@pytest.fixture(scope="session")
+def fastnlp():
+    """fastNLP 0.5.0, the test oracle (requirements-dev.txt); without it a skip, or a failure
+    under CI=true."""
+    return need_module("fastNLP", "the parity oracle")
 
 
 @pytest.fixture(scope="module")

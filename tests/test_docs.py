@@ -119,7 +119,7 @@ def repo_copy(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("command", CHEAP, ids=str)
 def test_cheap_command_runs(command, repo_copy):
     if "--debug" in command.words and not (repo_copy / "data" / "conll03.pt").is_file():
-        pytest.skip("real corpora not found in ../shared/data")
+        need_corpus("conll03")
     done = subprocess.run(["bash", "-c", command.text], cwd=repo_copy, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"

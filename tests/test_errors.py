@@ -61,6 +61,7 @@ def unwritable_folder(tmp_path) -> Path:
         (tmp_path / "read-only").chmod(0o755)
 
 
+@pytest.mark.ci_may_skip("a user who can write everywhere has no read-only folder to try")
 def test_read_only_output_folder_is_one_line(tiny_data_file, unwritable_folder, run_here):
     done = run_here(single(tiny_data_file, unwritable_folder / "exp"))
     line = one_line_error(done, 1)

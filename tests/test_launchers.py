@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from needs import unavailable
 from slurm_cluster import SlurmCluster, missing_programs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,10 +164,18 @@ def test_seeds_give_one_folder_each_and_a_mean_std_table(local_demo):
     assert all(cell.count("±") == 1 for row in rows for cell in row.split("|")[2:-1])
 
 
-@pytest.mark.skipif(bool(missing_programs()), reason="Slurm not installed (`make test` installs "
-                    f"slurm-wlm where it can); missing {', '.join(missing_programs())}")
-@pytest.mark.skipif(os.geteuid() != 0, reason="slurmd must run as root to start jobs")
-def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(local_demo, tmp_path):
+@pytest.fixture(scope="session")
+def slurm() -> None:
+    """Slurm's programs, run as root; else a skip (a failure under CI=true). Session-scoped, so
+    that it is checked before the (module-scoped) local demo that the Slurm test compares with."""
+    if missing_programs():
+        unavailable(f"Slurm not installed (`make test` installs slurm-wlm where it can); missing "
+                    f"{', '.join(missing_programs())}")
+    if os.geteuid() != 0:
+        unavailable("slurmd must run as root to start jobs")
+
+
+def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(slurm, local_demo, tmp_path):
     root, exp = local_demo, local_demo / "slurm-demo"
     slurm = {"LAUNCHER": "slurm", "SBATCH_ARGS": "--partition=test --time=30",
              "SBATCH_TRAIN_ARGS": "--mem=200"}

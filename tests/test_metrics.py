@@ -5,13 +5,22 @@ import numpy as np
 import pytest
 import torch
 
+from needs import need_corpus, need_module
 from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file
 from utils.data.tagschemes import bio_to_bioes, get_spans
 from utils.paths import SHARED_DATA_DIR
 from utils.training.metrics import AccuracyMetric, SpanF1Metric, make_metric
 
 CONLL03_DEV = SHARED_DATA_DIR / "conll03" / "dev.txt"
-needs_corpus = pytest.mark.skipif(not CONLL03_DEV.exists(), reason="real corpora not found in ../shared/data")
+
+@pytest.fixture
+def corpus_and_fastnlp():
+    """The CoNLL-2003 dev file and fastNLP (the oracle), or a skip (a failure under CI=true)."""
+    need_corpus("conll03", "dev.txt")
+    need_module("fastNLP", "the metric oracle")
+
+
+needs_corpus = pytest.mark.usefixtures("corpus_and_fastnlp")
 NOISE_LEVELS = (0.0, 0.05, 0.2, 0.5)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from needs import need_corpus
 from utils.data.datafile import PreparedData, encode_split, index_of
 from utils.paths import SHARED_DATA_DIR
 
@@ -90,8 +91,7 @@ def read_conll03(path: Path, n_sentences: int) -> list[list[list[str]]]:
 
 def conll03_sample(n_train: int = 200, n_eval: int = 100) -> PreparedData:
     """POS, chunk and NER on the first sentences of the real CoNLL-2003 files (BIO tags)."""
-    if not CONLL03.is_dir():
-        pytest.skip("../shared/data/conll03 is not available")
+    need_corpus("conll03")
     raw = {"train": read_conll03(CONLL03 / "train.txt", n_train),
            "dev": read_conll03(CONLL03 / "dev.txt", n_eval),
            "test": read_conll03(CONLL03 / "test.txt", n_eval)}

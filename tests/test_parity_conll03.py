@@ -1,13 +1,19 @@
-"""The whole model against the original's, on the real CoNLL-2003 data, with fastNLP 0.5.0 (the
-library the original was built on) as the test oracle:
+"""The data file and the whole model against the original's, on the real CoNLL-2003 data, with the
+original's own code as the test oracle (its prepare-data.py and src/models.py, imported with
+fastNLP 0.5.0 through tests/original_code.py):
 
 - every CoNLL-2003 word, and every token of every split, gets the embedding row fastNLP's
   `StaticEmbedding(lower=True)` gives it, with the same initial vector (vectors: a GloVe 6B 50d
-  file the test writes); the character vocabulary is `CNNCharEmbedding`'s;
-- the original's `CNNBiLSTM` and `HierarchicalShareCNNLSTM`, composed from fastNLP's modules as
-  its `src/models.py` composes them, and ours, with the same weights, give the same emission
-  scores, CRF loss and gradients in training mode. Dropout is replaced by a fixed scaling in both
-  (the random draws cannot match), so the outputs agree only if dropout sits in the same places.
+  file the test writes); the character vocabulary is `CNNCharEmbedding`'s; every task's label
+  list, and every label id of every split, is the one the original's `prepare_conll03` gives;
+- the original's `CNNBiLSTM` (with and without CRF) and `HierarchicalShareCNNLSTM`, built by its
+  `get_model` with our weights copied in, and ours give the same emission scores, losses,
+  predictions and gradients with dropout off; and in training mode with dropout replaced by a
+  fixed scaling in both (the random draws cannot match), so they agree only if dropout sits in
+  the same places;
+- a checkpoint and pruning masks written the way the original's code writes them (its parameter
+  names, True = pruned) give, loaded through the project's readers, the original model's dev
+  predictions label for label.
 """
 from __future__ import annotations
 
@@ -19,14 +25,19 @@ import pytest
 import torch
 
 import models.dropout
+import train_mtl
 from task_sets import builtin_task_set
 from models import ModelConfig, build_model, data_sizes, task_layers_for
+from needs import need_module
+from original_code import local_vectors, original_script, original_src
 from utils.data.batching import SplitIndex
 from utils.data.datafile import index_of, load_data_file, save_data_file, word_row
 from utils.data.embeddings import GLOVE_FILES, GLOVE_MODULE
 from utils.data.prepare import prepare
+from utils.sparsity.original_masks import convert_folder, our_name
+from utils.training.mtl_setup import load_task_masks, make_tasks
+from utils.training.trainer import TrainConfig, Trainer
 
-fastNLP = pytest.importorskip("fastNLP")
 pytestmark = pytest.mark.usefixtures("one_thread")
 TOL = dict(rtol=1e-5, atol=1e-6)
 HIDDEN = 200
@@ -35,7 +46,7 @@ DROPOUT_SCALE = 0.7
 
 def write_glove_subset(path: Path, forms: set[str]) -> Path:
     """GloVe 6B 50d lines of the forms, plus every 50th other line, in GloVe's order."""
-    glove = pytest.importorskip(GLOVE_MODULE)
+    glove = need_module(GLOVE_MODULE, "the GloVe 6B 50d vectors")
     import pyarrow.parquet as pq
 
     folder = Path(glove.ROOT)
@@ -50,23 +61,22 @@ def write_glove_subset(path: Path, forms: set[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def conll03(shared_data, tmp_path_factory):
-    """fastNLP's CoNLL-2003 bundle as the original prepared it, our data file, the vectors."""
-    from fastNLP.io import Conll2003Pipe
-
+    """CoNLL-2003 as the original prepared it (its prepare-data.py's `prepare_conll03`: the task
+    list and fastNLP's vocabularies), our data file, the vectors."""
     corpus = shared_data / "conll03"
-    bundle = Conll2003Pipe(chunk_encoding_type="bio", ner_encoding_type="bioes",
-                           lower=False).process_from_file(str(corpus))
-    vocab = bundle.vocabs["words"]
+    tasks, vocabs = original_script("prepare-data").prepare_conll03(
+        SimpleNamespace(pos=str(corpus), chunk=None, ner=None))
+    vocab = vocabs["words"]
     vectors = write_glove_subset(tmp_path_factory.mktemp("glove") / "vectors.txt",
                                  {word.lower() for word, _ in vocab})
     data = prepare(builtin_task_set("conll03", {"pos": str(corpus)}), str(vectors), {})
-    return SimpleNamespace(bundle=bundle, vocab=vocab, vectors=str(vectors), data=data)
+    return SimpleNamespace(tasks=tasks, vocabs=vocabs, vocab=vocab, vectors=vectors, data=data)
 
 
 def static_embedding(conll03):
     from fastNLP.embeddings import StaticEmbedding
 
-    return StaticEmbedding(conll03.vocab, model_dir_or_name=conll03.vectors, lower=True,
+    return StaticEmbedding(conll03.vocab, model_dir_or_name=str(conll03.vectors), lower=True,
                            word_dropout=0.01, dropout=0.5)
 
 
@@ -78,7 +88,7 @@ def test_every_word_and_token_gets_static_embeddings_row(conll03):
     assert theirs.embedding.weight.shape == (len(data.words), 50)
     assert all(int(to_row[index]) == word_row(word, rows) for word, index in conll03.vocab)
     for split in ("train", "dev", "test"):
-        sentences = conll03.bundle.get_dataset(split).get_field("words").content
+        sentences = getattr(conll03.tasks[2], f"{split}_set").get_field("words").content
         expected = torch.cat([to_row[torch.tensor(s)] for s in sentences])
         assert torch.equal(data.data["ner"][split].words, expected)
     # the same initial vectors: PAD, UNK (zero) and every row with a pretrained vector ...
@@ -101,103 +111,83 @@ def test_char_vocabulary_is_cnn_char_embeddings(conll03):
     assert conll03.data.chars == [theirs.to_word(i) for i in range(len(theirs))]
 
 
-class OriginalTagger(torch.nn.Module):
-    """The original's CNNBiLSTM (or HierarchicalShareCNNLSTM), composed from the same fastNLP
-    modules with the same arguments as its src/models.py, the embedding file a local one."""
+def test_labels_and_label_ids_are_the_originals(conll03):
+    """The label lists in the original's order (POS first differed at id 19 and chunking at id 14
+    when they were ordered by train frequency), and so every label id of every split."""
+    data = conll03.data
+    for task in conll03.tasks:
+        vocab = conll03.vocabs[task.task_name]
+        assert data.labels[task.task_name] == [vocab.to_word(i) for i in range(len(vocab))]
+        for split in ("train", "dev", "test"):
+            ids = getattr(task, f"{split}_set").get_field(task.task_name).content
+            assert torch.equal(data.data[task.task_name][split].labels,
+                               torch.tensor([i for sentence in ids for i in sentence]))
 
-    def __init__(self, conll03, n_labels: list[int], hier: bool, crf: bool) -> None:
-        super().__init__()
-        from fastNLP.embeddings import CNNCharEmbedding
-        from fastNLP.modules import LSTM, ConditionalRandomField
 
-        self.hier = hier
-        self.word = static_embedding(conll03)
-        self.char = CNNCharEmbedding(conll03.vocab, embed_size=30, char_emb_size=30,
-                                     filter_nums=[30], kernel_sizes=[3], word_dropout=0,
-                                     dropout=0.5, include_word_start_end=hier)
-        size = self.word.embedding_dim + self.char.embedding_dim
-        if hier:
-            self.lstm = torch.nn.ModuleList([
-                LSTM(size, HIDDEN, num_layers=1, bidirectional=True, batch_first=True),
-                LSTM(2 * HIDDEN, HIDDEN, num_layers=1, bidirectional=True, batch_first=True)])
-        else:
-            self.lstm = torch.nn.ModuleList([
-                LSTM(size, HIDDEN, num_layers=2, bidirectional=True, batch_first=True)])
-        self.out = torch.nn.ModuleList(torch.nn.Linear(2 * HIDDEN, n) for n in n_labels)
-        self.dropout = torch.nn.Dropout(0.5)
-        self.crf = torch.nn.ModuleList(ConditionalRandomField(n) for n in n_labels) if crf else None
+# ---- the original's model classes ---------------------------------------------------------------
+def original_model(conll03, monkeypatch, arch: str, crf: bool) -> torch.nn.Module:
+    """The original's network, built by its own `get_model` from its vocabularies."""
+    local_vectors(monkeypatch, conll03.vectors)
+    args = SimpleNamespace(arch=arch, hidden_size=HIDDEN, n_layer=2, dropout=0.5, crf=crf)
+    return original_src("models").get_model(args, conll03.tasks, conll03.vocabs)
 
-    def forward(self, words: torch.Tensor, seq_len: torch.Tensor, task_id: int) -> torch.Tensor:
-        x = torch.cat([self.word(words), self.char(words)], dim=-1)
-        for lstm in self.lstm[:1] if self.hier and task_id == 0 else self.lstm:
-            x, _ = lstm(x, seq_len)
-        return self.out[task_id](self.dropout(x))
 
-    def our_names(self) -> dict[str, torch.nn.Parameter]:
-        """Each of our parameter names -> the original's parameter."""
-        names = {"word_embed.weight": self.word.embedding.weight,
-                 "char_cnn.char_embed.weight": self.char.char_embedding.weight,
-                 "char_cnn.conv.weight": self.char.convs[0].weight,
-                 "char_cnn.conv.bias": self.char.convs[0].bias,
-                 "char_cnn.fc.weight": self.char.fc.weight, "char_cnn.fc.bias": self.char.fc.bias}
-        for k in range(2):
-            lstm, layer = (self.lstm[k].lstm, 0) if self.hier else (self.lstm[0].lstm, k)
-            for name, _ in lstm.named_parameters():
-                if name.endswith(f"_l{layer}") or name.endswith(f"_l{layer}_reverse"):
-                    names[f"lstm.{k}.{name.replace(f'_l{layer}', '_l0')}"] = getattr(lstm, name)
-        for t, head in enumerate(self.out):
-            names[f"heads.{t}.weight"], names[f"heads.{t}.bias"] = head.weight, head.bias
-        for t, crf in enumerate(self.crf or []):
-            names[f"crfs.{t}.transitions"] = crf.trans_m
-        return names
+def our_model(conll03, arch: str, crf: bool) -> torch.nn.Module:
+    data = conll03.data
+    return build_model(ModelConfig(**data_sizes(data, arch), hidden_size=HIDDEN, crf=crf, arch=arch,
+                                   task_layers=task_layers_for(arch, [data.layers[t] for t in data.tasks], 2),
+                                   word_dropout=0.0))
+
+
+def paired_parameters(theirs: torch.nn.Module, ours: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    """Each of our parameter names -> the original's parameter (the project's name map; the
+    CRF's fixed `_constrain`, zero without constraints, has no counterpart)."""
+    pairs = {our_name(name): param for name, param in theirs.named_parameters()
+             if our_name(name) is not None}
+    assert sorted(pairs) == sorted(name for name, _ in ours.named_parameters())
+    return pairs
+
+
+def dev_batch(conll03, task_id: int, n: int = 10):
+    """Our batch of the first n dev sentences (longest first) and the original's inputs for the
+    same sentences in the same order: fastNLP word ids, label ids, lengths."""
+    data, task = conll03.data, conll03.tasks[task_id]
+    batch = SplitIndex(data.data[task.task_name]["dev"]).batch(torch.arange(n))
+    order = torch.sort(batch.lengths.new_tensor([len(s) for s in task.dev_set.get_field("words").content[:n]]),
+                       descending=True, stable=True).indices
+    words, labels = torch.zeros_like(batch.words), torch.zeros_like(batch.labels)
+    for row, sid in enumerate(order.tolist()):
+        length = int(batch.lengths[row])
+        words[row, :length] = torch.tensor(task.dev_set[sid]["words"])
+        labels[row, :length] = torch.tensor(task.dev_set[sid][task.task_name])
+    return batch, words, labels
 
 
 def scale_instead_of_dropout(module, x):
-    return x * DROPOUT_SCALE if module.training and module.p > 0 else x
+    """A fixed scaling where dropout would draw (in place where the module is in-place: the
+    original's CNNBiLSTM calls its in-place dropout and drops the result)."""
+    if not (module.training and module.p > 0):
+        return x
+    return x.mul_(DROPOUT_SCALE) if getattr(module, "inplace", False) else x * DROPOUT_SCALE
 
 
-@pytest.mark.parametrize("arch, crf, task_id", [("cnn-lstm", False, 2), ("cnn-lstm", True, 1),
-                                                ("hier-lstm", False, 0), ("hier-lstm", False, 2)])
-def test_model_equals_the_originals(conll03, monkeypatch, arch, crf, task_id):
-    from fastNLP.embeddings.embedding import TokenEmbedding
-
-    data = conll03.data
-    monkeypatch.setattr(torch.nn.Dropout, "forward", scale_instead_of_dropout)
-    monkeypatch.setattr(models.dropout.Dropout, "forward", scale_instead_of_dropout)
-    monkeypatch.setattr(TokenEmbedding, "drop_word", lambda self, words: words)  # no word dropout
-    torch.manual_seed(0)
-    n_labels = [len(data.labels[t]) for t in data.tasks]
-    theirs = OriginalTagger(conll03, n_labels, arch == "hier-lstm", crf).train()
-    ours = build_model(ModelConfig(**data_sizes(data, arch), hidden_size=HIDDEN, crf=crf, arch=arch,
-                                   task_layers=task_layers_for(arch, [data.layers[t] for t in data.tasks], 2),
-                                   word_dropout=0.0)).train()
-    pairs = theirs.our_names()
-    assert sorted(pairs) == sorted(name for name, _ in ours.named_parameters())
-    with torch.no_grad():
-        for name, param in ours.named_parameters():
-            param.copy_(pairs[name])
-    # ten dev sentences (the first is an all-caps headline with long words), longest first
-    index = SplitIndex(data.data[data.tasks[task_id]]["dev"])
-    batch = index.batch(torch.arange(10))
-    order = torch.sort(index.lengths[:10], descending=True, stable=True).indices
-    sentences = conll03.bundle.get_dataset("dev").get_field("words").content
-    words = torch.zeros_like(batch.words)
-    for row, sid in enumerate(order.tolist()):
-        words[row, :len(sentences[sid])] = torch.tensor(sentences[sid])
-    emissions_theirs = theirs(words, batch.lengths, task_id)
-    emissions_ours = ours(batch, task_id)
+def compare_step(theirs, ours, pairs, batch, words, labels, task_id) -> dict[str, float]:
+    """One forward and backward of both; asserts equal scores, loss and predictions, returns the
+    worst gradient difference per parameter, relative to the gradient's largest element."""
+    logits = {}
+    hook = theirs.out[task_id].register_forward_hook(lambda m, i, out: logits.update(out=out))
+    out = theirs(torch.tensor([task_id] * len(words)), words, labels, batch.lengths)
+    hook.remove()
+    emissions = ours(batch, task_id)
     mask = batch.mask.unsqueeze(2)
-    torch.testing.assert_close(emissions_ours * mask, emissions_theirs * mask, **TOL)
-    if crf:
-        loss_theirs = theirs.crf[task_id](emissions_theirs.log_softmax(-1), batch.labels,
-                                          batch.mask).mean()
-        loss_ours = ours.loss(emissions_ours, batch, task_id)
-        torch.testing.assert_close(loss_ours, loss_theirs, **TOL)
-    else:
-        weights = torch.randn(emissions_ours.shape, generator=torch.Generator().manual_seed(1)) * mask
-        loss_theirs, loss_ours = (emissions_theirs * weights).sum(), (emissions_ours * weights).sum()
-    loss_theirs.backward()
-    loss_ours.backward()
+    torch.testing.assert_close(emissions * mask, logits["out"] * mask, **TOL)
+    torch.testing.assert_close(ours.loss(emissions, batch, task_id), out["loss"], **TOL)
+    pred = out["pred"].tolist()
+    assert ours.decode(emissions, batch, task_id) == [row[:n] for row, n in zip(pred, batch.lengths.tolist())]
+    theirs.zero_grad()
+    ours.zero_grad()
+    out["loss"].backward()
+    ours.loss(emissions, batch, task_id).backward()
     worst = {}
     for name, param in ours.named_parameters():
         reference = pairs[name].grad
@@ -206,7 +196,101 @@ def test_model_equals_the_originals(conll03, monkeypatch, arch, crf, task_id):
             continue
         # a gradient sums over every token of the batch: float32 round-off grows with the sum
         worst[name] = float((param.grad - reference).abs().max() / reference.abs().max())
+    return worst
+
+
+@pytest.mark.parametrize("arch, crf, task_id", [("cnn-lstm", False, 2), ("cnn-lstm", True, 1),
+                                                ("hier-lstm", False, 0), ("hier-lstm", False, 2)])
+def test_model_equals_the_originals_classes(conll03, monkeypatch, arch, crf, task_id):
+    """The original's hierarchical model has no CRF (it ignored --crf), so that case has none."""
+    from fastNLP.embeddings.embedding import TokenEmbedding
+
+    torch.manual_seed(0)
+    theirs = original_model(conll03, monkeypatch, arch, crf)
+    ours = our_model(conll03, arch, crf)
+    pairs = paired_parameters(theirs, ours)
+    with torch.no_grad():
+        for name, param in ours.named_parameters():
+            pairs[name].copy_(param)
+    batch, words, labels = dev_batch(conll03, task_id)
+    # dropout off
+    theirs.eval()
+    ours.eval()
+    worst = compare_step(theirs, ours, pairs, batch, words, labels, task_id)
     assert max(worst.values()) < 1e-5, worst
+    # training mode, dropout a fixed scaling in both, no word dropout
+    monkeypatch.setattr(torch.nn.Dropout, "forward", scale_instead_of_dropout)
+    monkeypatch.setattr(models.dropout.Dropout, "forward", scale_instead_of_dropout)
+    monkeypatch.setattr(TokenEmbedding, "drop_word", lambda self, words: words)
+    theirs.train()
+    ours.train()
+    worst = compare_step(theirs, ours, pairs, batch, words, labels, task_id)
+    assert max(worst.values()) < 1e-5, worst
+
+
+# ---- a checkpoint of the original ---------------------------------------------------------------
+def test_an_original_checkpoint_gives_the_original_models_predictions(conll03, monkeypatch, tmp_path):
+    """The original's files: per task a pruning mask saved by its `Pruning.save` (True = pruned;
+    1, 2 and 3 rounds of its prune_global for tasks 0, 1, 2), `init_weights` beside them (as its
+    prepare-masks.sh places them) and a checkpoint, `torch.save(model.state_dict())` of its
+    CNNBiLSTM with CRF, as its trainer saves best.th. The original evaluates it as its train_mtl.py
+    does (its `load_masks`, `load_model`, `MTL_Masker`); the project reads the same files
+    (utils/sparsity/original_masks.py's folder conversion, the masks and start weights of
+    train_mtl.py) and tags the same 100 dev sentences: the same labels, task by task."""
+    prune, script = original_src("prune"), original_script("train_mtl")
+    torch.manual_seed(3)
+    theirs = original_model(conll03, monkeypatch, "cnn-lstm", crf=True)
+    dense = {name: value.clone() for name, value in theirs.state_dict().items()}
+    names = [n for n, _ in theirs.named_parameters() if "bias" not in n and ("lstm" in n or "conv" in n)]
+    folder = tmp_path / "original-mask"
+    folder.mkdir()
+    for task_id in range(3):
+        theirs.load_state_dict(dense)
+        pruner = prune.Pruning(theirs, names, final_rate=0.1, pruning_iter=3)
+        for _ in range(task_id + 1):
+            pruner.pruning_model()
+        pruner.save(str(folder / f"{task_id}_{task_id + 1}"))
+    torch.save(dense, folder / "init_weights")
+    torch.save(dense, tmp_path / "best.th")
+
+    # the original: its loaders and masker, its model in eval mode
+    theirs.load_state_dict(dense)
+    original_src("utils").load_model(theirs, str(tmp_path / "best.th"))
+    masker = script.MTL_Masker(theirs, script.load_masks(str(folder)))
+    theirs.eval()
+    n = 100
+    expected = {}
+    with torch.no_grad():
+        for task in conll03.tasks:
+            words = [task.dev_set[i]["words"] for i in range(n)]
+            gold = [task.dev_set[i][task.task_name] for i in range(n)]
+            lengths = torch.tensor([len(w) for w in words])
+            x = torch.zeros(n, int(lengths.max()), dtype=torch.long)
+            y = torch.zeros_like(x)
+            for row, (w, g) in enumerate(zip(words, gold)):
+                x[row, :len(w)], y[row, :len(g)] = torch.tensor(w), torch.tensor(g)
+            masker.before_forward(task.task_id)
+            pred = theirs(torch.tensor([task.task_id] * n), x, y, lengths)["pred"]
+            masker.after_forward(task.task_id)
+            vocab = conll03.vocabs[task.task_name]
+            expected[task.task_name] = [[vocab.to_word(int(i)) for i in row[:k]]
+                                        for row, k in zip(pred, lengths.tolist())]
+
+    # the project: the converted folder, the checkpoint as --init_weights, the dev predictions
+    convert_folder(folder, tmp_path / "mask")
+    data = conll03.data.subset(1, n)
+    masks = load_task_masks(tmp_path / "mask", [0, 1, 2])
+    values = {"init_weights": str(tmp_path / "best.th"), "masks_path": str(tmp_path / "mask"),
+              "arch": "cnn-lstm", "hidden_size": HIDDEN, "n_layer": 2, "crf": True, "dropout": 0.5,
+              "seed": 1}
+    ours, _ = train_mtl.start_model(values, data, masks)
+    predicted = {}
+    Trainer(ours, make_tasks(data, [0, 1, 2]), TrainConfig(epochs=0), seed=0, masks=masks,
+            echo=lambda line: None).evaluate("dev", predicted)
+    for task in conll03.tasks:
+        labels = data.labels[task.task_name]
+        got = [[labels[i] for i in sentence] for sentence in predicted[task.task_name]]
+        assert got == expected[task.task_name], task.task_name
 
 
 def test_a_prepared_file_with_vectors_loads_back(conll03, tmp_path):

@@ -16,8 +16,7 @@ from models.crf import CRF
 from utils.data.datafile import encode_split, index_of
 from utils.data.vocab import build_chars, count_tokens, word_types
 
-fastNLP = pytest.importorskip("fastNLP")
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "fastnlp")
 TOL = dict(rtol=1e-6, atol=1e-6)
 WORDS = ["The", "wine", "Pinot", "noir", "is", "cheap", ",", "Zürich", "1996-08-22", "aa", "qx"]
 

@@ -175,12 +175,20 @@ def test_missing_split_file(tmp_path):
     assert_input_error(result, out, f"{corpus}: missing the test split")
 
 
-def test_an_older_data_file_is_refused_in_one_line(tmp_path):
+@pytest.mark.parametrize("version, changes", [
+    (2, ["label ids in the original's order"]),
+    (1, ["one embedding row per lower-cased form", "label ids in the original's order"])])
+def test_an_older_data_file_is_refused_in_one_line_saying_what_changed(tmp_path, version, changes):
     path = tmp_path / "conll03.pt"
-    torch.save({"format_version": 1, "words": ["<pad>", "<unk>", "EU"]}, path)
-    with pytest.raises(InputError, match=rf"conll03.pt: expected data format version {FORMAT_VERSION}, "
-                       r"found 1 \(written by an earlier .*\); run prepare-data.py again"):
+    torch.save({"format_version": version, "words": ["<pad>", "<unk>", "EU"]}, path)
+    with pytest.raises(InputError) as refused:
         load_data_file(path)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: expected data format version {FORMAT_VERSION}, found "
+                              f"{version}, an older one; since then: ")
+    assert message.endswith("; run prepare-data.py again")
+    assert all(change in message for change in changes)
 
 
 def test_failure_keeps_an_existing_file_and_leaves_no_temp_file(tmp_path):

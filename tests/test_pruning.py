@@ -12,7 +12,8 @@ from test_model import tiny_config  # noqa: E402
 
 from models import build_model  # noqa: E402
 from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept,  # noqa: E402
-                                    n_total, percent_kept, prunable_names, rewind_, target_kept)
+                                    n_total, percent_kept, prunable_names, prune_round, rewind_,
+                                    target_kept)
 
 PRUNABLE = ["char_cnn.conv.weight"] + [f"lstm.{i}.weight_{k}_l0{r}" for i in range(2)
                                         for r in ("", "_reverse") for k in ("ih", "hh")]
@@ -25,24 +26,24 @@ def test_default_prunable_weights_exclude_biases_embeddings_heads():
     assert "heads.0.weight" in prunable_names(model, ["lstm", "heads"])
 
 
-def test_exact_number_kept_every_round():
-    torch.manual_seed(0)
-    model = build_model(tiny_config())
-    names = prunable_names(model)
-    mask = full_mask(model, names)
-    total = n_total(mask)
-    weights = dict(model.named_parameters())
-    final_rate, rounds = 0.1, 5
-    for k in range(1, rounds + 1):
-        new = magnitude_prune(weights, mask, target_kept(total, final_rate, rounds, k))
-        assert n_kept(new) == round(total * final_rate ** (k / rounds))
-        # each round removes 1 - final_rate ** (1 / rounds) of the remaining weights (up to rounding)
-        assert abs(n_kept(new) - n_kept(mask) * final_rate ** (1 / rounds)) <= 1
-        for name in names:                       # pruned weights stay pruned
-            assert not (new[name] & ~mask[name]).any()
+def test_number_kept_every_round_by_hand():
+    """1,000 weights, final rate 0.1 in 5 rounds: each round prunes round(0.36904 * n) of the n
+    that remain (1 - 0.1 ** (1 / 5) = 0.369043): 369.04 -> 369, leaving 631; 232.87 -> 233, 398;
+    146.88 -> 147, 251; 92.63 -> 93, 158; 58.31 -> 58, 100."""
+    weights = {"a": torch.randn(40, 25, generator=torch.Generator().manual_seed(0))}
+    mask = {"a": torch.ones(40, 25, dtype=torch.bool)}
+    kept = []
+    for _ in range(5):
+        new = prune_round(weights, mask, 0.1, 5)
+        assert not (new["a"] & ~mask["a"]).any()  # pruned weights stay pruned
         mask = new
-    assert n_kept(mask) == round(total * final_rate)
-    assert percent_kept(mask) == round(100 * n_kept(mask) / total, 2)
+        kept.append(n_kept(mask))
+    assert kept == [631, 398, 251, 158, 100]
+    assert [target_kept(1000, 0.1, 5, k) for k in range(6)] == [1000] + kept
+    # the rounding carries over: 446,102 of the conll03 model's 1,410,700 at round 10 of 20,
+    # where round(1,410,700 * 0.1 ** 0.5) would keep 446,103
+    assert target_kept(1_410_700, 0.1, 20, 10) == 446_102
+    assert percent_kept(mask) == 10.0
     assert mask_filename(10, 31.6227) == "10_31.62.th"
 
 
@@ -66,10 +67,13 @@ def test_pruned_weights_never_come_back_even_if_large():
         magnitude_prune(weights, mask, 4)
 
 
-def test_ties_are_cut_to_the_exact_count():
-    weights = {"a": torch.ones(10)}
-    mask = {"a": torch.ones(10, dtype=torch.bool)}
-    assert n_kept(magnitude_prune(weights, mask, 3)) == 3
+def test_weights_equal_to_the_threshold_all_stay():
+    """The original prunes only the survivors strictly below its cutoff."""
+    weights = {"a": torch.tensor([0.5, -2.0, 2.0, 1.0, 2.0, 3.0])}
+    mask = {"a": torch.ones(6, dtype=torch.bool)}
+    assert magnitude_prune(weights, mask, 3)["a"].tolist() == [False, True, True, False, True, True]
+    assert n_kept(magnitude_prune({"a": torch.ones(10)}, {"a": torch.ones(10, dtype=torch.bool)}, 3)) == 10
+    assert n_kept(magnitude_prune(weights, mask, 0)) == 0
 
 
 def test_rewind_restores_initial_values_of_survivors_and_zeroes_the_rest():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from needs import need_module
 from utils.data.batching import bucket_batches, fastnlp_bucket_batches, random_batches
-from utils.training.schedules import make_schedule
+from utils.training.schedules import epoch_cycles, make_schedule
 
 
 def lengths_of(sizes: dict[int, int]) -> dict[int, torch.Tensor]:
@@ -34,6 +35,26 @@ def test_re_seq_label_batch_counts_per_task_per_epoch():
     epoch2 = Counter(t for t, _ in schedule.epoch(2))
     assert epoch1 == {0: 9, 1: 7, 2: 8}
     assert epoch2 == {0: 8, 1: 7, 2: 7}
+
+
+def test_re_seq_label_epoch_counts_every_task_of_the_data_file_when_one_is_trained():
+    """The same data file (tasks of 25, 7 and 12 sentences, batch 5: 10 cycles per epoch), only
+    task 1 trained (`--tasks 1`): the epoch is still 10 cycles, as the original's trainer counts
+    every task of its data file. Task 1 has 2 batches per pass, so by hand:
+    - epoch 1: drawn, drawn, lost, drawn, drawn, lost, drawn, drawn, lost, drawn = 7, ending 1
+      batch into a pass;
+    - epoch 2: drawn, lost, drawn, drawn, lost, drawn, drawn, lost, drawn, drawn = 7, ending
+      with the pass;
+    - epoch 3: lost, drawn, drawn, lost, drawn, drawn, lost, drawn, drawn, lost = 6.
+    Counting the trained task alone would give 2 cycles and 2 batches."""
+    every = {0: 25, 1: 7, 2: 12}
+    cycles = epoch_cycles(every.values(), 5)
+    assert cycles == 5 + 2 + 3
+    schedule = make_schedule("re-seq-label", lengths_of({1: 7}), 5, torch.Generator().manual_seed(0),
+                             cycles_per_epoch=cycles)
+    assert [len(list(schedule.epoch(e))) for e in (1, 2, 3)] == [7, 7, 6]
+    alone = make_schedule("re-seq-label", lengths_of({1: 7}), 5, torch.Generator().manual_seed(0))
+    assert len(list(alone.epoch(1))) == 2
 
 
 def test_re_seq_label_streams_are_whole_passes_that_carry_over_epochs():
@@ -106,6 +127,7 @@ def test_seq_label_first_epoch_random_later_epochs_bucketed(bucketing):
 # ---- samplers --------------------------------------------------------------------------------
 @pytest.mark.parametrize("n, batch_size", [(14041 // 20, 10), (103, 7), (50, 5), (10, 3)])
 def test_fastnlp_bucket_batches_equal_fastnlp_bucket_sampler(n, batch_size):
+    need_module("fastNLP", "the sampler oracle")
     from fastNLP import DataSet
     from fastNLP.core.sampler import BucketSampler
     lengths = torch.randint(1, 60, (n,), generator=torch.Generator().manual_seed(n))

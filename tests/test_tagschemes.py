@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from needs import need_corpus
 from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file
 from utils.data.tagschemes import (SCHEMES, TagSchemeError, bio_to_bioes, bioes_to_bio, check_tags,
                                    get_spans, iob1_to_bio, looks_like_iob1)
@@ -40,9 +41,9 @@ def test_round_trip_by_hand(bio):
     assert bioes_to_bio(bioes) == bio
 
 
-@pytest.mark.skipif(not CONLL03_DEV.exists(), reason="real corpora not found in ../shared/data")
 @pytest.mark.parametrize("column", [2, 3], ids=["chunk", "ner"])
 def test_round_trip_on_conll03_dev(column):
+    need_corpus("conll03", "dev.txt")
     sentences = read_conll_column(CONLL03_DEV, column)
     assert len(sentences) == 3250
     for bio in sentences:

@@ -1,22 +1,21 @@
 """Vocabularies: the embedding rows (one per lower-cased form), characters, labels, word_row.
 
 Hand-made cases with the answers worked out from fastNLP 0.5.0's rules (Vocabulary,
-StaticEmbedding(lower=True), CNNCharEmbedding); tests/test_fastnlp_parity.py checks the same
-functions against fastNLP itself on the whole of CoNLL-2003.
+StaticEmbedding(lower=True), CNNCharEmbedding); tests/test_parity_conll03.py checks the same
+functions against fastNLP and the original's data preparation on the whole of CoNLL-2003.
 """
 from __future__ import annotations
 
 from collections import Counter
 
 from utils.data.datafile import PAD, PAD_ID, UNK, UNK_ID, index_of, word_row
-from utils.data.vocab import (build_chars, build_labels, by_frequency, count_tokens, embedding_rows,
+from utils.data.vocab import (build_chars, build_labels, count_tokens, embedding_rows,
                               lower_forms, word_types)
 
 
 def test_count_and_order():
     counts = count_tokens([["b", "a", "b"]], [["c", "a", "b"]])
     assert counts == Counter({"b": 3, "a": 2, "c": 1})
-    assert by_frequency(Counter({"y": 2, "x": 2, "z": 5})) == ["z", "x", "y"]
     # fastNLP's order: most frequent first, ties in order of first occurrence (not by name)
     assert word_types(count_tokens([["y", "x", "<unk>", "z", "z"]])) == ["z", "y", "x"]
 
@@ -58,9 +57,13 @@ def test_chars_count_each_entry_type_once_and_need_two():
     assert chars == [PAD, UNK, "a", "<", ">", "b"]
 
 
-def test_labels_train_frequency_then_unseen_by_name():
+def test_labels_counted_over_every_split_ties_by_first_occurrence():
+    """fastNLP's Vocabulary as the original fed it (train, then dev, then test): frequency over
+    all three, ties in order of first occurrence, not by name and not by train frequency alone."""
     train = [["O", "B-PER", "O"], ["B-LOC", "O"]]
-    dev = [["B-ORG", "O"]]
-    test = [["B-MISC"]]
-    assert build_labels(train, [dev, test]) == ["O", "B-LOC", "B-PER", "B-MISC", "B-ORG"]
-    assert build_labels(train) == ["O", "B-LOC", "B-PER"]
+    dev = [["B-ORG", "O", "B-LOC"]]
+    test = [["B-MISC", "B-ORG"]]
+    # O 4; B-LOC 2 and B-ORG 2 (B-LOC seen first); B-PER 1 and B-MISC 1 (B-PER seen first)
+    assert build_labels(train, dev, test) == ["O", "B-LOC", "B-ORG", "B-PER", "B-MISC"]
+    assert build_labels(train) == ["O", "B-PER", "B-LOC"]          # a tie: first seen first
+    assert build_labels(test, dev, train)[:3] == ["O", "B-ORG", "B-LOC"]  # the scan order decides

@@ -33,6 +33,7 @@ class TaskSplits:
 
     words: dict[str, list[list[str]]] = field(default_factory=dict)
     tags: dict[str, list[list[str]]] = field(default_factory=dict)
+    dev_drawn: bool = False       # dev drawn from train (the corpus has no dev file)
 
 
 @dataclass
@@ -93,7 +94,7 @@ def _read_task(task: TaskSpec, task_set: TaskSet, located: CorpusFiles, reader: 
                              f"{task_set.seed}; train = the other {read['train'].n_sentences}"])
     elif read["dev"] is read["train"]:
         collected.add_notes([f"{task.name}: the dev file stands in for the train file"])
-    out = TaskSplits()
+    out = TaskSplits(dev_drawn="dev" not in located.files)
     for split in SPLITS:
         sentences = read[split]
         names = reader.column_names(task, located.files.get(split, located.files["train"]))

@@ -37,9 +37,13 @@ import torch
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 
-# 3: task metrics and hierarchical layers (2: one embedding row per lower-cased form, fastNLP's
-# char vocabulary; 1: one row per word).
 FORMAT_VERSION = 3
+# What each version changed, for the message that refuses an older file.
+FORMAT_CHANGES = {2: "one embedding row per lower-cased form and fastNLP's characters",
+                  3: "label ids in the original's order, fastNLP's Vocabulary over every split, "
+                     "where version 2 ordered them by train frequency (models trained on a "
+                     "version-2 file must be trained again); task sets: each task's metric and "
+                     "hierarchical layer"}
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
 SPLITS = ("train", "dev", "test")
@@ -82,7 +86,7 @@ def word_row(word: str, rows: Mapping[str, int]) -> int:
     The one place this mapping lives: prepare-data.py encodes every corpus token with it (through
     `encode_split`), and tagging new text must use it too. `rows` maps each row's form to its
     index (`index_of(data.words)`). It gives the row fastNLP's `StaticEmbedding(lower=True)` gives
-    (tests/test_fastnlp_parity.py)."""
+    (tests/test_parity_conll03.py)."""
     return rows.get(word.lower(), UNK_ID)
 
 
@@ -166,10 +170,8 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
         raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
     if not isinstance(raw, dict) or raw.get("format_version") != FORMAT_VERSION:
         found = raw.get("format_version") if isinstance(raw, dict) else None
-        older = " (written by an earlier version of the project)" \
-            if isinstance(found, int) and found < FORMAT_VERSION else ""
-        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}{older}; "
-                         "run prepare-data.py again", path)
+        raise InputError(f"expected data format version {FORMAT_VERSION}, found {found}"
+                         f"{_older(found)}; run prepare-data.py again", path)
     problem = layout_problem(raw)
     if problem:
         raise InputError(f"not a complete data file: {problem}; run prepare-data.py again", path)
@@ -189,6 +191,14 @@ METRICS = ("accuracy", "f1")
 def default_metric(scheme: str) -> str:
     """Token accuracy for plain tags, span F1 for chunks."""
     return "accuracy" if scheme == "plain" else "f1"
+
+
+def _older(found: Any) -> str:
+    """", an older one; since then: ...": what changed since an older version `found`, else ""."""
+    if not isinstance(found, int) or not 0 < found < FORMAT_VERSION:
+        return ""
+    changes = [FORMAT_CHANGES[v] for v in range(found + 1, FORMAT_VERSION + 1) if v in FORMAT_CHANGES]
+    return f", an older one; since then: {'; '.join(changes)}"
 
 
 def layout_problem(raw: dict[str, Any]) -> str | None:

@@ -4,8 +4,8 @@ Vocabularies as the original code built them through fastNLP (utils.data.vocab):
 lower-cased form of the words of the task set's `vocabulary_from` splits (train by default; every
 split in `ptb`, as the original's ptb vocabulary had no dev/test distinction), plus the other
 forms that have a pretrained vector; characters from the same words; each task's labels from all
-of its splits. Tasks whose splits hold the very same sentences share one copy of the word and
-character tensors in the file.
+of its splits, in the order the original fed them to fastNLP (`label_scan`). Tasks whose splits
+hold the very same sentences share one copy of the word and character tensors in the file.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from utils.data.collect import Collected, collect
+from utils.data.collect import Collected, TaskSplits, collect
 from utils.data.datafile import SPLITS, UNK_ID, PreparedData, Split, encode_split, index_of
 from utils.data.embeddings import Vectors, load_vectors, pretrained_rows
 from utils.data.readers.text import sha256_of
@@ -41,7 +41,7 @@ def build(task_set: TaskSet, collected: Collected, embedding: str,
     vectors = load_vectors(embedding, lower_forms(types))
     words = embedding_rows(types, entry, list(vectors.vectors) if vectors else None)
     chars = build_chars(types, entry)
-    labels = {t: build_labels(tasks[t].tags["train"], [tasks[t].tags[s] for s in SPLITS[1:]])
+    labels = {t: build_labels(*(tasks[t].tags[split] for split in label_scan(tasks[t])))
               for t in tasks}
     matrix = pretrained_rows(words, vectors) if vectors else None
     data = encode_all(collected, index_of(words), index_of(chars), labels)
@@ -52,6 +52,13 @@ def build(task_set: TaskSet, collected: Collected, embedding: str,
                         {t.name: t.train_scheme for t in task_set.tasks}, words, chars, labels,
                         matrix, data, provenance, {t.name: t.metric for t in task_set.tasks},
                         {t.name: t.layer for t in task_set.tasks})
+
+
+def label_scan(task: TaskSplits) -> tuple[str, ...]:
+    """The order in which the original fed a task's splits to its label Vocabulary (equal counts
+    go to the label seen first): train, dev, test as read; a dev split drawn from train was cut off
+    after train and test were read (the original's ptb chunking), so it comes last."""
+    return ("train", "test", "dev") if task.dev_drawn else SPLITS
 
 
 def task_set_record(task_set: TaskSet) -> dict[str, Any]:

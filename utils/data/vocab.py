@@ -1,8 +1,11 @@
 """Vocabularies: the word embedding's rows, the characters and the labels, as the original built them.
 
-The original code built its vocabularies with fastNLP 0.5.0 (`Conll2003Pipe`, `StaticEmbedding(
-lower=True)`, `CNNCharEmbedding`); the same input gives the same lists here, in the same order
-(tests/test_fastnlp_parity.py). Index 0 is PAD and 1 is UNK for rows and characters.
+The original code built its vocabularies with fastNLP 0.5.0 (`Conll2003Pipe` and its own
+`prepare-data.py`, `StaticEmbedding(lower=True)`, `CNNCharEmbedding`); the same input gives the
+same lists here, in the same order: tests/test_parity_conll03.py checks the rows, characters and
+labels against fastNLP and the original's own data preparation on the whole of CoNLL-2003, and
+tests/test_vocab.py works small cases by hand. Index 0 is PAD and 1 is UNK for rows and
+characters.
 
 - Word types: every token of every split, most frequent first, ties in order of first occurrence
   (train, then dev, then test). "Entry" types are those that may get a row of their own without a
@@ -15,6 +18,9 @@ lower=True)`, `CNNCharEmbedding`); the same input gives the same lists here, in 
 - Characters: counted over the distinct entry types, each type once however often it occurs in
   the text (the strings `<pad>` and `<unk>` count as types, as in fastNLP); those counted at
   least `MIN_CHAR_FREQ` times, most frequent first. The others map to UNK.
+- Labels, one list per task (no PAD or UNK): fastNLP's `Vocabulary` over every split of the task,
+  as the original built them (`Vocabulary(padding=None, unknown=None)` fed train, then dev and
+  test): most frequent over all splits first, ties in order of first occurrence in that scan.
 """
 from __future__ import annotations
 
@@ -34,11 +40,6 @@ def count_tokens(*sentence_sets: Sentences) -> Counter:
         for sentence in sentences:
             counts.update(sentence)
     return counts
-
-
-def by_frequency(counts: Counter) -> list[str]:
-    """Keys of `counts`, most frequent first, ties by name."""
-    return sorted(counts, key=lambda item: (-counts[item], item))
 
 
 def word_types(counts: Counter) -> list[str]:
@@ -80,8 +81,7 @@ def build_chars(types: Sequence[str], entry: set[str]) -> list[str]:
     return [PAD, UNK] + [c for c, n in counts.most_common() if n >= MIN_CHAR_FREQ]
 
 
-def build_labels(train: Sentences, others: Iterable[Sentences] = ()) -> list[str]:
-    """Labels of the train split by frequency, then labels seen only in `others`, by name."""
-    counts = count_tokens(train)
-    unseen = sorted(set().union(*[count_tokens(s) for s in others]) - set(counts))
-    return by_frequency(counts) + unseen
+def build_labels(*splits: Sentences) -> list[str]:
+    """One task's labels from its tag sequences of every split, in the order fastNLP's Vocabulary
+    read them (train first): most frequent first, ties in order of first occurrence."""
+    return [label for label, _ in count_tokens(*splits).most_common()]

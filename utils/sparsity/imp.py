@@ -25,8 +25,8 @@ from utils.data.datafile import PreparedData
 from utils.errors import InputError
 from utils.sparsity.mask_select import load_mask
 from utils.sparsity.masking import check_mask
-from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept,
-                                    prunable_names, rewind_, target_kept)
+from utils.sparsity.pruning import (full_mask, mask_filename, n_kept, prunable_names, prune_round,
+                                    rewind_)
 from utils.training.checkpoint import (check_seed, load, load_into, load_model, load_weights,
                                        save_weights, seed_everything)
 from utils.training.trainer import TaskData, TrainConfig, Trainer
@@ -139,8 +139,7 @@ def round_mask(k: int, run_dir: Path, model: Tagger, plan: ImpPlan,
         best = _find(run_dir, f"best_{k - 1}_*.th")
         prev_mask = load(previous, "mask file")["mask"]
         weights, _ = load_weights(best)
-        keep = target_kept(n_kept(first), plan.final_rate, plan.pruning_iter, k)
-        mask = magnitude_prune(weights, prev_mask, keep)
+        mask = prune_round(weights, prev_mask, plan.final_rate, plan.pruning_iter)
     name = mask_filename(k, percent_of(mask, first))
     torch_save_atomic({"mask": mask, "pruning_time": k, "percent": percent_of(mask, first)},
                       run_dir / name)

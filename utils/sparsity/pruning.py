@@ -1,11 +1,12 @@
 """Iterative Magnitude Pruning: which weights are prunable, one global threshold, rewinding.
 
-Round k keeps `round(N * final_rate ** (k / pruning_iter))` of the N prunable weights, i.e. each
-round removes the fraction `1 - final_rate ** (1 / pruning_iter)` of the weights that remain
-(written in closed form so rounding never drifts: round `pruning_iter` keeps exactly
-`final_rate` of them). The kept weights are the largest in magnitude among the survivors,
-compared across all prunable tensors at once (one global threshold); ties are broken by position,
-so the count is exact and the result deterministic.
+Each round follows the original's `prune_global` (its src/prune.py): of the n weights that
+survive, it prunes `round(fraction * n)`, fraction = `1 - final_rate ** (1 / pruning_iter)`, so
+round k keeps about `final_rate ** (k / pruning_iter)` of the N prunable weights (the rounding of
+each round carries over: on the 1,410,700 weights of the conll03 model round 10 keeps 446,102,
+where `round(N * 0.1 ** (10 / 20))` would be 446,103). The pruned weights are the smallest in
+magnitude among the survivors, compared across all prunable tensors at once (one global
+threshold); survivors equal to the threshold all stay, as in the original.
 """
 from __future__ import annotations
 
@@ -48,24 +49,43 @@ def percent_kept(mask: Mapping[str, torch.Tensor]) -> float:
     return round(100.0 * n_kept(mask) / max(n_total(mask), 1), 2)
 
 
+def round_keep(n_surviving: int, final_rate: float, pruning_iter: int) -> int:
+    """How many of `n_surviving` weights one pruning round keeps: the original prunes
+    `round(fraction * n)` of them (numpy's round, half to even, as Python's)."""
+    fraction = 1.0 - final_rate ** (1.0 / pruning_iter)
+    return n_surviving - int(round(fraction * n_surviving))
+
+
 def target_kept(total: int, final_rate: float, pruning_iter: int, round_k: int) -> int:
-    """How many of `total` prunable weights round `round_k` keeps."""
-    return int(round(total * final_rate ** (round_k / pruning_iter)))
+    """How many of `total` prunable weights round `round_k` keeps (when no magnitudes tie)."""
+    kept = total
+    for _ in range(round_k):
+        kept = round_keep(kept, final_rate, pruning_iter)
+    return kept
+
+
+def prune_round(weights: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor],
+                final_rate: float, pruning_iter: int) -> dict[str, torch.Tensor]:
+    """One pruning round: the mask that `mask`'s survivors leave after the original's rule."""
+    return magnitude_prune(weights, mask, round_keep(n_kept(mask), final_rate, pruning_iter))
 
 
 @torch.no_grad()
 def magnitude_prune(weights: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor],
                     keep: int) -> dict[str, torch.Tensor]:
-    """The new mask keeping the `keep` largest |weights| among those `mask` keeps (global)."""
+    """The new mask keeping the `keep` largest |weights| among those `mask` keeps (global), and
+    every survivor equal to the smallest of them (the original's cutoff keeps ties)."""
     names = list(mask)
     if keep > n_kept(mask):
         raise ValueError(f"cannot keep {keep} weights: only {n_kept(mask)} survive")
     scores = torch.cat([
         weights[name].detach().abs().float().cpu().flatten().masked_fill(~mask[name].flatten(), -1.0)
         for name in names])
-    order = torch.argsort(scores, descending=True, stable=True)
-    flat = torch.zeros_like(scores, dtype=torch.bool)
-    flat[order[:keep]] = True
+    if keep > 0:
+        threshold = torch.kthvalue(scores, scores.numel() - keep + 1).values   # keep-th largest
+        flat = scores >= threshold
+    else:
+        flat = torch.zeros_like(scores, dtype=torch.bool)
     new_mask, start = {}, 0
     for name in names:
         size = mask[name].numel()

@@ -10,17 +10,19 @@ samplers):
   use a RandomSampler); every later epoch draws bucketed ones (the original replaces each used-up
   loader with a BucketSampler loader).
 - `re-seq-label` (its ReSampleSeqLabelTrainer): an epoch is sum_t ceil(N_t / batch) cycles through
-  the epoch's random task order, one batch per task per cycle. Each task draws from its own
-  stream of random batches, which carries over from epoch to epoch; a draw that finds the stream
-  used up starts a fresh one and gives the task no batch in that cycle (the original's `continue`).
-  So every task takes about as many steps as all tasks have batches together.
+  the epoch's random task order, one batch per task per cycle, the sum running over every task of
+  the data file whichever are trained (`cycles_per_epoch`; the trained tasks' sum when not given).
+  Each task draws from its own stream of random batches, which carries over from epoch to epoch;
+  a draw that finds the stream used up starts a fresh one and gives the task no batch in that
+  cycle (the original's `continue`). So every task takes about as many steps as all tasks of the
+  data file have batches together.
 Bucketed batches are `bucket_batches` ("tight") or fastNLP's own (`fastnlp_bucket_batches`), as
 TrainConfig.bucketing says; see utils.data.batching.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -34,7 +36,8 @@ class BatchSchedule:
     """`epoch(e)` yields (task_id, sentence ids) for epoch e (from 1); draws from `generator`."""
 
     def __init__(self, lengths: Mapping[int, torch.Tensor], batch_size: int,
-                 generator: torch.Generator, bucketing: str = "tight", bucket_chunks: int = 50) -> None:
+                 generator: torch.Generator, bucketing: str = "tight", bucket_chunks: int = 50,
+                 cycles_per_epoch: int = 0) -> None:
         if bucketing not in BUCKETINGS:
             raise ValueError(f"unknown bucketing {bucketing!r}; expected one of {', '.join(BUCKETINGS)}")
         self.lengths = dict(lengths)
@@ -42,6 +45,7 @@ class BatchSchedule:
         self.generator = generator
         self.bucketing = bucketing
         self.bucket_chunks = bucket_chunks
+        self.cycles_per_epoch = cycles_per_epoch
 
     def epoch(self, epoch: int) -> Iterator[tuple[int, torch.Tensor]]:
         raise NotImplementedError
@@ -108,7 +112,7 @@ class ReSeqLabel(BatchSchedule):
             if task_id not in self.streams:
                 self.streams[task_id] = (self.random(task_id), 0)
         order = self.task_order()
-        for _ in range(sum(self._n_task_batches(t) for t in self.lengths)):
+        for _ in range(self.cycles()):
             for task_id in order:
                 batches, drawn = self.streams[task_id]
                 if drawn == len(batches):              # used up: restart, lose this slot
@@ -117,8 +121,12 @@ class ReSeqLabel(BatchSchedule):
                 self.streams[task_id] = (batches, drawn + 1)
                 yield task_id, batches[drawn]
 
+    def cycles(self) -> int:
+        """Cycles per epoch: `cycles_per_epoch`, else the trained tasks' batches together."""
+        return self.cycles_per_epoch or sum(self._n_task_batches(t) for t in self.lengths)
+
     def n_batches(self) -> int:
-        return sum(self._n_task_batches(t) for t in self.lengths) * len(self.lengths)
+        return self.cycles() * len(self.lengths)
 
     def state_dict(self) -> dict[str, Any]:
         """Each stream as its batches' ids joined, their sizes and how many were drawn: tensors
@@ -138,9 +146,17 @@ SCHEDULES: dict[str, type[BatchSchedule]] = {"single": Single, "seq-label": SeqL
 
 def make_schedule(name: str, lengths: Mapping[int, torch.Tensor], batch_size: int,
                   generator: torch.Generator, bucketing: str = "tight",
-                  bucket_chunks: int = 50) -> BatchSchedule:
+                  bucket_chunks: int = 50, cycles_per_epoch: int = 0) -> BatchSchedule:
     """The schedule `name` ("single", "seq-label" or "re-seq-label") over the tasks' sentence
-    lengths ({task_id: lengths}, in task order)."""
+    lengths ({task_id: lengths}, in task order). `cycles_per_epoch`: re-seq-label's epoch length
+    (see `epoch_cycles`); 0 = the trained tasks' batches together."""
     if name not in SCHEDULES:
         raise ValueError(f"unknown batch schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
-    return SCHEDULES[name](lengths, batch_size, generator, bucketing, bucket_chunks)
+    return SCHEDULES[name](lengths, batch_size, generator, bucketing, bucket_chunks,
+                           cycles_per_epoch)
+
+
+def epoch_cycles(train_sentences: Iterable[int], batch_size: int) -> int:
+    """re-seq-label's cycles per epoch, sum_t ceil(N_t / batch_size), given N_t for every task of
+    the data file: the original sums over all its tasks, the ones `--tasks` leaves out too."""
+    return sum(math.ceil(n / batch_size) for n in train_sentences)

@@ -92,6 +92,7 @@ class TrainConfig:
     device: str = "cpu"
     progress: bool | None = None      # tqdm bars; None = only when stderr is a terminal
     bucket_chunks: int = 50
+    cycles_per_epoch: int = 0         # re-seq-label's epoch (schedules.epoch_cycles); 0 = trained tasks'
 
 
 @dataclass
@@ -142,6 +143,7 @@ class Trainer:
         self.echo = echo
         self.generator = torch.Generator()
         self.steps = 0                    # batches trained, over all epochs (for accumulation)
+        self.epoch_batches: dict[int, int] = {}   # batches per task in the last train_epoch
         self.had_grad: set[str] = set()   # parameters that have had a gradient (keep_zero_grads)
         masks = dict(masks or {})
         for mask in masks.values():
@@ -155,7 +157,7 @@ class Trainer:
         self.train_index = {t.task_id: SplitIndex(t.train) for t in self.tasks}
         self.schedule = make_schedule(config.schedule, {t: i.lengths for t, i in self.train_index.items()},
                                       config.batch_size, self.generator, config.bucketing,
-                                      config.bucket_chunks)
+                                      config.bucket_chunks, config.cycles_per_epoch)
         self._eval_cache: dict[tuple[int, str], list] = {}
         self.optimizer = build_optimizer(config.optim, [p for p in model.parameters() if p.requires_grad])
         self.scheduler = build_scheduler(config.scheduler, self.optimizer)
@@ -175,6 +177,7 @@ class Trainer:
         params = list(named.values())
         # Summed on the device: reading a GPU loss every step would sync host and device.
         loss_sum, n_batches = torch.zeros((), device=cfg.device), 0
+        self.epoch_batches = {t.task_id: 0 for t in self.tasks}
         self._zero_pruned()
         optimizer.zero_grad()               # a partial accumulation is dropped, as the original
         self.guard.start_epoch()
@@ -194,6 +197,7 @@ class Trainer:
                     optimizer.zero_grad()
                 loss_sum += loss.detach()
                 n_batches += 1
+                self.epoch_batches[task_id] += 1
                 bar.update(1)
         self.guard.end_of_epoch(self.model, epoch, n_batches)
         return float(loss_sum) / max(n_batches, 1)
@@ -273,8 +277,10 @@ class Trainer:
                 state["bad_epochs"] = 0
             else:
                 state["bad_epochs"] += 1
-            row = {**self.log_fields, "epoch": epoch, "loss": loss, "lr": lr, "dev": dev,
-                   "dev_all": dev_all, "dev_mean": dev_mean, "best_epoch": state["best"]["epoch"],
+            batches = {t.name: self.epoch_batches[t.task_id] for t in self.tasks}
+            row = {**self.log_fields, "epoch": epoch, "loss": loss, "lr": lr, "batches": batches,
+                   "dev": dev, "dev_all": dev_all, "dev_mean": dev_mean,
+                   "best_epoch": state["best"]["epoch"],
                    "epoch_seconds": time.monotonic() - epoch_start}
             state["history"].append(row)
             state.update(epoch=epoch, elapsed=time.monotonic() - started)

@@ -183,7 +183,9 @@ def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(slurm, 
         done = demo(root, "slurm-demo", cluster.env, **{**slurm, "SBATCH_ARGS": "--partition=nowhere"})
         assert done.returncode == 2 and "error: sbatch refused prune-pos (seed 1)" in done.stderr
         # 1. a mask selection that fails: its dependants are cancelled, the status names it
-        done = demo(root, "slurm-demo", cluster.env, **slurm, AUTO_MARGIN="not-a-number")
+        # (a margin of 401 digits passes the run script's check, which reads digits, but is no
+        # finite number to the selection job, which then fails)
+        done = demo(root, "slurm-demo", cluster.env, **slurm, AUTO_MARGIN="1" + "0" * 400)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "submitted prune-pos (seed 1): job" in done.stdout and "follow them: squeue -j" in done.stdout
         cluster.wait_until_idle(600)

@@ -39,4 +39,4 @@ fi
 for k in "${choice[@]:1}"; do
     [[ ${choice[0]} != --rounds || $k =~ ^[0-9]+$ ]] || { echo "error: MASK_LIST must hold whole numbers, got '${MASK_LIST[*]}'" >&2; exit 2; }
 done
-exec "$PY" -m utils.sparsity.mask_select --exp "$EXP" "${choice[@]}"
+exec "$PY" -m utils.subnetworks.mask_select --exp "$EXP" "${choice[@]}"

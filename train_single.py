@@ -11,7 +11,7 @@ from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_argumen
                             add_training_arguments, recipe_config, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
 from utils.errors import ArgumentParser, run_main
-from utils.sparsity.imp import ImpPlan, build_pruning, evaluate_run, results_table, run_imp
+from utils.subnetworks.imp import ImpPlan, build_pruning, evaluate_run, results_table, run_imp
 from utils.training.lr_schedules import parse_scheduler
 from utils.training.mtl_setup import subset_data, task_id_of, task_layers
 from utils.training.optim import check_optim

@@ -35,7 +35,8 @@ from utils.data.datafile import load_data_file  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
 from utils.sparsity.masking import float_mask  # noqa: E402
 from utils.sparsity.pruning import rewind_  # noqa: E402
-from utils.training.checkpoint import load, load_weights, seed_everything  # noqa: E402
+from utils.torch_files import load  # noqa: E402
+from utils.training.checkpoint import load_weights, seed_everything  # noqa: E402
 from utils.training.optim import build_optimizer  # noqa: E402
 from utils.training.schedules import make_schedule  # noqa: E402
 from utils.training.trainer import TaskData  # noqa: E402

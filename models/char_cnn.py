@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from models.dropout import Dropout
-from utils.data.datafile import UNK_ID
+from models.inputs import UNK_ID
 
 
 class CharCNN(nn.Module):

@@ -29,8 +29,8 @@ from models.char_cnn import CharCNN
 from models.config import ModelConfig
 from models.crf import CRF
 from models.dropout import Dropout
+from models.inputs import TaggerInput
 from models.word_embedding import WordEmbedding
-from utils.data.batching import Batch
 
 
 class Tagger(nn.Module):
@@ -66,7 +66,7 @@ class Tagger(nn.Module):
             x = layer.run(x, lengths, reversal)
         return x
 
-    def embed(self, batch: Batch) -> torch.Tensor:
+    def embed(self, batch: TaggerInput) -> torch.Tensor:
         """Word vectors, and the char CNN's features where the model has one: [B, T, input]."""
         tokens = self.word_embed(batch.words)
         if self.char_cnn is None:
@@ -77,7 +77,7 @@ class Tagger(nn.Module):
         char_features = char_features.masked_scatter(batch.mask.unsqueeze(2), chars)
         return torch.cat([tokens, char_features], dim=2)
 
-    def forward(self, batch: Batch, task_id: int) -> torch.Tensor:
+    def forward(self, batch: TaggerInput, task_id: int) -> torch.Tensor:
         """Emission scores [B, T, n_labels[task_id]] of one task."""
         x = self.embed(batch)
         reversal = padded_path_index(batch.lengths, x.size(1), x.device)
@@ -86,14 +86,14 @@ class Tagger(nn.Module):
         hidden = x.masked_fill(~batch.mask.unsqueeze(2), 0.0)
         return self.heads[task_id](hidden)
 
-    def loss(self, emissions: torch.Tensor, batch: Batch, task_id: int) -> torch.Tensor:
+    def loss(self, emissions: torch.Tensor, batch: TaggerInput, task_id: int) -> torch.Tensor:
         """CRF negative log-likelihood per sentence, or cross-entropy per token (both means)."""
         if self.crfs is not None:
             return self.crfs[task_id].nll(emissions.log_softmax(-1), batch.labels, batch.mask)
         return nn.functional.cross_entropy(emissions[batch.mask], batch.labels[batch.mask])
 
     @torch.no_grad()
-    def decode(self, emissions: torch.Tensor, batch: Batch, task_id: int) -> list[list[int]]:
+    def decode(self, emissions: torch.Tensor, batch: TaggerInput, task_id: int) -> list[list[int]]:
         """Predicted label ids of every sentence, cut to its length."""
         if self.crfs is not None:
             return self.crfs[task_id].decode(emissions.log_softmax(-1), batch.mask)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from models.dropout import Dropout
-from utils.data.datafile import PAD_ID, UNK_ID
+from models.inputs import PAD_ID, UNK_ID
 
 
 class WordEmbedding(nn.Embedding):

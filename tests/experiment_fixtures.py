@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_model_fixtures import synthetic_data, with_chunk_copy  # noqa: E402
 
 from utils.data.datafile import save_data_file  # noqa: E402
-from utils.sparsity.mask_select import main as select_masks  # noqa: E402
+from utils.subnetworks.mask_select import main as select_masks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("pos", "chunk", "ner")

@@ -24,7 +24,7 @@ from utils import atomic  # noqa: E402
 from utils.atomic import append_jsonl, read_jsonl  # noqa: E402
 from utils.data.datafile import save_data_file  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
-from utils.training.checkpoint import load  # noqa: E402
+from utils.torch_files import load  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = ["--hidden_size", "8", "--batch_size", "8", "--num_threads", "1", "--seed", "4",

@@ -1,4 +1,4 @@
-"""Mask selection (utils/sparsity/mask_select.py, prepare-masks.sh) and mask statistics
+"""Mask selection (utils/subnetworks/mask_select.py, prepare-masks.sh) and mask statistics
 (utils/sparsity/mask_stats.py)
 on fake pruning runs: mask files of the real format built from a tiny dict of tensors."""
 from __future__ import annotations
@@ -19,8 +19,8 @@ from experiment_fixtures import in_process  # noqa: E402
 
 from utils.atomic import append_jsonl  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.sparsity.mask_select import main as select_main  # noqa: E402
-from utils.sparsity.mask_select import select  # noqa: E402
+from utils.subnetworks.mask_select import main as select_main  # noqa: E402
+from utils.subnetworks.mask_select import select  # noqa: E402
 from utils.sparsity.mask_stats import kept_by_histogram, pair_overlap, parameter_counts  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -325,7 +325,7 @@ def test_a_malformed_pruning_run_or_argument_is_one_line(case, tmp_path, capsys)
     fake_pruning_runs(tmp_path)
     if damage:
         damage(tmp_path)
-    done = in_process("utils/sparsity/mask_select.py", "--exp", str(tmp_path), *args, capsys=capsys)
+    done = in_process("utils/subnetworks/mask_select.py", "--exp", str(tmp_path), *args, capsys=capsys)
     line = one_line_error(done, 2)
     assert message in line, line
     assert not (tmp_path / "mtl").exists()

@@ -257,3 +257,13 @@ def test_weights_of_an_earlier_model_are_a_one_line_input_error(tmp_path):
     earlier = {n: v for n, v in model.state_dict().items() if not n.startswith("char_cnn.fc.")}
     with pytest.raises(InputError, match=r"w.th: weights do not fit this model: Missing key"):
         load_into(model, earlier, tmp_path / "w.th")
+
+
+def test_the_data_layer_writes_the_ids_the_models_read():
+    """models/inputs.py is the models' own contract; the data files must use its ids."""
+    from models import inputs
+    from utils.data import datafile
+    from utils.data.batching import Batch
+
+    assert (datafile.PAD_ID, datafile.UNK_ID) == (inputs.PAD_ID, inputs.UNK_ID)
+    assert set(inputs.TaggerInput.__annotations__) <= set(Batch.__dataclass_fields__)

@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_model import tiny_config  # noqa: E402
 
 from models import build_model  # noqa: E402
-from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename, n_kept,  # noqa: E402
-                                    n_total, percent_kept, prunable_names, prune_round, rewind_,
-                                    target_kept)
+from utils.sparsity.mask_stats import n_kept, n_total, percent_kept  # noqa: E402
+from utils.sparsity.pruning import (full_mask, magnitude_prune, mask_filename,  # noqa: E402
+                                    prunable_names, prune_round, rewind_, target_kept)
 
 PRUNABLE = ["char_cnn.conv.weight"] + [f"lstm.{i}.weight_{k}_l0{r}" for i in range(2)
                                         for r in ("", "_reverse") for k in ("ih", "hh")]

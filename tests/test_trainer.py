@@ -16,7 +16,8 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 from models import build_model  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.sparsity.pruning import full_mask, magnitude_prune, n_total, prunable_names  # noqa: E402
+from utils.sparsity.mask_stats import n_total  # noqa: E402
+from utils.sparsity.pruning import full_mask, magnitude_prune, prunable_names  # noqa: E402
 from utils.training.lr_schedules import build_scheduler  # noqa: E402
 from utils.training.optim import build_optimizer, parse_optim  # noqa: E402
 from utils.training.trainer import TaskData, TrainConfig, Trainer  # noqa: E402

@@ -49,13 +49,17 @@ class Terminated(Exception):
     """SIGTERM (e.g. a cluster's time limit), raised so that the run stops like on Ctrl-C."""
 
 
-# The run folder this process writes to, once it is prepared (for the "--resume" hints).
+# The run folder this process writes to, once it is prepared (for the "--resume" hints), and
+# what to do there when training diverged (the run folder's own business: utils.training.run_dir).
 _RUN_FOLDER: list[Path] = []
+_ON_DIVERGENCE: list[Callable[[Path, str], None]] = []
 
 
-def note_run_folder(path: str | Path) -> None:
-    """Remember the run folder: errors from here on say that `--resume` continues it."""
+def note_run_folder(path: str | Path, on_divergence: Callable[[Path, str], None] | None = None) -> None:
+    """Remember the run folder: errors from here on say that `--resume` continues it, and a
+    divergence is handed to `on_divergence(folder, message)`."""
     _RUN_FOLDER[:] = [Path(path)]
+    _ON_DIVERGENCE[:] = [on_divergence] if on_divergence is not None else []
 
 
 def run_folder() -> Path | None:
@@ -133,6 +137,7 @@ def run_main(main: Callable[[], object]) -> NoReturn:
     """Run `main` and exit: 0 on success, else one line on stderr and the code in the table of
     the module docstring. Unexpected exceptions (bugs) keep their traceback."""
     _RUN_FOLDER.clear()
+    _ON_DIVERGENCE.clear()
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
@@ -145,8 +150,8 @@ def run_main(main: Callable[[], object]) -> NoReturn:
             raise                                    # a bug: keep the traceback
         line, code = described
         if isinstance(err, TrainingDiverged) and run_folder() is not None:
-            from utils.training.run_dir import record_divergence   # (run_dir imports this module)
-            record_divergence(run_folder(), str(err))
+            for record in _ON_DIVERGENCE:
+                record(run_folder(), str(err))
         print(line, file=sys.stderr)
         sys.exit(code)
     finally:

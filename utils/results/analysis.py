@@ -17,7 +17,7 @@ import torch
 from utils.errors import InputError
 from utils.results.runs import (Experiment, MtlRun, PruningRun, Selection, distinguishing, group_by,
                                 group_key)
-from utils.sparsity.mask_select import load_mask
+from utils.sparsity.mask_files import load_mask
 from utils.sparsity.mask_stats import overlap_by_tensor
 
 STANDARD_MODES = ("single", "hard", "soft", "hier", "sparse")

@@ -25,7 +25,7 @@ from utils.data.readers.schemes import tags_in_scheme
 from utils.data.readers.sentences import TaggedSentences
 from utils.errors import InputError
 from utils.paths import REPO_ROOT, display_path
-from utils.sparsity.mask_select import load_mask
+from utils.sparsity.mask_files import load_mask
 from utils.sparsity.masking import check_mask
 from utils.training.checkpoint import load_model
 from utils.training.trainer import TaskData, TrainConfig, Trainer

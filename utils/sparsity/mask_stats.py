@@ -82,13 +82,19 @@ def model_shapes(model: torch.nn.Module) -> dict[str, torch.Size]:
     return {name: param.shape for name, param in model.named_parameters()}
 
 
-def n_prunable(mask: Mask) -> int:
+def n_kept(mask: Mask) -> int:
+    """Weights the mask keeps."""
+    return sum(int(kept.sum()) for kept in mask.values())
+
+
+def n_total(mask: Mask) -> int:
+    """Weights the mask covers (the prunable ones)."""
     return sum(kept.numel() for kept in mask.values())
 
 
 def percent_kept(mask: Mask) -> float:
-    """Percent of the masked weights kept (not rounded)."""
-    return 100.0 * sum(int(kept.sum()) for kept in mask.values()) / max(n_prunable(mask), 1)
+    """Percent of the masked (prunable) weights kept, not rounded (files and tables round it)."""
+    return 100.0 * n_kept(mask) / max(n_total(mask), 1)
 
 
 def _same_names(masks: Sequence[Mask]) -> list[str]:
@@ -109,7 +115,7 @@ def pair_overlap(a: Mask, b: Mask) -> dict[str, float]:
     names = _same_names([a, b])
     both = sum(int((a[n] & b[n]).sum()) for n in names)
     either = sum(int((a[n] | b[n]).sum()) for n in names)
-    total = n_prunable(a)
+    total = n_total(a)
     return {"both_percent": 100.0 * both / max(total, 1),
             "iou_percent": 100.0 * both / either if either else 100.0}
 

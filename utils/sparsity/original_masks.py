@@ -22,7 +22,7 @@ embedding rows line up only if the data file was prepared from the same corpus a
 vectors as the original's (the vocabularies are built the same way, utils.data.vocab); shapes are
 checked when the weights are loaded.
 
-Mask files are accepted wherever a mask file is read (utils.sparsity.mask_select.load_mask), bare state
+Mask files are accepted wherever a mask file is read (utils.sparsity.mask_files.load_mask), bare state
 dicts wherever start weights are read (utils.training.checkpoint.load_weights). An original masks folder
 becomes one for train_mtl.py with:
 
@@ -38,6 +38,7 @@ import torch
 
 from utils.atomic import torch_save_atomic
 from utils.errors import ArgumentParser, InputError, run_main
+from utils.torch_files import load
 
 _LSTM = r"(weight_ih|weight_hh|bias_ih|bias_hh)"
 _RULES: list[tuple[re.Pattern, Any]] = [(re.compile(pattern), target) for pattern, target in [
@@ -115,8 +116,6 @@ def _named(convert, values: Mapping[str, Any], source: str | Path) -> dict[str, 
 def convert_folder(source: Path, out: Path, overwrite: bool = False) -> list[Path]:
     """The original's masks folder (`<task_id>_<round>` files and `init_weights`) as this
     project's (`<task_id>.th`, `init_weights.th`); returns the files written."""
-    from utils.training.checkpoint import load  # here: utils.training.checkpoint imports this module
-
     if not source.is_dir():
         raise InputError("not a folder (expected the original's exp/<setting>/mtl/mask)", source)
     masks = sorted(p for p in source.iterdir() if re.match(r"^\d+_\d+", p.name) and p.is_file())

@@ -15,6 +15,8 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from utils.sparsity.mask_stats import n_kept
+
 DEFAULT_NEED_CUT = ("lstm", "conv")
 
 
@@ -34,19 +36,6 @@ def full_mask(model: nn.Module, names: Sequence[str]) -> dict[str, torch.Tensor]
     """A mask keeping every weight of `names` (round 0)."""
     params = dict(model.named_parameters())
     return {name: torch.ones_like(params[name], dtype=torch.bool, device="cpu") for name in names}
-
-
-def n_kept(mask: Mapping[str, torch.Tensor]) -> int:
-    return sum(int(kept.sum()) for kept in mask.values())
-
-
-def n_total(mask: Mapping[str, torch.Tensor]) -> int:
-    return sum(kept.numel() for kept in mask.values())
-
-
-def percent_kept(mask: Mapping[str, torch.Tensor]) -> float:
-    """Percent of the masked (prunable) weights kept, rounded to two decimals."""
-    return round(100.0 * n_kept(mask) / max(n_total(mask), 1), 2)
 
 
 def round_keep(n_surviving: int, final_rate: float, pruning_iter: int) -> int:

@@ -6,9 +6,7 @@ so `torch.load(path, weights_only=True)` reads it.
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import re
 from typing import Any, Mapping
 
 import torch
@@ -18,6 +16,7 @@ from models import ModelConfig, Tagger, build_model
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 from utils.sparsity.original_masks import accept_state
+from utils.torch_files import load
 
 
 def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -29,30 +28,6 @@ def save_weights(path: str | os.PathLike, model: nn.Module, config: ModelConfig,
                  **extra: Any) -> None:
     """`{"state_dict", "model_config", **extra}` (the form init_weights.th and best_*.th take)."""
     torch_save_atomic({"state_dict": cpu_state(model), "model_config": config.to_dict(), **extra}, path)
-
-
-def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
-    """Load a file written by this module (or a mask file); InputError when missing or foreign."""
-    if not os.path.isfile(path):
-        raise InputError(f"{what} not found", path)
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise InputError(refused_pickle(what, err), path) from None
-    except Exception as err:
-        raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None
-    if not isinstance(loaded, dict):
-        raise InputError(f"{what} must hold a dict", path)
-    return loaded
-
-
-def refused_pickle(what: str, err: Exception) -> str:
-    """The message for a file that holds pickled Python objects. torch's own message advises
-    loading with weights_only=False, which would run whatever code the file names: not repeated."""
-    named = re.search(r"GLOBAL ([\w.]+)", str(err))
-    found = f" ({named.group(1)})" if named else ""
-    return (f"refused to read {what}: it holds Python objects{found}, and only tensors and plain "
-            "values are loaded (a file from this project never holds others)")
 
 
 def load_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:

@@ -15,7 +15,7 @@ import torch
 from models.config import canonical_arch, task_layers_for
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
-from utils.sparsity.mask_select import load_mask
+from utils.sparsity.mask_files import load_mask
 from utils.sparsity.mask_stats import percent_kept
 from utils.training.trainer import TaskData, TrainResult
 

@@ -86,7 +86,7 @@ def _prepare(path: Path, args: dict[str, Any], *, resume: bool, overwrite: bool,
         except BaseException:
             lock.release()
             raise
-        note_run_folder(path)
+        note_run_folder(path, on_divergence=record_divergence)
         return lock, True
     if exists and not overwrite:
         raise InputError("output directory exists; pass --resume to continue that run or "
@@ -100,7 +100,7 @@ def _prepare(path: Path, args: dict[str, Any], *, resume: bool, overwrite: bool,
     finally:
         if old_lock is not None:
             old_lock.release()
-    note_run_folder(path)
+    note_run_folder(path, on_divergence=record_divergence)
     return lock, False
 
 

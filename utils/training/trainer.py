@@ -33,13 +33,13 @@ from utils.errors import InputError
 from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.checkpoint import (check_seed, cpu_state, rng_states, seed_everything,
                                        set_rng_states)
-from utils.training.checkpoint import load as load_checkpoint
 from utils.training.finite import FiniteGuard
 from utils.training.lr_schedules import build_scheduler
 from utils.training.metrics import make_metrics
 from utils.training.optim import build_optimizer, clip_gradients, keep_zero_grads
 from utils.training.schedules import make_schedule
 from utils.training.tensorboard import check_tensorboard, open_writer
+from utils.torch_files import load as load_checkpoint
 
 
 # What a resume state holds (Trainer._save_state) and _load_state reads.

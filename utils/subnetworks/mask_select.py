@@ -14,7 +14,7 @@ Rule of `--auto`: among the rounds that have both a mask file and a dev score, t
 score; choose the SPARSEST round whose dev score is at least (best - margin). A sparser subnetwork
 leaves more room for private weights, and within the margin the dev scores are not told apart.
 
-Run as `python -m utils.sparsity.mask_select` (prepare-masks.sh does); `-h` lists the arguments.
+Run as `python -m utils.subnetworks.mask_select` (prepare-masks.sh does); `-h` lists the arguments.
 """
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ from utils.data.describe import data_file_tasks
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
-from utils.sparsity.original_masks import accept_mask_file
+from utils.sparsity.mask_files import load_mask
 from utils.training.checkpoint import checked_state
-from utils.training.checkpoint import load as load_checkpoint
+from utils.torch_files import load as load_checkpoint
 
 DEFAULT_MARGIN = 0.5
 _MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")
@@ -160,16 +160,6 @@ def select(exp: Path, task_ids: Sequence[int], rounds: Sequence[int] | None,
         else:
             chosen[task_id] = available[rounds[i]]
     return chosen
-
-
-def load_mask(path: Path) -> dict:
-    """A mask file: `{"mask": {name: bool tensor}, ...}` (the original code's converted)."""
-    loaded = accept_mask_file(load_checkpoint(path, "mask file"), path)
-    mask = loaded.get("mask")
-    if not (isinstance(mask, dict) and mask and all(isinstance(t, torch.Tensor) and t.dtype == torch.bool
-                                                    for t in mask.values())):
-        raise InputError("expected {'mask': {name: bool tensor}, ...} with at least one tensor", path)
-    return loaded
 
 
 def _same_weights(a: dict, b: dict) -> bool:

@@ -23,11 +23,12 @@ from models import ModelConfig, Tagger, build_model
 from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
-from utils.sparsity.mask_select import load_mask
+from utils.sparsity.mask_files import load_mask
 from utils.sparsity.masking import check_mask
-from utils.sparsity.pruning import (full_mask, mask_filename, n_kept, prunable_names, prune_round,
-                                    rewind_)
-from utils.training.checkpoint import (check_seed, load, load_into, load_model, load_weights,
+from utils.sparsity.mask_stats import percent_kept
+from utils.sparsity.pruning import full_mask, mask_filename, prunable_names, prune_round, rewind_
+from utils.torch_files import load
+from utils.training.checkpoint import (check_seed, load_into, load_model, load_weights,
                                        save_weights, seed_everything)
 from utils.training.trainer import TaskData, TrainConfig, Trainer
 
@@ -140,15 +141,11 @@ def round_mask(k: int, run_dir: Path, model: Tagger, plan: ImpPlan,
         prev_mask = load(previous, "mask file")["mask"]
         weights, _ = load_weights(best)
         mask = prune_round(weights, prev_mask, plan.final_rate, plan.pruning_iter)
-    name = mask_filename(k, percent_of(mask, first))
-    torch_save_atomic({"mask": mask, "pruning_time": k, "percent": percent_of(mask, first)},
+    pct = round(percent_kept(mask), 2)
+    name = mask_filename(k, pct)
+    torch_save_atomic({"mask": mask, "pruning_time": k, "percent": pct},
                       run_dir / name)
     return mask, name
-
-
-def percent_of(mask: dict[str, torch.Tensor], first: dict[str, torch.Tensor]) -> float:
-    """Percent of the prunable weights kept, two decimals."""
-    return round(100.0 * n_kept(mask) / sum(m.numel() for m in first.values()), 2)
 
 
 def _find(run_dir: Path, pattern: str) -> Path:
@@ -170,7 +167,7 @@ def run_imp(pruning: Pruning, run_dir: Path,
             (run_dir / state_file(k)).unlink(missing_ok=True)   # left by a crash after the row
             continue
         mask, mask_name = round_mask(k, run_dir, model, plan, first)
-        pct = percent_of(mask, first)
+        pct = round(percent_kept(mask), 2)
         echo(f"round {k}/{plan.pruning_iter}: task {task.name}, {pct:.2f}% of "
              f"{sum(m.numel() for m in first.values())} prunable weights kept")
         started = time.time()

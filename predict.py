@@ -17,7 +17,7 @@ from utils.paths import display_path
 from utils.results.results_table import METRIC_NAMES
 from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, gold_columns,
                                    load_trained, read_input, select_tasks, tag)
-from utils.training.trainer import TrainConfig
+from utils.training.config import TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,28 +12,26 @@ import torch
 from models import ModelConfig, build_model, data_sizes
 from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
-from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
-                            add_training_arguments, recipe_config, setup_torch)
+from utils.cli_args import (RESUME_MAY_CHANGE, HelpFormatter, add_recipe_arguments,
+                            add_run_arguments, add_training_arguments, recipe_config,
+                            resolve_run, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.sparsity.mask_stats import model_shapes, parameter_counts
 from utils.sparsity.masking import check_mask
-from utils.training.checkpoint import (check_seed, load_into, load_weights, save_weights,
+from utils.training.checkpoint import (load_into, load_weights, save_weights,
                                        seed_everything)
+from utils.training.config import TrainConfig
 from utils.training.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
-from utils.training.lr_schedules import parse_scheduler
 from utils.training.mtl_setup import (check_task_ids, init_weights_path, load_task_masks,
                                       make_tasks, mode_of, results_record, subset_data,
                                       task_layers)
-from utils.training.optim import check_optim
 from utils.training.presets import PRESETS, apply_preset
-from utils.training.run_dir import check_run_name, open_run_dir, read_run_args
+from utils.training.run_dir import open_run_dir, read_run_args
 from utils.training.schedules import epoch_cycles
-from utils.training.trainer import TaskData, TrainConfig, Trainer
+from utils.training.tasks import TaskData
+from utils.training.trainer import Trainer
 
-# Arguments that may change between a run and its --resume without changing its results.
-RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard", "save_ep",
-                     "evaluate")
 # ModelConfig fields that decide the parameter shapes: the start weights must agree on them.
 SHAPE_FIELDS = ("n_words", "n_chars", "n_labels", "word_dim", "char_dim", "char_filters",
                 "char_kernel", "hidden_size", "n_layer", "crf")
@@ -97,16 +95,10 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     values = apply_preset(vars(args), args.preset)
     values["tasks"] = check_task_ids(values["tasks"] or [], data)
     values["mode"] = mode_of(values["masks_path"], values["arch"], len(values["tasks"]))
-    values["save_dir"] = values["save_dir"] or str(Path("exp") / data.setting / "mtl")
-    if values["exp_name"] is None:
-        single = f"single-{data.tasks[values['tasks'][0]]}"
-        values["exp_name"] = single if values["mode"] == "single" else values["mode"]
-    check_run_name(values["exp_name"])
-    check_seed(values["seed"])
+    single = f"single-{data.tasks[values['tasks'][0]]}"
+    resolve_run(values, data.setting, "mtl", single if values["mode"] == "single" else values["mode"])
     for key in ("masks_path", "init_weights"):
         values[key] = None if values[key] is None else str(values[key])
-    check_optim(values["optim"])                      # bad strings and values fail before any work
-    parse_scheduler(values["scheduler"])
     return values
 
 
@@ -152,7 +144,8 @@ def train_config(values: dict, data: PreparedData | None = None) -> TrainConfig:
     cycles = 0 if data is None else epoch_cycles(
         (data.data[t]["train"].n_sentences for t in data.tasks), values["batch_size"])
     return TrainConfig(epochs=values["epochs"], optim=values["optim"], batch_size=values["batch_size"],
-                       patience=values["patience"], schedule=values["trainer"],
+                       patience=values["patience"], batch_schedule=values["trainer"],
+                       select_on=values["select_on"],
                        accumulation_steps=values["accumulation_steps"], device=values["device"],
                        cycles_per_epoch=cycles, **recipe_config(values))
 
@@ -188,7 +181,7 @@ def build_run(values: dict, data: PreparedData, run_dir: Path) -> MultiTaskRun:
     data = subset_data(data, values["train_subset"], values["eval_subset"])
     masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
     model, config = start_model(values, data, masks)
-    tasks = make_tasks(data, values["tasks"], values["select_on"])
+    tasks = make_tasks(data, values["tasks"])
     save_epoch = None
     if values["save_ep"]:
         save_epoch = lambda epoch: save_weights(run_dir / EPOCHS_DIR / f"{epoch}.th", model, config,
@@ -207,19 +200,14 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
     values, trainer, tasks, masks = run.values, run.trainer, run.tasks, run.masks
     print(f"{values['mode']} training of {', '.join(t.name for t in tasks)} -> {run_dir}", flush=True)
     result = trainer.fit()
-    dev, dev_all = result.dev, result.dev_all
-    if values["select_on"] == "test":                  # the dev scores of the epoch chosen on test
-        dev_all = Trainer(run.model, make_tasks(run.data, values["tasks"]), trainer.config,
-                          seed=values["seed"], masks=masks, echo=lambda line: None).evaluate_all("dev")
-        dev = trainer.selected(dev_all)
     record = results_record(setting=run.data.setting, mode=values["mode"], tasks=tasks, result=result,
-                            dev=dev, select_on=values["select_on"], parameters=run.parameters,
+                            dev=result.dev, select_on=values["select_on"], parameters=run.parameters,
                             masks=masks,
                             extra={"masks_path": values["masks_path"],
                                    "init_weights": values["init_weights"], "arch": values["arch"],
                                    "trainer": values["trainer"], "preset": values["preset"],
                                    "span_metric": values["metric"],
-                                   "scores": {"dev": dev_all, "test": result.test_all}})
+                                   "scores": {"dev": result.dev_all, "test": result.test_all}})
     save_weights(run_dir / BEST, run.model, run.config, tasks=[t.name for t in tasks],
                  task_ids=values["tasks"], masks=masks or {}, epoch=result.best_epoch,
                  dev=record["dev"], test=record["test"])

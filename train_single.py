@@ -7,21 +7,16 @@ from pathlib import Path
 
 from models import ModelConfig, data_sizes
 from models.config import ARCH_CHOICES
-from utils.cli_args import (HelpFormatter, add_recipe_arguments, add_run_arguments,
-                            add_training_arguments, recipe_config, setup_torch)
+from utils.cli_args import (RESUME_MAY_CHANGE, HelpFormatter, add_recipe_arguments,
+                            add_run_arguments, add_training_arguments, recipe_config,
+                            resolve_run, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
 from utils.errors import ArgumentParser, run_main
 from utils.subnetworks.imp import ImpPlan, build_pruning, evaluate_run, results_table, run_imp
-from utils.training.lr_schedules import parse_scheduler
+from utils.training.config import TrainConfig
 from utils.training.mtl_setup import subset_data, task_id_of, task_layers
-from utils.training.optim import check_optim
-from utils.training.checkpoint import check_seed
 from utils.training.presets import PRESETS, apply_preset, preset_help
-from utils.training.run_dir import check_run_name, open_run_dir
-from utils.training.trainer import TrainConfig
-
-# Arguments that may change between a run and its --resume without changing its results.
-RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "evaluate", "tensorboard")
+from utils.training.run_dir import open_run_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,14 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     values = apply_preset(vars(args), args.preset, args.debug)
     values["task_id"] = task_id_of(values["task_id"], data, "--task_id")
-    values["save_dir"] = values["save_dir"] or str(Path("exp") / data.setting / "single")
-    values["exp_name"] = check_run_name(str(values["task_id"]) if values["exp_name"] is None
-                                        else values["exp_name"])
-    check_seed(values["seed"])
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
-    check_optim(values["optim"])                      # bad strings and values fail before any work
-    parse_scheduler(values["scheduler"])
-    return values
+    return resolve_run(values, data.setting, "single", str(values["task_id"]))
 
 
 def main() -> None:

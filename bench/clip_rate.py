@@ -39,7 +39,7 @@ from utils.torch_files import load  # noqa: E402
 from utils.training.checkpoint import load_weights, seed_everything  # noqa: E402
 from utils.training.optim import build_optimizer  # noqa: E402
 from utils.training.schedules import make_schedule  # noqa: E402
-from utils.training.trainer import TaskData  # noqa: E402
+from utils.training.tasks import TaskData  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -87,7 +87,7 @@ def main() -> None:
     index = SplitIndex(task.train)
     seed_everything(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    schedule = make_schedule("single", {task_id: index.lengths}, args.batch, generator)
+    schedule = make_schedule("bucketed", {task_id: index.lengths}, args.batch, generator)
     params = [p for p in model.parameters() if p.requires_grad]
     named = dict(model.named_parameters())
     optimizer = build_optimizer(args.optim, params)

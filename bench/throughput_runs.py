@@ -20,8 +20,10 @@ from original_masking import OriginalMasking
 from throughput_sample import model_config, sample_tasks, task_masks
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
+from utils.training.config import TrainConfig
 from utils.training.optim import build_optimizer
-from utils.training.trainer import TaskData, TrainConfig, Trainer
+from utils.training.tasks import TaskData
+from utils.training.trainer import Trainer
 
 FLOORS = ("floor", "floor_padded")
 BUCKETED_EPOCH = 2          # seq-label's first epoch has random batches; later ones are bucketed
@@ -71,9 +73,9 @@ class Bench:
         masks = task_masks(self.config, len(self.tasks), args.seed)
         self.masks = masks
         self.trainers = {
-            "single": self._trainer(data, single, None, "single"),
+            "single": self._trainer(data, single, None, "bucketed"),
             "single_masked": self._trainer(data, single, {single[0].task_id: masks[single[0].task_id]},
-                                           "single"),
+                                           "bucketed"),
             "hard": self._trainer(data, self.tasks, None, "seq-label"),
             "sparse": self._trainer(data, self.tasks, masks, "seq-label"),
         }
@@ -86,8 +88,8 @@ class Bench:
         model = build_model(self.config, data.embedding)
         # Each script's clipping: norm in single-task pruning, value in multi-task training.
         config = TrainConfig(epochs=1, optim=self.args.optim, batch_size=self.args.batch,
-                             eval_batch_size=self.args.eval_batch, schedule=schedule,
-                             clip_type="norm" if schedule == "single" else "value",
+                             eval_batch_size=self.args.eval_batch, batch_schedule=schedule,
+                             clip_type="norm" if schedule == "bucketed" else "value",
                              device=str(self.device), progress=False)
         trainer = Trainer(model, tasks, config, seed=self.args.seed, masks=masks, echo=lambda _: None)
         trainer.optimizer = build_optimizer(config.optim, [p for p in model.parameters()
@@ -127,7 +129,7 @@ class Bench:
     def evaluate(self, name: str) -> Timing:
         if name in FLOORS:
             floor, trainer = self.floors[name], self.trainers["single"]
-            batches = floor.prepare_eval(trainer.evaluation_batches(trainer.tasks[0], "dev"))
+            batches = floor.prepare_eval(trainer.evaluator.batches(trainer.tasks[0], "dev"))
             with autocast(self.args, self.device):
                 return timed(lambda: floor.forward(batches), self.device)
         trainer = self.trainers[name]

@@ -10,7 +10,7 @@ from models import ModelConfig, build_model, data_sizes
 from utils.data.datafile import PreparedData, Split
 from utils.sparsity.mask_stats import n_total
 from utils.sparsity.pruning import full_mask, magnitude_prune, prunable_names, target_kept
-from utils.training.trainer import TaskData
+from utils.training.tasks import TaskData
 
 # IMP rounds (of 20, final rate 0.1) whose densities the three sparse-sharing masks take.
 MASK_ROUNDS = (7, 10, 14)

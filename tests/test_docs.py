@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from needs import need_corpus
 from test_model_fixtures import conll03_sample
 from utils.data.datafile import save_data_file
 from utils.paths import SHARED_DATA_DIR

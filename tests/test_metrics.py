@@ -144,10 +144,7 @@ def test_input_forms_agree():
     as_lists.update(gold, pred)
     as_tensors = make_metric("bioes", labels)
     as_tensors.update([torch.tensor(s) for s in gold], [torch.tensor(s) for s in pred])
-    flat = make_metric("bioes", labels)
-    flat.update_flat(torch.tensor(sum(gold, [])), torch.tensor(sum(pred, [])),
-                     torch.tensor([len(s) for s in gold]))
-    assert as_lists.result() == as_tensors.result() == flat.result()
+    assert as_lists.result() == as_tensors.result()
 
 
 BIO = ["O", "B-X", "I-X", "B-Y", "I-Y"]
@@ -220,5 +217,3 @@ def test_make_metric_kinds_and_bad_input():
         metric.update([[0], [1, 2]], [[0], [1]])
     with pytest.raises(ValueError, match="out of range"):
         metric.update([[0]], [[len(BIO)]])
-    with pytest.raises(ValueError):
-        metric.update_flat([0, 1], [0, 1], [3])

@@ -12,7 +12,9 @@ from test_model_fixtures import synthetic_data
 from utils.data.batching import SplitIndex
 from utils.sparsity.masking import float_mask, masked_call, union_masks, zero_pruned_
 from utils.sparsity.pruning import prunable_names
-from utils.training.trainer import TaskData, TrainConfig, Trainer
+from utils.training.config import TrainConfig
+from utils.training.tasks import TaskData
+from utils.training.trainer import Trainer
 
 
 def _tasks(data):
@@ -55,7 +57,7 @@ def _record_steps(model):
 
 
 def _train(model, data, masks, optim: str, epochs: int = 1):
-    config = TrainConfig(epochs=epochs, optim=optim, batch_size=8, schedule="seq-label", progress=False)
+    config = TrainConfig(epochs=epochs, optim=optim, batch_size=8, batch_schedule="seq-label", progress=False)
     if masks:      # as train_mtl.py starts: weights that no task keeps are zero
         zero_pruned_(model, union_masks(list(masks.values())))
     steps = _record_steps(model)

@@ -17,12 +17,12 @@ import train_mtl  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
 from utils.data.datafile import save_data_file  # noqa: E402
 from utils.errors import InputError  # noqa: E402
-from utils.subnetworks.imp import ImpPlan, base_mask  # noqa: E402
 from utils.sparsity.mask_files import load_mask  # noqa: E402
 from utils.sparsity.original_masks import convert_folder, main, our_name  # noqa: E402
 from utils.sparsity.pruning import prunable_names  # noqa: E402
+from utils.subnetworks.imp import ImpPlan, base_mask  # noqa: E402
 from utils.training.checkpoint import load_weights  # noqa: E402
-from utils.training.trainer import TrainConfig  # noqa: E402
+from utils.training.config import TrainConfig  # noqa: E402
 
 CONFIG = ModelConfig(n_words=32, n_chars=13, n_labels=[3, 4], word_dim=8, hidden_size=8, crf=True)
 

@@ -250,7 +250,7 @@ def test_hierarchical_layers_come_from_the_task_set():
 def test_a_span_task_scored_by_token_accuracy():
     from test_model_fixtures import synthetic_data
     from utils.training.metrics import make_metrics
-    from utils.training.trainer import TaskData
+    from utils.training.tasks import TaskData
 
     data = synthetic_data(n_train=4, n_eval=2)
     data.metrics["ner"] = "accuracy"

@@ -26,17 +26,18 @@ import torch
 
 import models.dropout
 import train_mtl
-from task_sets import builtin_task_set
 from models import ModelConfig, build_model, data_sizes, task_layers_for
 from needs import need_module
 from original_code import local_vectors, original_script, original_src
+from task_sets import builtin_task_set
 from utils.data.batching import SplitIndex
 from utils.data.datafile import index_of, load_data_file, save_data_file, word_row
 from utils.data.embeddings import GLOVE_FILES, GLOVE_MODULE
 from utils.data.prepare import prepare
 from utils.sparsity.original_masks import convert_folder, our_name
+from utils.training.config import TrainConfig
 from utils.training.mtl_setup import load_task_masks, make_tasks
-from utils.training.trainer import TrainConfig, Trainer
+from utils.training.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TOL = dict(rtol=1e-5, atol=1e-6)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -36,9 +35,11 @@ from utils.data.prepare import prepare
 from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file
 from utils.data.tagschemes import bio_to_bioes
 from utils.sparsity.pruning import full_mask, prunable_names, prune_round
+from utils.training.config import TrainConfig
 from utils.training.metrics import make_metric
 from utils.training.optim import build_optimizer
-from utils.training.trainer import TaskData, TrainConfig, Trainer
+from utils.training.tasks import TaskData
+from utils.training.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -320,7 +321,7 @@ def test_masked_steps_equal_the_originals_masking_in_its_own_loop(monkeypatch):
 
     # ours: the same batches in the same order through the trainer's masked steps
     config = TrainConfig(epochs=2, optim="sgd(lr=0.1, momentum=0.9)", batch_size=8, scheduler="fix",
-                         clip_type="value", clip=5.0, schedule="re-seq-label", progress=False)
+                         clip_type="value", clip=5.0, batch_schedule="re-seq-label", progress=False)
     ours = Trainer(model, tasks, config, seed=0, masks=masks, echo=lambda line: None)
     monkeypatch.setattr(ours.schedule, "epoch",
                         lambda epoch: iter([(t, ids[t]) for t in orders[epoch - 1]]))

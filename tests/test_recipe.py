@@ -20,10 +20,11 @@ import train_mtl  # noqa: E402
 import train_single  # noqa: E402
 from models import build_model  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.training.config import TrainConfig  # noqa: E402
 from utils.training.lr_schedules import lr_factor, parse_scheduler  # noqa: E402
 from utils.training.optim import clip_gradients  # noqa: E402
 from utils.training.schedules import make_schedule  # noqa: E402
-from utils.training.trainer import TrainConfig, Trainer  # noqa: E402
+from utils.training.trainer import Trainer  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -84,7 +85,7 @@ def test_lr_factors_of_the_three_schedules():
 
 def test_multi_task_lr_is_constant_in_every_step_of_every_epoch():
     trainer = trainer_for(optim="sgd(lr=0.05, momentum=0.9)", scheduler="fix", clip_type="value",
-                          schedule="seq-label")
+                          batch_schedule="seq-label")
     with StepRecorder() as steps:
         result = trainer.fit()
     assert len(steps.lrs) == 3 * (5 + 5) and set(steps.lrs) == {0.05}
@@ -122,7 +123,7 @@ def test_value_clipping_equals_torch_and_differs_from_norm_clipping():
 def test_multi_task_steps_see_every_gradient_element_clipped_to_the_value():
     threshold = 2 ** -10                               # small enough to fire on every step
     trainer = trainer_for(optim="sgd(lr=0.05, momentum=0.9)", scheduler="fix", clip_type="value",
-                          clip=threshold, schedule="seq-label")
+                          clip=threshold, batch_schedule="seq-label")
     with StepRecorder() as steps:
         trainer.train_epoch(torch.optim.SGD(trainer.model.parameters(), lr=0.05, momentum=0.9), 1)
     assert steps.grads
@@ -146,14 +147,14 @@ def test_accumulation_divides_the_loss_and_steps_every_k_batches():
                           clip=0.0)
     optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.0)
     trainer.generator.manual_seed(11)
-    replay = make_schedule("single", {0: trainer.train_index[0].lengths}, 8,
+    replay = make_schedule("bucketed", {0: trainer.train_index[0].lengths}, 8,
                            torch.Generator().manual_seed(11))
     batches = [ids for _, ids in replay.epoch(1)] + [ids for _, ids in replay.epoch(2)]
     with StepRecorder() as steps:
         trainer.train_epoch(optimizer, 1)
         trainer.train_epoch(optimizer, 2)
     # steps after global batches 2, 4 | 6, 8, 10; batch 5's gradient is dropped at epoch 2's start
-    assert len(steps.grads) == 5 and trainer.steps == 10
+    assert len(steps.grads) == 5 and trainer.state.steps == 10
     grads = [batch_gradient(trainer, 0, ids) for ids in batches]
     expected = [(grads[0], grads[1]), (grads[2], grads[3]), (grads[5],), (grads[6], grads[7]),
                 (grads[8], grads[9])]
@@ -204,4 +205,4 @@ def test_a_step_count_of_whole_epochs_without_accumulation():
     optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.01)
     with StepRecorder() as steps:
         trainer.train_epoch(optimizer, 1)
-    assert len(steps.grads) == math.ceil(40 / 8) == trainer.steps
+    assert len(steps.grads) == math.ceil(40 / 8) == trainer.state.steps

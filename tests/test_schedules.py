@@ -120,7 +120,7 @@ def test_seq_label_first_epoch_random_later_epochs_bucketed(bucketing):
     assert spread(first, lengths[0]) > 150            # random: lengths 1..400 mixed
     assert spread(second, lengths[0]) < 60            # bucketed: similar lengths
     # the single-task schedule (train_single.py) buckets every epoch, the first included
-    single = make_schedule("single", lengths, 10, torch.Generator().manual_seed(4), bucketing)
+    single = make_schedule("bucketed", lengths, 10, torch.Generator().manual_seed(4), bucketing)
     assert spread([ids for _, ids in single.epoch(1)], lengths[0]) < 60
 
 
@@ -154,4 +154,4 @@ def test_unknown_schedule_or_bucketing_is_refused():
     with pytest.raises(ValueError, match="re-seq-label"):
         make_schedule("round-robin", lengths_of({0: 5}), 2, torch.Generator())
     with pytest.raises(ValueError, match="fastnlp"):
-        make_schedule("single", lengths_of({0: 5}), 2, torch.Generator(), "loose")
+        make_schedule("bucketed", lengths_of({0: 5}), 2, torch.Generator(), "loose")

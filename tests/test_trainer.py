@@ -18,9 +18,11 @@ from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E40
 from utils.errors import InputError  # noqa: E402
 from utils.sparsity.mask_stats import n_total  # noqa: E402
 from utils.sparsity.pruning import full_mask, magnitude_prune, prunable_names  # noqa: E402
+from utils.training.config import TrainConfig  # noqa: E402
 from utils.training.lr_schedules import build_scheduler  # noqa: E402
 from utils.training.optim import build_optimizer, parse_optim  # noqa: E402
-from utils.training.trainer import TaskData, TrainConfig, Trainer  # noqa: E402
+from utils.training.tasks import TaskData  # noqa: E402
+from utils.training.trainer import Trainer  # noqa: E402
 
 
 # Tiny models: one thread (see conftest.one_thread).
@@ -97,12 +99,12 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("task_ids, schedule", [((0,), "single"), ((0, 1), "re-seq-label")])
+@pytest.mark.parametrize("task_ids, schedule", [((0,), "bucketed"), ((0, 1), "re-seq-label")])
 def test_resume_after_a_crash_gives_the_same_run(tmp_path, task_ids, schedule):
     """Two tasks: the batch streams and the momentum on the other task's head carry over too."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    same = dict(epochs=4, mask=third_kept, task_ids=task_ids, schedule=schedule)
+    same = dict(epochs=4, mask=third_kept, task_ids=task_ids, batch_schedule=schedule)
     whole, model_a = make_trainer(tmp_path / "a", **same)
     expected = whole.fit()
 
@@ -128,7 +130,7 @@ def test_patience_stops_early(tmp_path):
 
 
 def test_two_tasks_train_together(tmp_path):
-    trainer, _ = make_trainer(tmp_path, epochs=2, task_ids=(0, 1), schedule="seq-label",
+    trainer, _ = make_trainer(tmp_path, epochs=2, task_ids=(0, 1), batch_schedule="seq-label",
                               optim="adam(lr=0.02)")
     result = trainer.fit()
     assert set(result.dev) == {"pos", "ner"} and set(result.test) == {"pos", "ner"}

@@ -4,13 +4,17 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
+from pathlib import Path
 
 import torch
 
 from utils.errors import InputError
+from utils.training.checkpoint import check_seed
+from utils.training.lr_schedules import parse_scheduler
 from utils.training.metrics import SPAN_METRICS
-from utils.training.optim import CLIP_TYPES
+from utils.training.optim import CLIP_TYPES, check_optim
 from utils.training.presets import preset_help
+from utils.training.run_dir import check_run_name
 from utils.training.schedules import BUCKETINGS
 
 
@@ -64,6 +68,24 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, *, scheduler: str, cli
     add("--bucketing", choices=BUCKETINGS, default="tight", help="how bucketed batches are drawn: "
         "tight (similar lengths within 500-sentence chunks, little padding) or fastnlp (fastNLP "
         "0.5.0's BucketSampler, as the original drew them)")
+
+
+# Arguments that may change between a run and its --resume without changing its results.
+RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard", "evaluate",
+                     "save_ep")
+
+
+def resolve_run(values: dict, setting: str, stage: str, default_name: str) -> dict:
+    """What both training scripts settle before any work: the experiment folder
+    (exp/<setting>/<stage> unless --save_dir), the run name (`default_name` unless --exp_name),
+    and the seed, optimizer and lr schedule, checked so that bad values fail at once."""
+    values["save_dir"] = values["save_dir"] or str(Path("exp") / setting / stage)
+    values["exp_name"] = check_run_name(default_name if values["exp_name"] is None
+                                        else values["exp_name"])
+    check_seed(values["seed"])
+    check_optim(values["optim"])
+    parse_scheduler(values["scheduler"])
+    return values
 
 
 def recipe_config(values: dict) -> dict:

@@ -68,8 +68,10 @@ class Split:
     def n_tokens(self) -> int:
         return int(self.words.numel())
 
-    def subset(self, n_sentences: int) -> "Split":
-        """The first `n_sentences` sentences (for demos and tests)."""
+    def subset(self, n_sentences: int | None) -> "Split":
+        """The first `n_sentences` sentences (for demos and tests); None: all of them."""
+        if n_sentences is None:
+            return self
         n_sentences = min(n_sentences, self.n_sentences)
         n_tok = int(self.sent_lengths[:n_sentences].sum())
         n_chr = int(self.word_lengths[:n_tok].sum())
@@ -146,8 +148,8 @@ class PreparedData:
             "provenance": self.provenance,
         }
 
-    def subset(self, n_train: int, n_eval: int) -> "PreparedData":
-        """A copy keeping the first sentences of every split (demo preset, tests)."""
+    def subset(self, n_train: int | None, n_eval: int | None) -> "PreparedData":
+        """A copy keeping the first sentences of every split (demo preset, tests); None: all."""
         data = {t: {s: split.subset(n_train if s == "train" else n_eval)
                     for s, split in splits.items()} for t, splits in self.data.items()}
         return PreparedData(self.setting, self.tasks, self.schemes, self.words, self.chars,

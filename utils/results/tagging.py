@@ -28,7 +28,9 @@ from utils.paths import REPO_ROOT, display_path
 from utils.sparsity.mask_files import load_mask
 from utils.sparsity.masking import check_mask
 from utils.training.checkpoint import load_model
-from utils.training.trainer import TaskData, TrainConfig, Trainer
+from utils.training.config import TrainConfig
+from utils.training.tasks import TaskData
+from utils.training.trainer import Trainer
 
 FORMATS = ("auto", "text", "conll")
 TAG_SCHEMES = ("plain", "iob1", "bio", "bioes", "detect")   # the file schemes --eval reads as tags

@@ -24,13 +24,15 @@ from utils.atomic import append_jsonl, read_jsonl, torch_save_atomic
 from utils.data.datafile import PreparedData
 from utils.errors import InputError
 from utils.sparsity.mask_files import load_mask
-from utils.sparsity.masking import check_mask
 from utils.sparsity.mask_stats import percent_kept
+from utils.sparsity.masking import check_mask
 from utils.sparsity.pruning import full_mask, mask_filename, prunable_names, prune_round, rewind_
 from utils.torch_files import load
 from utils.training.checkpoint import (check_seed, load_into, load_model, load_weights,
                                        save_weights, seed_everything)
-from utils.training.trainer import TaskData, TrainConfig, Trainer
+from utils.training.config import TrainConfig
+from utils.training.tasks import TaskData
+from utils.training.trainer import Trainer
 
 RESULTS, LOG, INIT = "results.jsonl", "log.jsonl", "init_weights.th"
 
@@ -241,8 +243,9 @@ def evaluate_run(run_dir: Path, data: PreparedData, task_id: int, train: TrainCo
         mask = load(run_dir / path.name[len("best_"):], "mask file")["mask"]
         trainer = Trainer(model, [task], train, seed=0, masks={task_id: mask}, echo=echo)
         k, pct = path.stem.split("_")[1:3]
-        scores = {split: trainer.evaluate_all(split)[task.name] for split in ("dev", "test")}
-        selected = {split: trainer.selected({task.name: scores[split]})[task.name] for split in scores}
+        scores = {split: trainer.evaluator.all_scores(split)[task.name] for split in ("dev", "test")}
+        selected = {split: trainer.evaluator.selection_scores({task.name: scores[split]})[task.name]
+                    for split in scores}
         rows.append({"round": int(k), "percent": float(pct), **selected,
                      "metric": metric_label(task.metric, train.metric), "scores": scores,
                      "epochs": 0, "seconds": 0.0})

@@ -16,8 +16,9 @@ from models import ModelConfig, build_model
 from utils.data.datafile import load_data_file
 from utils.errors import InputError
 from utils.training.checkpoint import load_weights
+from utils.training.config import TrainConfig
 from utils.training.mtl_setup import load_task_masks, make_tasks, subset_data
-from utils.training.trainer import TrainConfig, Trainer
+from utils.training.trainer import Trainer
 
 EPOCHS_DIR = "epochs"
 

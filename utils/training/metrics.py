@@ -37,8 +37,6 @@ class Metric(Protocol):
 
     def update(self, gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]) -> None: ...
 
-    def update_flat(self, gold: object, pred: object, sent_lengths: object) -> None: ...
-
     def result(self) -> dict[str, float]: ...
 
 
@@ -81,24 +79,6 @@ def _flatten(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]],
     return gold_flat, pred_flat, lengths
 
 
-def _as_flat(gold: object, pred: object, lengths: object,
-             n_labels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Flat label ids of all sentences plus sentence lengths (tensors, arrays or lists) as int64 arrays."""
-    gold_flat, pred_flat, lengths = (_as_array(x) for x in (gold, pred, lengths))
-    if gold_flat.shape != pred_flat.shape or gold_flat.ndim != 1:
-        raise ValueError(f"gold {gold_flat.shape} and predicted {pred_flat.shape} must be equal 1-D shapes")
-    if int(lengths.sum()) != gold_flat.size or (lengths < 0).any():
-        raise ValueError(f"sentence lengths sum to {int(lengths.sum())}, not {gold_flat.size} tokens")
-    _check_ids(gold_flat, pred_flat, n_labels)
-    return gold_flat, pred_flat, lengths
-
-
-def _as_array(values: object) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().numpy().astype(np.int64, copy=False)
-    return np.asarray(values, dtype=np.int64)
-
-
 def _check_ids(gold_flat: np.ndarray, pred_flat: np.ndarray, n_labels: int) -> None:
     for name, ids in (("gold", gold_flat), ("predicted", pred_flat)):
         if ids.size and (ids.min() < 0 or ids.max() >= n_labels):
@@ -125,10 +105,6 @@ class AccuracyMetric:
     def update(self, gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]) -> None:
         """Add sentences: label ids per sentence (lists or 1-D tensors of equal lengths)."""
         self._count(*_flatten(gold, pred, self.n_labels))
-
-    def update_flat(self, gold: object, pred: object, sent_lengths: object) -> None:
-        """Add sentences given as concatenated label ids plus the length of each sentence."""
-        self._count(*_as_flat(gold, pred, sent_lengths, self.n_labels))
 
     def _count(self, gold_flat: np.ndarray, pred_flat: np.ndarray, _lengths: np.ndarray) -> None:
         self.correct += int(np.count_nonzero(gold_flat == pred_flat))
@@ -161,10 +137,6 @@ class SpanF1Metric:
     def update(self, gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]) -> None:
         """Add sentences: label ids per sentence (lists or 1-D tensors of equal lengths)."""
         self._count(*_flatten(gold, pred, len(self.labels)))
-
-    def update_flat(self, gold: object, pred: object, sent_lengths: object) -> None:
-        """Add sentences given as concatenated label ids plus the length of each sentence."""
-        self._count(*_as_flat(gold, pred, sent_lengths, len(self.labels)))
 
     def _count(self, gold_flat: np.ndarray, pred_flat: np.ndarray, lengths: np.ndarray) -> None:
         sentence_start = np.zeros(gold_flat.size, dtype=bool)

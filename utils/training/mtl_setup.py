@@ -17,7 +17,8 @@ from utils.data.datafile import PreparedData
 from utils.errors import InputError
 from utils.sparsity.mask_files import load_mask
 from utils.sparsity.mask_stats import percent_kept
-from utils.training.trainer import TaskData, TrainResult
+from utils.training.config import TrainResult
+from utils.training.tasks import TaskData
 
 
 def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
@@ -51,8 +52,7 @@ def subset_data(data: PreparedData, train_subset: int, eval_subset: int) -> Prep
     """The first `train_subset` training and `eval_subset` dev/test sentences; 0 = all."""
     if not (train_subset or eval_subset):
         return data
-    everything = 10 ** 12
-    return data.subset(train_subset or everything, eval_subset or everything)
+    return data.subset(train_subset or None, eval_subset or None)
 
 
 def task_id_of(given: int | str, data: PreparedData, option: str) -> int:
@@ -78,15 +78,9 @@ def check_task_ids(tasks: Sequence[int | str], data: PreparedData) -> list[int]:
     return sorted(task_ids)
 
 
-def make_tasks(data: PreparedData, task_ids: Sequence[int], select_on: str = "dev") -> list[TaskData]:
-    """TaskData of every task; `select_on="test"` puts the test set in the place of dev, so the
-    trainer selects the epoch on test (the original code's choice; not recommended)."""
-    tasks = []
-    for task_id in task_ids:
-        splits = data.data[data.tasks[task_id]]
-        dev = splits["test"] if select_on == "test" else splits["dev"]
-        tasks.append(TaskData.of(data, task_id, dev=dev))
-    return tasks
+def make_tasks(data: PreparedData, task_ids: Sequence[int]) -> list[TaskData]:
+    """TaskData of every task (the selection split is TrainConfig.select_on's business)."""
+    return [TaskData.of(data, task_id) for task_id in task_ids]
 
 
 def load_task_masks(masks_path: Path, task_ids: Sequence[int]) -> dict[int, dict[str, torch.Tensor]]:

@@ -2,7 +2,7 @@
 
 They follow the original code's trainers (its src/trainer.py and src/task.py, with fastNLP 0.5.0's
 samplers):
-- `single` (train_single.py; the original's fastNLP Trainer with a BucketSampler): the tasks one
+- `bucketed` (train_single.py; the original's fastNLP Trainer with a BucketSampler): the tasks one
   after another (one task in practice), bucketed batches every epoch.
 - `seq-label` (its SeqLabelTrainer): each epoch draws one random order of the tasks and cycles
   through it, one batch per task per cycle, skipping the tasks whose batches are used up, until
@@ -82,7 +82,7 @@ class BatchSchedule:
         return [ids[i] for i in torch.randperm(len(ids), generator=self.generator).tolist()]
 
 
-class Single(BatchSchedule):
+class Bucketed(BatchSchedule):
     def epoch(self, epoch: int) -> Iterator[tuple[int, torch.Tensor]]:
         for task_id in self.lengths:
             for batch in self.bucketed(task_id):
@@ -140,14 +140,14 @@ class ReSeqLabel(BatchSchedule):
                         for t, s in state.get("streams", {}).items()}
 
 
-SCHEDULES: dict[str, type[BatchSchedule]] = {"single": Single, "seq-label": SeqLabel,
+SCHEDULES: dict[str, type[BatchSchedule]] = {"bucketed": Bucketed, "seq-label": SeqLabel,
                                              "re-seq-label": ReSeqLabel}
 
 
 def make_schedule(name: str, lengths: Mapping[int, torch.Tensor], batch_size: int,
                   generator: torch.Generator, bucketing: str = "tight",
                   bucket_chunks: int = 50, cycles_per_epoch: int = 0) -> BatchSchedule:
-    """The schedule `name` ("single", "seq-label" or "re-seq-label") over the tasks' sentence
+    """The schedule `name` ("bucketed", "seq-label" or "re-seq-label") over the tasks' sentence
     lengths ({task_id: lengths}, in task order). `cycles_per_epoch`: re-seq-label's epoch length
     (see `epoch_cycles`); 0 = the trained tasks' batches together."""
     if name not in SCHEDULES:

@@ -39,16 +39,6 @@ def tag_parts(tag: str) -> Part:
     return "O", ""
 
 
-def bio_spans(tags: Sequence[str]) -> list[Span]:
-    """The original's bio decoding of one sentence (see module docstring)."""
-    return bio_spans_of_parts([tag_parts(t) for t in tags])
-
-
-def bioes_spans(tags: Sequence[str]) -> list[Span]:
-    """The original's bioes decoding of one sentence (see module docstring)."""
-    return bioes_spans_of_parts([tag_parts(t) for t in tags])
-
-
 def bio_spans_of_parts(parts: Sequence[Part]) -> list[Span]:
     spans: list[Span] = []
     open_type, start = "", -1

@@ -6,7 +6,8 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from models import ModelConfig
-from models.bilstm import BiLSTMLayer, padded_path_index
+from models.bilstm import BiLSTMLayer
+from models.lstm_plan import batch_plan
 from utils.data.batching import bucket_batches
 from utils.training.trainer import Trainer
 
@@ -15,8 +16,9 @@ class LstmFloor:
     """A bare BiLSTM stack of the model's shape on inputs prepared beforehand.
 
     packed=True: one `nn.LSTM` (all layers) on packed batches, the issue's definition of the floor.
-    packed=False: the same stack run as the model runs it on this device (`BiLSTMLayer.run`: padded
-    batches, one direction at a time on the CPU), the fastest bare LSTM known here.
+    packed=False: the same stack run as the model runs it on this device (`BiLSTMLayer.run` with
+    the model's plan: on the CPU padded batches or groups, one direction at a time, or packed
+    where the cost model says so), the fastest bare LSTM known here.
     """
 
     def __init__(self, config: ModelConfig, device: torch.device, packed: bool) -> None:
@@ -38,15 +40,16 @@ class LstmFloor:
             return PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
                                   packed.unsorted_indices), None
         x = x.to(self.device).requires_grad_(requires_grad)
-        reversal = padded_path_index(batch.lengths, x.size(1), self.device)
-        return x, batch.lengths, reversal
+        with torch.set_grad_enabled(requires_grad):      # the plan the model takes in this mode
+            plan = batch_plan(batch.lengths, self.device)
+        return x, batch.lengths, plan
 
     def _run(self, inputs: tuple) -> torch.Tensor:
         if self.packed:
             return self.lstm(inputs[0])[0].data
-        x, lengths, reversal = inputs
+        x, lengths, plan = inputs
         for layer in self.lstm:
-            x = layer.run(x, lengths, reversal)
+            x = layer.run(x, lengths, plan)
         return x
 
     def prepare_train(self, trainer: Trainer, seed: int, batch_size: int) -> list[tuple]:

@@ -7,14 +7,17 @@
 Measured, in tokens per second (tokens = real words, padding excluded):
 - floor: a bare 2-layer BiLSTM (`nn.LSTM`) forward+backward on the same packed batches, inputs
   prepared beforehand: what the hardware gives for the dominant computation;
-- floor_padded: the same bare stack run the way the model runs it (models/bilstm.py: on the CPU,
-  padded batches one direction at a time, which reaches oneDNN's fused kernel; that is about twice
-  the packed floor, so the model's step can beat `floor`, and `floor_padded` is the stricter one);
+- floor_padded: the same bare stack run the way the model runs it (models/bilstm.py with the
+  model's per-batch plan: on the CPU mostly padded batches one direction at a time, which reaches
+  oneDNN's fused kernel; faster than the packed floor, so the model's step can beat `floor`, and
+  `floor_padded` is the stricter one);
 - single, single_masked, hard, sparse: `Trainer.train_epoch`, the training loop users run
   (batching, embeddings, char CNN, loss, clipping, optimizer, masks), over a sample of the training
   sentences; single = one task, hard = three tasks without masks, sparse = three task masks. Each
   uses its script's recipe (single: norm clipping; hard, sparse: value clipping) and a bucketed
   epoch (the multi-task schedule's epoch 2: its first epoch draws random batches, as the original);
+- hard_random, sparse_random: the same trainers on random batches of the same sentences (the
+  schedule's epoch 1, as `re-seq-label` draws every epoch), and their ratio to the bucketed epoch;
 - original_masking: the masking of the original code, as a peer written here: a deepcopy of the
   state dict before each batch, `masked_fill_` of the pruned weights, forward/backward,
   `load_state_dict` back, `masked_fill_` of the gradients; the same batches and optimizer;

@@ -57,6 +57,10 @@ RATIO_PAIRS = {
     "sparse_over_original_masking": ("train", "sparse", "original_masking"),
     # The most sparse/original can reach: masking that costs nothing.
     "hard_over_original_masking": ("train", "hard", "original_masking"),
+    # How many times as long a random-batch epoch takes as a bucketed one of the same sentences.
+    "hard_over_hard_random": ("train", "hard", "hard_random"),
+    "sparse_over_sparse_random": ("train", "sparse", "sparse_random"),
+    "sparse_random_over_hard_random": ("train", "sparse_random", "hard_random"),
     "single_over_floor": ("train", "single", "floor"),
     "single_masked_over_single": ("train", "single_masked", "single"),
     "hard_over_floor": ("train", "hard", "floor"),
@@ -90,11 +94,14 @@ def _paired_ratios(runs: Runs, tokens: dict[str, dict[str, int]]) -> dict[str, f
 
 
 def _step_ms(train_runs: dict[str, list[Timing]], steps: int) -> dict[str, float]:
-    """Milliseconds per three-task step: hard sharing's (median repeat), and what each masking
-    adds to it, the median over repeats of the same repeat's difference (`sparse_extra` is the
-    masking cost of sparse sharing in absolute terms, which the ratios express relative to hard)."""
+    """Milliseconds per three-task step: hard sharing's (median repeat; `hard_random` on random
+    batches), and what each masking adds to it, the median over repeats of the same repeat's
+    difference (`sparse_extra` is the masking cost of sparse sharing in absolute terms, which the
+    ratios express relative to hard)."""
     hard = [seconds for seconds, _, _ in train_runs["hard"]]
     step_ms = {"hard": round(statistics.median(hard) / steps * 1e3, 3)}
+    random = [seconds for seconds, _, _ in train_runs["hard_random"]]
+    step_ms["hard_random"] = round(statistics.median(random) / steps * 1e3, 3)
     for method in ("sparse", "original_masking"):
         extra = [run[0] - hard_seconds for run, hard_seconds in zip(train_runs[method], hard)]
         step_ms[f"{method}_extra"] = round(statistics.median(extra) / steps * 1e3, 3)
@@ -148,7 +155,8 @@ def table(result: dict[str, Any]) -> str:
     lines += [f"{k:<30}{v:>8.3f}{result['ratios_cpu_time'][k]:>8.3f}"
               f"{result['ratios_paired'][k]:>8.3f}" for k, v in result["ratios"].items()]
     step = result["step_ms"]
-    lines.append(f"ms per 3-task step: hard {step['hard']:.2f}, sparse masking "
+    lines.append(f"ms per 3-task step: hard {step['hard']:.2f} (random batches "
+                 f"{step['hard_random']:.2f}), sparse masking "
                  f"{step['sparse_extra']:+.2f}, original masking {step['original_masking_extra']:+.2f}")
     lines.append(f"peak RSS {result['peak_rss_mb']} MiB")
     return "\n".join(lines)

@@ -27,7 +27,11 @@ from utils.training.trainer import Trainer
 
 FLOORS = ("floor", "floor_padded")
 BUCKETED_EPOCH = 2          # seq-label's first epoch has random batches; later ones are bucketed
-TRAIN_METHODS = ("floor", "floor_padded", "single", "single_masked", "hard", "sparse", "original_masking")
+RANDOM_EPOCH = 1            # random batches, as re-seq-label draws them in every epoch
+# Methods that time another method's trainer on its random-batch epoch (the same sentences).
+RANDOM_METHODS = {"hard_random": "hard", "sparse_random": "sparse"}
+TRAIN_METHODS = ("floor", "floor_padded", "single", "single_masked", "hard", "sparse",
+                 *RANDOM_METHODS, "original_masking")
 EVAL_METHODS = ("floor", "floor_padded", "single", "sparse")
 
 Timing = tuple[float, float, float | None]   # wall seconds, process CPU seconds, peak MiB
@@ -113,18 +117,21 @@ class Bench:
         return sum(t.dev.n_tokens for t in tasks)
 
     def train(self, name: str, seed: int) -> Timing:
-        """One epoch over the sample, batches drawn from `seed` (the same shapes for every method)."""
+        """One epoch over the sample, batches drawn from `seed` (the same shapes for every method;
+        the `_random` methods draw random batches of the same sentences)."""
         if name in FLOORS:
             floor = self.floors[name]
             batches = floor.prepare_train(self.trainers["single"], seed, self.args.batch)
             with autocast(self.args, self.device):
                 return timed(lambda: floor.train(batches), self.device)
-        runner = self.original if name == "original_masking" else self.trainers[name]
+        trainer = self.trainers.get(RANDOM_METHODS.get(name, name))
+        runner = self.original if name == "original_masking" else trainer
+        epoch = RANDOM_EPOCH if name in RANDOM_METHODS else BUCKETED_EPOCH
         runner.generator.manual_seed(seed)
         with autocast(self.args, self.device):
             if name == "original_masking":
-                return timed(lambda: self.original.epoch(BUCKETED_EPOCH), self.device)
-            return timed(lambda: runner.train_epoch(runner.optimizer, BUCKETED_EPOCH, name), self.device)
+                return timed(lambda: self.original.epoch(epoch), self.device)
+            return timed(lambda: runner.train_epoch(runner.optimizer, epoch, name), self.device)
 
     def evaluate(self, name: str) -> Timing:
         if name in FLOORS:

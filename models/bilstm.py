@@ -2,15 +2,15 @@
 
 Why not simply `nn.LSTM` on a packed batch everywhere: on the CPU, torch runs a packed batch whose
 sentences differ in length through its per-timestep reference kernel, while a padded batch goes
-to oneDNN's fused LSTM, about twice as fast forward+backward (bench/throughput.py, `floor` against
-`floor_padded`). So on the CPU each direction runs over the padded batch, the backward direction
-on every sentence reversed within its own length. Padding then always follows a sentence's real
-tokens, so their outputs are exactly those of the packed run (tests/test_bilstm.py). On CUDA the
-packed batch goes to cuDNN, which handles varying lengths natively, and so do CPU batches that are
-mostly padding, where the padded path would waste more than it saves (`padded_path_index`).
+to oneDNN's fused LSTM, faster per step (bench/throughput.py, `floor` against `floor_padded`). So
+on the CPU a batch may run padded, one direction at a time, the backward direction on every
+sentence reversed within its own length. Padding then always follows a sentence's real tokens, so
+their outputs are exactly those of the packed run (tests/test_bilstm.py). Which way each batch
+runs, and whether in groups of consecutive sentences, is its `Plan` (models.lstm_plan: a small
+cost model); on CUDA the packed batch goes to cuDNN, which handles varying lengths natively.
 
 The parameters are `nn.LSTM`'s own (`weight_ih_l0`, ..., `bias_hh_l0_reverse`), so masks,
-checkpoints and `torch.func.functional_call` see the same names on both paths. They start as
+checkpoints and `torch.func.functional_call` see the same names on every path. They start as
 fastNLP's `LSTM` (the original's encoder) starts them: xavier-uniform weights, zero biases but for
 the forget gate's quarter, set to 1 in both bias vectors.
 """
@@ -22,14 +22,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from models.lstm_plan import Plan
+
 _WEIGHTS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-
-
-def reversal_index(lengths: torch.Tensor, width: int, device: torch.device) -> torch.Tensor:
-    """[B, width] positions that reverse each row's first lengths[b] steps and keep the padding."""
-    steps = torch.arange(width, device=device).unsqueeze(0)
-    ends = lengths.to(device).unsqueeze(1)
-    return torch.where(steps < ends, ends - 1 - steps, steps)
 
 
 def reorder_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -54,21 +49,31 @@ class BiLSTMLayer(nn.LSTM):
                 else:
                     nn.init.xavier_uniform_(param)
 
-    def run(self, x: torch.Tensor, lengths: torch.Tensor, reversal: torch.Tensor | None) -> torch.Tensor:
+    def run(self, x: torch.Tensor, lengths: torch.Tensor, plan: Plan) -> torch.Tensor:
         """Outputs [B, T, 2 * hidden] of the padded batch x [B, T, input] (lengths longest first).
 
-        `reversal` is `padded_path_index(lengths, T, device)`, built once per batch and shared by
-        the layers; None selects the packed path. Outputs past a sentence's end are unspecified.
+        `plan` is `models.lstm_plan.batch_plan(lengths, device)`, built once per batch and shared
+        by the layers (empty: the packed path). Outputs past a sentence's end are unspecified.
         """
         if _autocast_lacks_cpu_lstm_kernel(x):
             # Under a CPU autocast the LSTM op is cast to the low precision; oneDNN has no such
             # kernel on CPUs without the instructions for it and fails, so it runs in float32.
             with torch.autocast("cpu", enabled=False):
-                return self.run(x.float(), lengths, reversal)
-        if reversal is None:
+                return self.run(x.float(), lengths, plan)
+        if not plan:
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=True)
             out, _ = self(packed)
             return pad_packed_sequence(out, batch_first=True, total_length=x.size(1))[0]
+        outputs = [self._padded(x[g.start:g.end, :g.width], g.reversal) for g in plan]
+        if len(outputs) == 1 and outputs[0].size(1) == x.size(1):
+            return outputs[0]
+        return torch.cat([nn.functional.pad(out, (0, 0, 0, x.size(1) - out.size(1)))
+                          for out in outputs])
+
+    def _padded(self, x: torch.Tensor, reversal: torch.Tensor | None) -> torch.Tensor:
+        """Both directions over padded rows; reversal None: no row has padding (one fused call)."""
+        if reversal is None:
+            return self(x)[0]
         forward = self._one_direction(x, "")
         backward = self._one_direction(reorder_steps(x, reversal), "_reverse")
         return torch.cat([forward, reorder_steps(backward, reversal)], dim=2)
@@ -99,20 +104,3 @@ def cpu_lstm_supports(dtype: torch.dtype) -> bool:
     return supported is None or bool(supported())
 
 
-# Above this share of padding the padded path's wasted steps outweigh the packed kernel's slowness.
-# Measured with 2 threads: CoNLL-2003 dev batches of 256 without gradients took twice as long
-# padded at 61% padding, about as long at 29%, and 5-25% less below; with gradients the packed
-# kernel is 2-2.5x slower, so training batches go padded up to about half padding.
-MAX_PADDING_SHARE = 0.5
-
-
-def padded_path_index(lengths: torch.Tensor, width: int, device: torch.device) -> torch.Tensor | None:
-    """The `reversal` argument of `BiLSTMLayer.run` for this batch: the reversal index where the
-    padded path is the faster one, None (packed) on CUDA, where cuDNN takes packed batches of
-    varying lengths natively, and for batches that are mostly padding."""
-    if device.type == "cuda":
-        return None
-    padding_share = 1.0 - float(lengths.sum()) / (lengths.numel() * width)
-    if padding_share > MAX_PADDING_SHARE:
-        return None
-    return reversal_index(lengths, width, device)

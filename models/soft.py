@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from models.bilstm import BiLSTMLayer
+from models.lstm_plan import Plan
 from models.tagger import Tagger
 
 SELF_WEIGHT = 0.9
@@ -63,12 +64,11 @@ class SoftSharingTagger(Tagger):
         self.stitch = nn.ParameterList(nn.Parameter(initial_stitch(len(config.n_labels)).log())
                                        for _ in range(config.n_layer))
 
-    def encode(self, x: torch.Tensor, lengths: torch.Tensor, reversal: torch.Tensor | None,
-               task_id: int) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor, plan: Plan, task_id: int) -> torch.Tensor:
         """Task `task_id`'s mix of the top layer's outputs of all stacks."""
         inputs = [x] * len(self.stacks)
         for layer in range(self.config.n_layer):
-            outputs = torch.stack([stack[layer].run(inputs[t], lengths, reversal)
+            outputs = torch.stack([stack[layer].run(inputs[t], lengths, plan)
                                    for t, stack in enumerate(self.stacks)])     # [tasks, B, T, F]
             alpha = mixing_weights(self.stitch[layer]).to(outputs.dtype)
             if layer == self.config.n_layer - 1:

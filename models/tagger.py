@@ -24,12 +24,13 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from models.bilstm import BiLSTMLayer, padded_path_index
+from models.bilstm import BiLSTMLayer
 from models.char_cnn import CharCNN
 from models.config import ModelConfig
 from models.crf import CRF
 from models.dropout import Dropout
 from models.inputs import TaggerInput
+from models.lstm_plan import Plan, batch_plan
 from models.word_embedding import WordEmbedding
 
 
@@ -59,11 +60,10 @@ class Tagger(nn.Module):
         self.lstm = nn.ModuleList(BiLSTMLayer(sizes[i], self.config.hidden_size)
                                   for i in range(self.config.n_layer))
 
-    def encode(self, x: torch.Tensor, lengths: torch.Tensor, reversal: torch.Tensor | None,
-               task_id: int) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor, plan: Plan, task_id: int) -> torch.Tensor:
         """The output of the BiLSTM layer task `task_id` reads."""
         for layer in self.lstm[:self.config.task_layers[task_id]]:
-            x = layer.run(x, lengths, reversal)
+            x = layer.run(x, lengths, plan)
         return x
 
     def embed(self, batch: TaggerInput) -> torch.Tensor:
@@ -80,8 +80,8 @@ class Tagger(nn.Module):
     def forward(self, batch: TaggerInput, task_id: int) -> torch.Tensor:
         """Emission scores [B, T, n_labels[task_id]] of one task."""
         x = self.embed(batch)
-        reversal = padded_path_index(batch.lengths, x.size(1), x.device)
-        x = self.dropout(self.encode(x, batch.lengths, reversal, task_id))
+        plan = batch_plan(batch.lengths, x.device)
+        x = self.dropout(self.encode(x, batch.lengths, plan, task_id))
         # Zero past each sentence's end, as packing does: no score or gradient comes from padding.
         hidden = x.masked_fill(~batch.mask.unsqueeze(2), 0.0)
         return self.heads[task_id](hidden)

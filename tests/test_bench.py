@@ -67,8 +67,10 @@ def test_methods_run_on_the_same_sentences(result):
     single = train["single"]["tokens"]
     assert single > 0
     assert train["floor"]["tokens"] == train["single_masked"]["tokens"] == single
-    # Hard, sparse and the original masking see every task's sample (the same sentences).
+    # Hard, sparse and the original masking see every task's sample (the same sentences), and so
+    # do their random-batch epochs.
     assert train["hard"]["tokens"] == train["sparse"]["tokens"] == train["original_masking"]["tokens"]
+    assert train["hard_random"]["tokens"] == train["sparse_random"]["tokens"] == train["hard"]["tokens"]
     assert train["hard"]["tokens"] == 3 * single
     assert result["eval"]["sparse"]["tokens"] == 3 * result["eval"]["single"]["tokens"]
 
@@ -81,6 +83,11 @@ def test_ratios_follow_from_the_rates(result):
     assert ratios["single_over_floor"] == pytest.approx(expected, abs=1e-3)
     assert {"sparse_over_original_masking", "hard_over_original_masking",
             "eval_single_over_floor"} <= set(ratios)
+    # Random over bucketed: the time of a random-batch epoch over a bucketed one's.
+    expected = train["hard_random"]["best_seconds"] / train["hard"]["best_seconds"]
+    assert ratios["hard_over_hard_random"] == pytest.approx(expected, rel=1e-3)
+    expected = train["sparse_random"]["tokens_per_s"] / train["hard_random"]["tokens_per_s"]
+    assert ratios["sparse_random_over_hard_random"] == pytest.approx(expected, abs=1e-3)
     assert set(result["ratios_cpu_time"]) == set(result["ratios_paired"]) == set(ratios)
     # One repeat: the paired median is the ratio of that repeat's (= the best) rates.
     assert result["ratios_paired"]["sparse_over_hard"] == pytest.approx(
@@ -93,6 +100,8 @@ def test_step_ms_is_the_hard_step_and_what_each_masking_adds(result):
     train, step = result["train"], result["step_ms"]
     steps = 3 * 3                                  # --steps 3 batches per task, three tasks
     assert step["hard"] == pytest.approx(train["hard"]["best_seconds"] / steps * 1e3, abs=1e-2)
+    assert step["hard_random"] == pytest.approx(train["hard_random"]["best_seconds"] / steps * 1e3,
+                                                abs=1e-2)
     # One repeat: the extra time is the difference of the two methods' only (= best) repeats.
     for method in ("sparse", "original_masking"):
         expected = (train[method]["best_seconds"] - train["hard"]["best_seconds"]) / steps * 1e3
@@ -113,7 +122,7 @@ def test_table_output(data_file):
     lines = done.stdout.splitlines()
     assert any(line.startswith("sparse_over_hard") for line in lines)
     assert any(line.startswith("ms per 3-task step: hard ") for line in lines)
-    assert sum(line.split()[0] in throughput_runs.TRAIN_METHODS for line in lines if line.strip()) == 11
+    assert sum(line.split()[0] in throughput_runs.TRAIN_METHODS for line in lines if line.strip()) == 13
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

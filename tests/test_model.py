@@ -173,28 +173,38 @@ def test_crf_matches_brute_force():
     torch.testing.assert_close(crf.nll(emissions, labels, mask), torch.stack(nll_each).mean())
 
 
+def _plans(lengths: torch.Tensor) -> dict:
+    """Every way to run the batch: one padded group, a group per length, packed."""
+    from models.lstm_plan import PACKED, padded_plan
+
+    by_length = [0] + [i for i in range(1, len(lengths)) if lengths[i] != lengths[i - 1]]
+    return {"padded": padded_plan(lengths, [0], lengths.device),
+            "by-length": padded_plan(lengths, by_length, lengths.device), "packed": PACKED}
+
+
 @pytest.mark.parametrize("training", [True, False])
-def test_emissions_and_gradients_equal_on_both_lstm_paths(monkeypatch, training):
-    import models.bilstm
+def test_emissions_and_gradients_equal_on_every_lstm_path(monkeypatch, training):
+    import models.tagger
     # No dropout: the packed path's output has other strides, so rand_like lays its draws out
     # differently and the masks would differ.
     model = build_model(tiny_config(dropout=0.0, word_dropout=0.0))
     model.train(training)
     batch = a_batch(8)
     assert len(set(batch.lengths.tolist())) > 1          # sentences of different lengths
-    results = []
-    for share in (1.0, -1.0):                            # padded path, then packed path
-        monkeypatch.setattr(models.bilstm, "MAX_PADDING_SHARE", share)
+    results = {}
+    for name, plan in _plans(batch.lengths).items():
+        monkeypatch.setattr(models.tagger, "batch_plan", lambda lengths, device, plan=plan: plan)
         model.zero_grad(set_to_none=True)
         emissions = model(batch, 1)
         emissions[batch.mask].pow(2).sum().backward()
-        results.append((emissions.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
-                                             if p.grad is not None}))
-    (padded, padded_grads), (packed, packed_grads) = results
-    torch.testing.assert_close(padded, packed, rtol=0, atol=1e-5)
-    assert padded_grads.keys() == packed_grads.keys()
-    for name in packed_grads:
-        torch.testing.assert_close(padded_grads[name], packed_grads[name], rtol=1e-4, atol=1e-6)
+        results[name] = (emissions.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                              if p.grad is not None})
+    packed, packed_grads = results.pop("packed")
+    for padded, padded_grads in results.values():
+        torch.testing.assert_close(padded, packed, rtol=0, atol=1e-5)
+        assert padded_grads.keys() == packed_grads.keys()
+        for name in packed_grads:
+            torch.testing.assert_close(padded_grads[name], packed_grads[name], rtol=1e-4, atol=1e-6)
 
 
 def test_word_dropout_replaces_real_tokens_by_unk_never_padding():

@@ -11,6 +11,7 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 import models.bilstm as bilstm  # noqa: E402
 from models import ModelConfig, build_model  # noqa: E402
+from models.lstm_plan import PACKED, padded_plan  # noqa: E402
 from utils.data.batching import SplitIndex  # noqa: E402
 
 
@@ -36,9 +37,10 @@ def test_bilstm_runs_in_float32_where_the_cpu_has_no_low_precision_lstm(monkeypa
     layer = bilstm.BiLSTMLayer(5, 4)
     x = torch.randn(3, 6, 5).bfloat16()
     lengths = torch.tensor([6, 4, 2])
-    for reversal in (bilstm.reversal_index(lengths, 6, x.device), None):
-        expected = layer.run(x.float(), lengths, reversal)
+    for plan in (padded_plan(lengths, [0], x.device), padded_plan(lengths, [0, 1, 2], x.device),
+                 PACKED):
+        expected = layer.run(x.float(), lengths, plan)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            got = layer.run(x, lengths, reversal)
+            got = layer.run(x, lengths, plan)
         assert got.dtype == torch.float32
         assert torch.equal(got, expected)

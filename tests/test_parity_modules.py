@@ -10,7 +10,8 @@ import math
 import pytest
 import torch
 
-from models.bilstm import BiLSTMLayer, reversal_index
+from models.bilstm import BiLSTMLayer
+from models.lstm_plan import PACKED, padded_plan
 from models.char_cnn import CharCNN
 from models.crf import CRF
 from utils.data.datafile import encode_split, index_of
@@ -81,10 +82,12 @@ def test_char_embedding_init_is_fastnlps():
 
 # ---- BiLSTM --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("padded", [True, False], ids=["padded-path", "packed-path"])
-def test_bilstm_equals_fastnlp_lstm(padded):
+@pytest.mark.parametrize("starts", [[0], [0, 1, 3], None], ids=["padded-path", "grouped-path",
+                                                                 "packed-path"])
+def test_bilstm_equals_fastnlp_lstm(starts):
     """fastNLP.modules.LSTM(num_layers=2, bidirectional) = our two BiLSTM layers (no dropout
-    between them), on both of our paths."""
+    between them), on each of our paths: padded, padded in groups (rows 0 and 1-2 each of one
+    length, rows 3-4 of two) and packed."""
     from fastNLP.modules import LSTM
 
     torch.manual_seed(0)
@@ -100,8 +103,8 @@ def test_bilstm_equals_fastnlp_lstm(padded):
     weights = torch.randn(5, 7, 16) * mask.unsqueeze(2)
     x_theirs, x_ours = x.clone().requires_grad_(), x.clone().requires_grad_()
     out_theirs, _ = theirs(x_theirs, lengths)
-    reversal = reversal_index(lengths, 7, x.device) if padded else None
-    out_ours = layers[1].run(layers[0].run(x_ours, lengths, reversal), lengths, reversal)
+    plan = PACKED if starts is None else padded_plan(lengths, starts, x.device)
+    out_ours = layers[1].run(layers[0].run(x_ours, lengths, plan), lengths, plan)
     torch.testing.assert_close(out_ours * mask.unsqueeze(2), out_theirs * mask.unsqueeze(2), **TOL)
     (out_theirs * weights).sum().backward()
     (out_ours * weights).sum().backward()

@@ -12,7 +12,17 @@
 declare -A JOB_NAME=() JOB_LOG=() JOB_SLOT=()
 SLOT_GPU=() SLOT_BUSY=()
 FAILED=()
-trap 'for pid in "${!JOB_NAME[@]}"; do kill "$pid" 2>/dev/null || true; done' INT TERM
+trap 'stop_runs 130' INT
+trap 'stop_runs 143' TERM
+
+stop_runs() {  # stop_runs EXIT_CODE: Ctrl-C or SIGTERM stops every run going and starts no other
+    local pid
+    trap - INT TERM
+    for pid in "${!JOB_NAME[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${!JOB_NAME[@]}"; do wait "$pid" 2>/dev/null || true; done
+    (( ${#JOB_NAME[@]} == 0 )) || echo "stopped: ${JOB_NAME[*]}" >&2
+    exit "$1"
+}
 
 visible_gpus() {  # the GPUs this process may use: CUDA_VISIBLE_DEVICES when set, else nvidia-smi's
     local gpu
@@ -53,14 +63,12 @@ free_slot() {
     return 1
 }
 
-pinned() {  # pinned GPU COMMAND...: the command, seeing only that GPU ("": not pinned)
-    local gpu=$1
+exec_pinned() {  # exec_pinned GPU COMMAND...: become the command, seeing only that GPU ("": all)
+    # Called in a subshell (a background run, a pipeline): the command replaces it, so the pid
+    # the launcher holds is the run's own, and stopping it stops the run, not a shell above it.
+    [[ -z $1 ]] || export CUDA_VISIBLE_DEVICES=$1
     shift
-    if [[ -n $gpu ]]; then
-        CUDA_VISIBLE_DEVICES=$gpu "$@"
-    else
-        "$@"
-    fi
+    exec "$@"
 }
 
 spawn() {  # spawn NAME LOG COMMAND...: start it in the background on a free slot, logged
@@ -68,7 +76,7 @@ spawn() {  # spawn NAME LOG COMMAND...: start it in the background on a free slo
     shift 2
     until slot=$(free_slot); do reap_one; done
     log_attempt "$log" "$name"
-    pinned "${SLOT_GPU[slot]}" "$@" >>"$log" 2>&1 &
+    exec_pinned "${SLOT_GPU[slot]}" "$@" >>"$log" 2>&1 &
     JOB_NAME[$!]=$name
     JOB_LOG[$!]=$log
     JOB_SLOT[$!]=$slot
@@ -112,7 +120,7 @@ run_foreground() {  # run_foreground NAME LOG GPU COMMAND...: output shown and l
     local name=$1 log=$2 gpu=$3 rc=0
     shift 3
     log_attempt "$log" "$name"
-    pinned "$gpu" "$@" 2>&1 | tee -a "$log" || rc=$?
+    exec_pinned "$gpu" "$@" 2>&1 | tee -a "$log" || rc=$?
     if (( rc != 0 )); then
         echo "error: $name failed (exit code $rc); its log: $log" >&2
         exit "$rc"

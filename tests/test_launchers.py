@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,52 @@ def test_runs_per_gpu_visible_gpus_and_cpu(tmp_path):
     assert "device=cpu" in runs[0]["stdout"]
     assert {r["gpu"] for r in runs} == {"unset"} and most_at_once(runs) == 3
     assert all(r["args"] == "--num_threads 1" for r in runs)
+
+
+# ---- stopping: Ctrl-C or SIGTERM stops the runs going and starts no other ---------------------
+STOPPABLE_STUB = """trap 'echo stopped; exit 143' TERM
+echo "start args=$*"
+sleep 60 & wait $!
+echo end
+"""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_launcher_stops_its_runs_and_starts_no_other(tmp_path, sig, code):
+    """Three runs one at a time, then a second stage: the signal reaches the launcher during the
+    first run. That run itself is stopped (not the shell above it), no later run starts, and the
+    launcher ends at once with the signal's exit code."""
+    stub = tmp_path / "stub.sh"
+    stub.write_text(STOPPABLE_STUB)
+    driver = f"""
+        SETTING=conll03 TRAINER=seq-label
+        source scripts/run_common.sh
+        choose_seeds; choose_devices
+        new_stage first
+        for i in 1 2 3; do plan_run train 1 run$i {tmp_path}/run$i.log bash {stub}; done
+        new_stage second
+        plan_run train 1 later {tmp_path}/later.log bash {stub}
+        run_plan_local
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("GPUS", "CUDA_VISIBLE_DEVICES")}
+    launcher = subprocess.Popen(["bash", "-c", driver], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                env={**env, "CORES": "2", "JOBS": "1", "DEVICE": "cpu"})
+    first = tmp_path / "run1.log"
+    try:
+        deadline = time.monotonic() + 60
+        while "start" not in (first.read_text() if first.exists() else ""):
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.stdout.read()
+            time.sleep(0.1)
+        launcher.send_signal(sig)
+        output = launcher.communicate(timeout=20)[0]
+    finally:
+        if launcher.poll() is None:      # a launcher that goes on: stop it and all it started
+            os.killpg(launcher.pid, signal.SIGKILL)
+    assert launcher.returncode == code, output
+    assert first.read_text().splitlines()[-1] == "stopped", output
+    assert not any((tmp_path / f"{name}.log").exists() for name in ("run2", "run3", "later")), output
+    assert "stopped: run1" in output
 
 
 # ---- the Slurm job wrapper ---------------------------------------------------------------------

@@ -111,6 +111,9 @@ def test_a_stopped_launcher_stops_its_runs_and_starts_no_other(tmp_path, sig, co
     env = {k: v for k, v in os.environ.items() if k not in ("GPUS", "CUDA_VISIBLE_DEVICES")}
     launcher = subprocess.Popen(["bash", "-c", driver], cwd=REPO, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                # as from a terminal: a shell cannot trap a signal ignored at its
+                                # start, and a test runner's workers may ignore SIGINT
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                                 env={**env, "CORES": "2", "JOBS": "1", "DEVICE": "cpu"})
     first = tmp_path / "run1.log"
     try:

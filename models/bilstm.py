@@ -5,9 +5,10 @@ sentences differ in length through its per-timestep reference kernel, while a pa
 to oneDNN's fused LSTM, faster per step (bench/throughput.py, `floor` against `floor_padded`). So
 on the CPU a batch may run padded, one direction at a time, the backward direction on every
 sentence reversed within its own length. Padding then always follows a sentence's real tokens, so
-their outputs are exactly those of the packed run (tests/test_bilstm.py). Which way each batch
-runs, and whether in groups of consecutive sentences, is its `Plan` (models.lstm_plan: a small
-cost model); on CUDA the packed batch goes to cuDNN, which handles varying lengths natively.
+their outputs are those of the packed run, up to the order of floating-point sums
+(tests/test_bilstm.py). Which way each batch runs, and whether in groups of consecutive
+sentences, is its `Plan` (models.lstm_plan: a small cost model); on CUDA the packed batch goes to
+cuDNN, which handles varying lengths natively.
 
 The parameters are `nn.LSTM`'s own (`weight_ih_l0`, ..., `bias_hh_l0_reverse`), so masks,
 checkpoints and `torch.func.functional_call` see the same names on every path. They start as

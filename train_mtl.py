@@ -185,7 +185,8 @@ def build_run(values: dict, data: PreparedData, run_dir: Path) -> MultiTaskRun:
     save_epoch = None
     if values["save_ep"]:
         save_epoch = lambda epoch: save_weights(run_dir / EPOCHS_DIR / f"{epoch}.th", model, config,
-                                                epoch=epoch, task_ids=values["tasks"])
+                                                epoch=epoch, task_ids=values["tasks"],
+                                                labels={t.name: t.labels for t in tasks})
     trainer = Trainer(model, tasks, train_config(values, data), seed=values["seed"], masks=masks,
                       state_path=run_dir / STATE, log_path=run_dir / LOG,
                       tensorboard_dir=values["tensorboard"], after_epoch=save_epoch,
@@ -209,6 +210,7 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
                                    "span_metric": values["metric"],
                                    "scores": {"dev": result.dev_all, "test": result.test_all}})
     save_weights(run_dir / BEST, run.model, run.config, tasks=[t.name for t in tasks],
+                 labels={t.name: t.labels for t in tasks},
                  task_ids=values["tasks"], masks=masks or {}, epoch=result.best_epoch,
                  dev=record["dev"], test=record["test"])
     json_save_atomic(record, run_dir / RESULTS)

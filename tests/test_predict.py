@@ -153,6 +153,21 @@ def test_a_data_file_that_does_not_fit_is_refused(tiny_experiment, capsys, tmp_p
     assert done.returncode == 2 and "not the one the model was trained on (words 32 in the model, 14 here" in done.stderr
 
 
+def test_a_model_file_without_label_names_is_read_with_a_note(tiny_experiment, gold_file, capsys,
+                                                              tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(tiny_experiment / "mtl" / "cp" / "t", folder)
+    saved = torch.load(folder / "best.th", weights_only=True)
+    data = load_data_file(tiny_experiment.parent / "data.pt")
+    assert saved["labels"] == {t: data.labels[t] for t in data.tasks}   # what training records
+    resave(folder / "best.th", lambda m: m.pop("labels"))
+    with_names = predict(capsys, "--model", str(tiny_experiment / "mtl" / "cp" / "t" / "best.th"),
+                         "--input", str(gold_file))
+    without = predict(capsys, "--model", str(folder / "best.th"), "--input", str(gold_file))
+    assert without.returncode == 0 and without.stdout == with_names.stdout
+    assert "records no label names (written by an earlier version)" in without.stderr
+
+
 def test_speed_benchmark_reports_every_stage(tiny_experiment, shared_data, capsys):
     done = in_process("bench/predict_speed.py", "--model", str(tiny_experiment / "mtl" / "cp" / "t" / "best.th"),
                       "--sentences", "30", "--repeats", "2", "--corpus", str(shared_data / "conll03"),
@@ -170,11 +185,15 @@ def test_speed_benchmark_reports_every_stage(tiny_experiment, shared_data, capsy
 def damaged(change):
     """A damage to a run folder's best.th: `change(loaded)` edits the loaded dict."""
     def damage(folder: Path) -> Path:
-        loaded = torch.load(folder / "best.th", weights_only=True)
-        change(loaded)
-        torch.save(loaded, folder / "best.th")
+        resave(folder / "best.th", change)
         return folder / "best.th"
     return damage
+
+
+def resave(path: Path, change) -> None:
+    loaded = torch.load(path, weights_only=True)
+    change(loaded)
+    torch.save(loaded, path)
 
 
 def first_weight(loaded: dict) -> torch.Tensor:
@@ -238,6 +257,17 @@ MALFORMED_MODELS = {
     "pruning round mask of another shape": ("single/cp/2", single_round(lambda f: torch.save(
         {"mask": {"lstm.0.weight_ih_l0": torch.ones(3, 3, dtype=torch.bool)}}, next(f.glob("1_*.th")))), [],
         "the mask of task 2 does not fit the model: mask for 'lstm.0.weight_ih_l0' has shape (3, 3)"),
+    "labels of a task in another order": ("mtl/cp/t", damaged(lambda m: m["labels"]["ner"].reverse()), [],
+                                          "the labels of task 'ner' differ from the data file's"),
+    "labels of a task one short": ("mtl/cp/t", damaged(lambda m: m["labels"]["pos"].pop()), [],
+                                   "labels in the model, "),
+    "labels a list": ("mtl/cp/t", damaged(lambda m: m.update(labels=[1])), [],
+                      "'labels' must be a dict {task: [label, ...]}"),
+    "labels not text": ("mtl/cp/t", damaged(lambda m: m["labels"].update(ner=[1, 2])), [],
+                        "'labels' must be a dict {task: [label, ...]}"),
+    "pruning round's labels in another order": ("single/cp/2", single_round(lambda f: resave(
+        next(f.glob("best_1_*.th")), lambda m: m["labels"]["ner"].reverse())), [],
+        "the labels of task 'ner' differ from the data file's"),
     "--tasks naming none": ("mtl/cp/t", None, ["--tasks", ","], "--tasks: no task named in ','"),
     "--tasks twice": ("mtl/cp/t", None, ["--tasks", "ner,ner"], "--tasks: task 'ner' is named twice"),
     "--gold_columns without =": ("mtl/cp/t", None, ["--eval", "--gold_columns", "ner"],

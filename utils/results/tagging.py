@@ -12,6 +12,7 @@ equal what training reported on the same sentences.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -70,6 +71,7 @@ def load_trained(model_path: Path, data_path: str | None = None) -> TrainedModel
     data = load_data_file(_data_file(data_path, args, model_path))
     check_vocabulary(model, data, data_path or args.get("data_path"))
     task_ids = _checked_tasks(task_ids, data, model_path)
+    check_labels(loaded.get("labels"), data, task_ids, model_path)
     masks = _checked_masks(masks, task_ids, model, masks_from)
     return TrainedModel(model, data, task_ids, masks, display_path(model_path))
 
@@ -145,6 +147,35 @@ def check_vocabulary(model: Tagger, data: PreparedData, data_path: object) -> No
     if differ:
         raise InputError("this data file is not the one the model was trained on ("
                          + "; ".join(differ) + "); pass that one with --data_path", data_path)
+
+
+def check_labels(saved: object, data: PreparedData, task_ids: list[int], path: Path) -> None:
+    """The label names the model file recorded must be the data file's, in the same order: a
+    head's outputs are label ids, so a data file that lists the labels of a task otherwise (one
+    of an earlier format, or prepared from other files) would read every prediction as another
+    label. Model files written before the names were recorded are taken as they are, with a note."""
+    if saved is None:
+        print(f"note: {display_path(path)} records no label names (written by an earlier version); "
+              "its labels are taken to be the data file's, in its order", file=sys.stderr)
+        return
+    if not (isinstance(saved, dict) and all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                                            for v in saved.values())):
+        raise InputError("'labels' must be a dict {task: [label, ...]}", path)
+    for task_id in task_ids:
+        name = data.tasks[task_id]
+        if name in saved and saved[name] != list(data.labels[name]):
+            raise InputError(f"the labels of task {name!r} differ from the data file's (the model "
+                             f"was trained on another data file, or one of an earlier format): "
+                             f"{_first_difference(saved[name], list(data.labels[name]))}; "
+                             "pass the data file it was trained on with --data_path, or retrain",
+                             path)
+
+
+def _first_difference(model: list[str], data: list[str]) -> str:
+    if len(model) != len(data):
+        return f"{len(model)} labels in the model, {len(data)} here"
+    i = next(i for i, (a, b) in enumerate(zip(model, data)) if a != b)
+    return f"label {i} is {model[i]!r} in the model, {data[i]!r} here"
 
 
 def select_tasks(trained: TrainedModel, names: str | None) -> list[int]:

@@ -185,7 +185,7 @@ def run_imp(pruning: Pruning, run_dir: Path,
                "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
                "epoch_seconds": _mean([h["epoch_seconds"] for h in result.history])}
         save_weights(run_dir / best_name, model, config, round=k, percent=pct,
-                     dev=row["dev"], test=row["test"])
+                     labels={task.name: task.labels}, dev=row["dev"], test=row["test"])
         append_jsonl(row, run_dir / RESULTS)
         (run_dir / state_file(k)).unlink(missing_ok=True)
         echo(f"round {k}: {pct:.2f}% kept, dev {row['dev']:.2f} test {row['test']:.2f} "

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from experiment_fixtures import in_process  # noqa: E402
 
 from utils.atomic import append_jsonl  # noqa: E402
 from utils.errors import InputError  # noqa: E402
+from utils.locks import locked_folder  # noqa: E402
 from utils.subnetworks.mask_select import main as select_main  # noqa: E402
 from utils.subnetworks.mask_select import select  # noqa: E402
 from utils.sparsity.mask_stats import kept_by_histogram, pair_overlap, parameter_counts  # noqa: E402
@@ -253,6 +255,49 @@ def test_the_mask_folder_is_replaced_whole_and_foreign_files_are_kept(tmp_path):
     done = _script("toy", "3", "3", "3", exp_root=tmp_path)
     assert done.returncode == 2 and "refusing to replace a folder that holds other files (notes.txt)" in done.stderr
     assert torch.load(placed / "0.th", weights_only=True)["pruning_time"] == 2
+
+
+def blocked_on_a_lock(pid: int) -> bool:
+    """Whether a process started by `pid` (or `pid` itself) sleeps in the kernel waiting for a
+    file lock (its wchan, e.g. locks_lock_inode_wait)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    for member in family:
+        try:
+            if "lock" in Path(f"/proc/{member}/wchan").read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_a_second_placement_waits_for_the_first(tmp_path):
+    """Two prepare-masks.sh at once: the second waits for the folder's lock, so it neither
+    deletes the first's half-built folder nor places its masks in the middle of it."""
+    fake_pruning_runs(tmp_path / "toy")
+    mtl = tmp_path / "toy" / "mtl"
+    mtl.mkdir()
+    env = {**os.environ, "EXP_ROOT": str(tmp_path)}
+    with locked_folder(mtl):                              # a first placement, still writing
+        second = subprocess.Popen(["bash", str(REPO / "prepare-masks.sh"), "toy", "1", "1", "1"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 30
+        while second.poll() is None and not blocked_on_a_lock(second.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert second.poll() is None and not (mtl / "mask").exists()
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert torch.load(mtl / "mask" / "0.th", weights_only=True)["pruning_time"] == 1
 
 
 # ---- malformed inputs: one line, nothing placed -----------------------------------------------

@@ -29,6 +29,7 @@ from typing import Iterable, Sequence
 import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
+from utils.locks import locked_folder
 from utils.data.describe import data_file_tasks
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
@@ -206,7 +207,6 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
     first = next(iter(chosen))
     init = load_checkpoint(init_paths[first], "init_weights.th")
     _check_fit(masks, chosen, init, init_paths[first])
-    _check_out(out)
     differ = [t for t in chosen
               if t != first and not _same_weights(init, load_checkpoint(init_paths[t], "init_weights.th"))]
     named = {task_names[t]: m["mask"] for t, m in masks.items()}
@@ -220,12 +220,17 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
         "init_weights_from": first,
         "init_weights_differ": differ,
     }
-    with replacing_folder(out) as new:
-        for task_id, loaded in masks.items():
-            torch_save_atomic({**loaded, "task_id": task_id, "source": chosen[task_id].mask_file.name},
-                              new / f"{task_id}.th")
-        torch_save_atomic(init, new / "init_weights.th")
-        json_save_atomic(summary, new / "selection.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One placement in this folder at a time: a second would take the first's half-built folder
+    # for a killed run's leftover and delete it.
+    with locked_folder(out.parent):
+        _check_out(out)
+        with replacing_folder(out) as new:
+            for task_id, loaded in masks.items():
+                torch_save_atomic({**loaded, "task_id": task_id,
+                                   "source": chosen[task_id].mask_file.name}, new / f"{task_id}.th")
+            torch_save_atomic(init, new / "init_weights.th")
+            json_save_atomic(summary, new / "selection.json")
     return summary
 
 

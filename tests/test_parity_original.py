@@ -28,6 +28,7 @@ from models import ModelConfig, build_model
 from needs import need_corpus
 from original_code import on_cpu, original_script, original_src, torch12_zero_grad
 from task_sets import builtin_task_set
+from test_metrics import corrupt
 from test_model_fixtures import synthetic_data
 from utils.data.batching import SplitIndex
 from utils.data.datafile import save_data_file
@@ -221,17 +222,6 @@ def ours_yangjie(labels: list[str], scheme: str, gold, pred) -> dict[str, float]
     return metric.result()
 
 
-def corrupted(gold: list[list[int]], n_labels: int, rate: float, seed: int) -> list[list[int]]:
-    rng = np.random.default_rng(seed)
-    pred = []
-    for sentence in gold:
-        ids = np.array(sentence)
-        hit = rng.random(ids.size) < rate
-        ids[hit] = rng.integers(0, n_labels, int(hit.sum()))
-        pred.append(ids.tolist())
-    return pred
-
-
 @pytest.mark.parametrize("column, scheme", [("chunk", "bio"), ("ner", "bioes")])
 def test_yangjie_metric_equals_the_originals_on_conll03_dev(column, scheme):
     """Gold: the CoNLL-2003 dev tags (NER in BIOES, as the original trained it); predictions: the
@@ -242,7 +232,7 @@ def test_yangjie_metric_equals_the_originals_on_conll03_dev(column, scheme):
     index = {label: i for i, label in enumerate(labels)}
     gold = [[index[t] for t in s] for s in tags]
     for seed, rate in enumerate((0.0, 0.02, 0.1, 0.5)):
-        pred = corrupted(gold, len(labels), rate, seed)
+        pred = corrupt(gold, len(labels), rate, seed)
         theirs, ours = originals_yangjie(labels, scheme, gold, pred), ours_yangjie(labels, scheme, gold, pred)
         for key in ("f", "pre", "rec"):             # fastNLP rounds to 6 decimals
             assert ours[key] == pytest.approx(theirs[key], abs=1e-6), (rate, key)

@@ -198,6 +198,14 @@ def test_refused_pickle_does_not_advise_the_unsafe_load(tmp_path):
     assert "(posix.getcwd)" in message and len(message.splitlines()) == 1
 
 
+def test_bytes_that_are_no_torch_file_are_not_called_python_objects(tmp_path):
+    """torch refuses random bytes with the same exception class as a pickled object."""
+    (tmp_path / "text.th").write_bytes(b"not a torch file")
+    with pytest.raises(InputError, match=r"text.th: cannot read weights file: not a file "
+                                         r"torch.save writes$"):
+        load(tmp_path / "text.th", "weights file")
+
+
 def test_a_refused_allocation_is_one_line(capsys):
     """Sizes too large for memory (e.g. --hidden_size 10**8) end in one line and exit code 1."""
     with pytest.raises(SystemExit) as stop:

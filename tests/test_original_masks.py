@@ -120,3 +120,35 @@ def test_a_masks_folder_converts_for_train_mtl(tmp_path, monkeypatch, capsys):
     results = json.loads((tmp_path / "mtl" / "cp" / "sparse" / "results.json").read_text())
     kept = 100 * sum(int((~m).sum()) for m in pruned.values()) / sum(m.numel() for m in pruned.values())
     assert results["mode"] == "sparse" and results["density"]["pos"] == pytest.approx(kept, abs=0.01)
+
+
+def _save_in(name: str, contents: dict):
+    return lambda folder: torch.save(contents, folder / name)
+
+
+BAD_ORIGINAL = [  # (what breaks, how, the message expected)
+    ("unreadable mask", lambda f: (f / "1_3").write_bytes(b"no torch file"), r"1_3: cannot read original file"),
+    ("unreadable weights", lambda f: (f / "init_weights").write_bytes(b"x"), r"init_weights: cannot read original file"),
+    ("unknown name", _save_in("1_3", {"mask": {"lstm.lstm.weight_ih_l0": torch.ones(2, dtype=torch.bool),
+                                               "encoder.weight": torch.ones(2, dtype=torch.bool)}, "pruning_time": 3}),
+     r"1_3: no counterpart for the original's parameter 'encoder.weight'"),
+    ("not a mask of the original", _save_in("1_3", {"mask": {"lstm.0.weight_ih_l0": torch.ones(2, dtype=torch.bool)}}),
+     r"1_3: expected a mask file of the original code"),
+]
+
+
+@pytest.mark.parametrize("what, breaks, message", BAD_ORIGINAL, ids=[b[0] for b in BAD_ORIGINAL])
+def test_a_bad_original_file_is_refused_and_the_output_stays(tmp_path, what, breaks, message):
+    """Every file is read and converted before the first is written: with an earlier conversion
+    in OUT and --overwrite, a bad second mask file (or start weights) replaces nothing."""
+    original_files(tmp_path / "original")
+    out = tmp_path / "mask"
+    convert_folder(tmp_path / "original", out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    first = torch.load(tmp_path / "original" / "0_3", weights_only=True)
+    first["mask"] = {name: ~pruned for name, pruned in first["mask"].items()}
+    torch.save(first, tmp_path / "original" / "0_3")          # a new 0.th, were it written
+    breaks(tmp_path / "original")
+    with pytest.raises(InputError, match=message):
+        convert_folder(tmp_path / "original", out, overwrite=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -13,7 +13,8 @@ fastNLP 0.5.0 through tests/original_code.py):
   the same places;
 - a checkpoint and pruning masks written the way the original's code writes them (its parameter
   names, True = pruned) give, loaded through the project's readers, the original model's dev
-  predictions label for label.
+  predictions label for label; and the project's masks folder written in the original's format
+  gives, through the original's train_mtl.py loaders, the project's predictions.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ from utils.data.datafile import index_of, load_data_file, save_data_file, word_r
 from utils.data.embeddings import GLOVE_FILES, GLOVE_MODULE
 from utils.data.prepare import prepare
 from utils.sparsity.original_masks import convert_folder, our_name
+from utils.sparsity.pruning import prunable_names
+from utils.sparsity.to_original import write_original_folder
+from utils.training.checkpoint import save_weights
 from utils.training.config import TrainConfig
 from utils.training.mtl_setup import load_task_masks, make_tasks
 from utils.training.trainer import Trainer
@@ -257,41 +261,83 @@ def test_an_original_checkpoint_gives_the_original_models_predictions(conll03, m
     # the original: its loaders and masker, its model in eval mode
     theirs.load_state_dict(dense)
     original_src("utils").load_model(theirs, str(tmp_path / "best.th"))
-    masker = script.MTL_Masker(theirs, script.load_masks(str(folder)))
+    expected = original_dev_labels(conll03, theirs, script.load_masks(str(folder)))
+
+    # the project: the converted folder, the checkpoint as --init_weights, the dev predictions
+    convert_folder(folder, tmp_path / "mask")
+    got = our_dev_labels(conll03, tmp_path / "mask", crf=True, init_weights=tmp_path / "best.th")
+    assert got == expected
+
+
+def test_our_masks_folder_in_the_originals_format_gives_our_predictions(conll03, monkeypatch, tmp_path):
+    """The other way: a masks folder as prepare-masks.sh places it (a mask per task, True =
+    kept, start weights in init_weights.th), written by utils/sparsity/to_original.py and read by
+    the original's train_mtl.py as it reads its own (`load_masks`, `check_masks`, `load_model`
+    of `init_weights`, `MTL_Masker`): the original model tags the same 100 dev sentences as the
+    project's model does from the project's folder, task by task."""
+    torch.manual_seed(4)
+    ours = our_model(conll03, "cnn-lstm", crf=False)
+    folder = tmp_path / "mask"
+    folder.mkdir()
+    save_weights(folder / "init_weights.th", ours, ours.config)
+    gen = torch.Generator().manual_seed(5)
+    for task_id, keep in enumerate((0.1, 0.3, 0.6)):
+        mask = {name: torch.rand(param.shape, generator=gen) < keep
+                for name, param in ours.named_parameters() if name in prunable_names(ours)}
+        torch.save({"mask": mask, "pruning_time": task_id + 1}, folder / f"{task_id}.th")
+    write_original_folder(folder, tmp_path / "original")
+
+    script = original_script("train_mtl")
+    theirs = original_model(conll03, monkeypatch, "cnn-lstm", crf=False)
+    masks = script.load_masks(str(tmp_path / "original"))
+    original_src("utils").load_model(theirs, str(tmp_path / "original" / "init_weights"))
+    script.check_masks(masks, theirs.state_dict())
+    expected = original_dev_labels(conll03, theirs, masks)
+    assert our_dev_labels(conll03, folder, crf=False) == expected
+
+
+N_DEV = 100
+
+
+def original_dev_labels(conll03, theirs, masks) -> dict[str, list[list[str]]]:
+    """The original model's labels for the first N_DEV dev sentences of every task, through its
+    train_mtl.py's MTL_Masker with `masks`, in eval mode."""
+    masker = original_script("train_mtl").MTL_Masker(theirs, masks)
     theirs.eval()
-    n = 100
-    expected = {}
+    labels = {}
     with torch.no_grad():
         for task in conll03.tasks:
-            words = [task.dev_set[i]["words"] for i in range(n)]
-            gold = [task.dev_set[i][task.task_name] for i in range(n)]
+            words = [task.dev_set[i]["words"] for i in range(N_DEV)]
+            gold = [task.dev_set[i][task.task_name] for i in range(N_DEV)]
             lengths = torch.tensor([len(w) for w in words])
-            x = torch.zeros(n, int(lengths.max()), dtype=torch.long)
+            x = torch.zeros(N_DEV, int(lengths.max()), dtype=torch.long)
             y = torch.zeros_like(x)
             for row, (w, g) in enumerate(zip(words, gold)):
                 x[row, :len(w)], y[row, :len(g)] = torch.tensor(w), torch.tensor(g)
             masker.before_forward(task.task_id)
-            pred = theirs(torch.tensor([task.task_id] * n), x, y, lengths)["pred"]
+            pred = theirs(torch.tensor([task.task_id] * N_DEV), x, y, lengths)["pred"]
             masker.after_forward(task.task_id)
             vocab = conll03.vocabs[task.task_name]
-            expected[task.task_name] = [[vocab.to_word(int(i)) for i in row[:k]]
-                                        for row, k in zip(pred, lengths.tolist())]
+            labels[task.task_name] = [[vocab.to_word(int(i)) for i in row[:k]]
+                                      for row, k in zip(pred, lengths.tolist())]
+    return labels
 
-    # the project: the converted folder, the checkpoint as --init_weights, the dev predictions
-    convert_folder(folder, tmp_path / "mask")
-    data = conll03.data.subset(1, n)
-    masks = load_task_masks(tmp_path / "mask", [0, 1, 2])
-    values = {"init_weights": str(tmp_path / "best.th"), "masks_path": str(tmp_path / "mask"),
-              "arch": "cnn-lstm", "hidden_size": HIDDEN, "n_layer": 2, "crf": True, "dropout": 0.5,
+
+def our_dev_labels(conll03, masks_path: Path, crf: bool,
+                   init_weights: Path | None = None) -> dict[str, list[list[str]]]:
+    """The project's labels for the same sentences: train_mtl.py's start model from the masks
+    folder (and --init_weights when given), evaluated with the masks."""
+    data = conll03.data.subset(1, N_DEV)
+    masks = load_task_masks(masks_path, [0, 1, 2])
+    values = {"init_weights": init_weights and str(init_weights), "masks_path": str(masks_path),
+              "arch": "cnn-lstm", "hidden_size": HIDDEN, "n_layer": 2, "crf": crf, "dropout": 0.5,
               "seed": 1}
     ours, _ = train_mtl.start_model(values, data, masks)
     predicted = {}
     Trainer(ours, make_tasks(data, [0, 1, 2]), TrainConfig(epochs=0), seed=0, masks=masks,
             echo=lambda line: None).evaluate("dev", predicted)
-    for task in conll03.tasks:
-        labels = data.labels[task.task_name]
-        got = [[labels[i] for i in sentence] for sentence in predicted[task.task_name]]
-        assert got == expected[task.task_name], task.task_name
+    return {task.task_name: [[data.labels[task.task_name][i] for i in sentence]
+                             for sentence in predicted[task.task_name]] for task in conll03.tasks}
 
 
 def test_a_prepared_file_with_vectors_loads_back(conll03, tmp_path):

@@ -20,6 +20,8 @@ def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "Unsupported operand" in str(err):           # not a pickle at all: bytes of something else
+            raise InputError(f"cannot read {what}: not a file torch.save writes", path) from None
         raise InputError(refused_pickle(what, err), path) from None
     except Exception as err:
         raise InputError(f"cannot read {what} ({type(err).__name__}: {err})", path) from None

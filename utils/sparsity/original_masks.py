@@ -27,12 +27,18 @@ dicts wherever start weights are read (utils.training.checkpoint.load_weights). 
 becomes one for train_mtl.py with:
 
     python -m utils.sparsity.original_masks ORIGINAL_MASK_DIR OUT_DIR
+
+and the other way, this project's masks folder (what prepare-masks.sh places in
+exp/<setting>/mtl/mask) becomes one for the original's `train_mtl.py --masks_path`, in the names of
+the original's model of the same architecture (cnn-lstm, hier-lstm or random-lstm), with:
+
+    python -m utils.sparsity.to_original MASK_DIR OUT_DIR
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -54,6 +60,14 @@ _RULES: list[tuple[re.Pattern, Any]] = [(re.compile(pattern), target) for patter
 ]]
 _DROPPED = re.compile(r"(^|\.)(words_to_words|words_to_chars_embedding|word_lengths|_constrain)$")
 
+# The original's layout per architecture: its word embedding's name, its char CNN module (None:
+# no char CNN) and whether its LSTM layers are one stacked fastNLP LSTM (else lstm1, lstm2).
+_ORIGINAL_LAYOUT = {
+    "cnn-lstm": ("embedding.embedding.weight", "char", True),
+    "hier-lstm": ("word_embed.embedding.weight", "char_embed", False),
+    "random-lstm": ("word_embed.embedding.weight", None, True),
+}
+
 
 def our_name(name: str) -> str | None:
     """This project's name for an original parameter name; None for a dropped buffer."""
@@ -64,6 +78,35 @@ def our_name(name: str) -> str | None:
         if match:
             return target(match) if callable(target) else match.expand(target)
     raise ValueError(f"no counterpart for the original's parameter {name!r}")
+
+
+def original_name(name: str, arch: str = "cnn-lstm") -> str:
+    """The original's name, in its model of architecture `arch`, for one of this project's
+    parameter names (the inverse of `our_name`)."""
+    if arch not in _ORIGINAL_LAYOUT:
+        raise ValueError(f"the original has no {arch!r} model (it has {', '.join(_ORIGINAL_LAYOUT)})")
+    for pattern, target in _to_original_rules(arch):
+        match = re.match(pattern, name)
+        if match:
+            return target(match) if callable(target) else match.expand(target)
+    raise ValueError(f"no counterpart in the original's {arch} model for {name!r}")
+
+
+def _to_original_rules(arch: str) -> list[tuple[str, Any]]:
+    word, char, stacked = _ORIGINAL_LAYOUT[arch]
+    rules: list[tuple[str, Any]] = [
+        (r"^word_embed\.weight$", word),
+        (r"^heads\.(\d+)\.(weight|bias)$", r"out.\1.\2"),
+        (r"^crfs\.(\d+)\.transitions$", r"crf.\1.trans_m"),
+        (rf"^lstm\.(\d+)\.{_LSTM}_l0(_reverse)?$",
+         r"lstm.lstm.\2_l\1\3" if stacked
+         else lambda m: f"lstm{int(m.group(1)) + 1}.lstm.{m.group(2)}_l0{m.group(3) or ''}"),
+    ]
+    if char is not None:
+        rules += [(r"^char_cnn\.char_embed\.weight$", f"{char}.char_embedding.weight"),
+                  (r"^char_cnn\.conv\.(weight|bias)$", rf"{char}.convs.0.\1"),
+                  (r"^char_cnn\.fc\.(weight|bias)$", rf"{char}.fc.\1")]
+    return rules
 
 
 def is_original(names: Sequence[str] | Mapping[str, Any]) -> bool:
@@ -86,13 +129,23 @@ def convert_mask(mask: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {our_name(name): ~pruned.bool() for name, pruned in mask.items()}
 
 
+def original_state(state: Mapping[str, torch.Tensor], arch: str = "cnn-lstm") -> dict[str, torch.Tensor]:
+    """A state dict of this project under the names of the original's `arch` model."""
+    return {original_name(name, arch): value for name, value in state.items()}
+
+
+def original_mask(mask: Mapping[str, torch.Tensor], arch: str = "cnn-lstm") -> dict[str, torch.Tensor]:
+    """A mask of this project (True = kept) as the original's (True = pruned), renamed."""
+    return {original_name(name, arch): ~kept.bool() for name, kept in mask.items()}
+
+
 def accept_mask_file(loaded: dict[str, Any], source: str | Path) -> dict[str, Any]:
     """A mask file loaded from `source` in this project's form; an original one is converted (its
     copy of the initial weights is left out), this project's is returned as is."""
     mask = loaded.get("mask")
     if not isinstance(mask, dict) or not is_original(mask):
         return loaded
-    kept = _named(convert_mask, mask, source)
+    kept = converted_in(convert_mask, mask, source)
     total = sum(m.numel() for m in kept.values())
     percent = round(100.0 * sum(int(m.sum()) for m in kept.values()) / max(total, 1), 2)
     return {"mask": kept, "pruning_time": loaded.get("pruning_time"), "percent": percent,
@@ -102,10 +155,11 @@ def accept_mask_file(loaded: dict[str, Any], source: str | Path) -> dict[str, An
 def accept_state(state: dict[str, torch.Tensor], source: str | Path) -> dict[str, torch.Tensor]:
     """A bare state dict loaded from `source` in this project's names (an original one is
     converted)."""
-    return _named(convert_state, state, source) if is_original(state) else state
+    return converted_in(convert_state, state, source) if is_original(state) else state
 
 
-def _named(convert, values: Mapping[str, Any], source: str | Path) -> dict[str, Any]:
+def converted_in(convert: Callable[[Mapping[str, Any]], dict[str, Any]], values: Mapping[str, Any],
+                 source: str | Path) -> dict[str, Any]:
     """`convert(values)`, an unknown name reported as an input error in `source`."""
     try:
         return convert(values)
@@ -127,19 +181,23 @@ def convert_folder(source: Path, out: Path, overwrite: bool = False) -> list[Pat
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not overwrite:
         raise InputError(f"would overwrite {', '.join(existing)}; pass --overwrite", out)
+    contents = {target: _converted_file(path, target)   # all read and converted before any write
+                for path, target in targets.items()}
     out.mkdir(parents=True, exist_ok=True)
-    for path, target in targets.items():
-        loaded = load(path, "original file")
-        if path == weights:
-            torch_save_atomic({"state_dict": accept_state(loaded, path),
-                               "converted_from": path.name}, target)
-        else:
-            converted = accept_mask_file(loaded, path)
-            if "converted_from" not in converted:
-                raise InputError("expected a mask file of the original code", path)
-            torch_save_atomic({**converted, "task_id": int(target.stem), "source": path.name},
-                              target)
+    for target, converted in contents.items():
+        torch_save_atomic(converted, target)
     return list(targets.values())
+
+
+def _converted_file(path: Path, target: Path) -> dict[str, Any]:
+    """One file of the original's folder in this project's form, for `target`."""
+    loaded = load(path, "original file")
+    if target.name == "init_weights.th":
+        return {"state_dict": accept_state(loaded, path), "converted_from": path.name}
+    converted = accept_mask_file(loaded, path)
+    if "converted_from" not in converted:
+        raise InputError("expected a mask file of the original code", path)
+    return {**converted, "task_id": int(target.stem), "source": path.name}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -46,6 +46,8 @@ from throughput_runs import Bench, measure  # noqa: E402
 from utils.atomic import json_save_atomic  # noqa: E402
 from utils.data.datafile import load_data_file  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
+from utils.training.config import TrainConfig  # noqa: E402
+from utils.training.schedules import BUCKETINGS  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--crf", action="store_true", help="CRF heads instead of softmax")
     p.add_argument("--task", default="ner", help="the task of the single-task runs")
     p.add_argument("--optim", default="sgd(lr=0.1, momentum=0.9)")
+    p.add_argument("--bucketing", choices=BUCKETINGS, default=TrainConfig.bucketing,
+                   help="how the bucketed epochs draw their batches (default: the training default)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--table", action="store_true", help="print a table instead of the JSON")

@@ -135,7 +135,7 @@ def _config(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
     cfg = bench.config
     return {"data": args.data, "batch": args.batch, "eval_batch": args.eval_batch,
             "steps": args.steps, "repeats": args.repeats, "amp": args.amp, "task": args.task,
-            "tasks": [t.name for t in bench.tasks], "optim": args.optim,
+            "tasks": [t.name for t in bench.tasks], "optim": args.optim, "bucketing": args.bucketing,
             "model": {"word_dim": cfg.word_dim, "n_words": cfg.n_words, "char_filters": cfg.char_filters,
                       "hidden": cfg.hidden_size, "layers": cfg.n_layer, "crf": cfg.crf},
             "mask_density": [round(sum(int(k.sum()) for k in m.values()) /

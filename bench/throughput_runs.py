@@ -93,6 +93,7 @@ class Bench:
         # Each script's clipping: norm in single-task pruning, value in multi-task training.
         config = TrainConfig(epochs=1, optim=self.args.optim, batch_size=self.args.batch,
                              eval_batch_size=self.args.eval_batch, batch_schedule=schedule,
+                             bucketing=self.args.bucketing,
                              clip_type="norm" if schedule == "bucketed" else "value",
                              device=str(self.device), progress=False)
         trainer = Trainer(model, tasks, config, seed=self.args.seed, masks=masks, echo=lambda _: None)

@@ -112,6 +112,7 @@ def test_config_echoes_the_model_and_three_distinct_masks(result):
     config = result["config"]
     assert config["model"]["hidden"] == 16 and config["model"]["layers"] == 2
     assert config["batch"] == 10 and config["steps"] == 3 and config["tasks"] == ["pos", "chunk", "ner"]
+    assert config["bucketing"] == "fastnlp"                  # the training default, as users run it
     # Masks at the densities of IMP rounds 7, 10 and 14 of 20 (final rate 0.1).
     assert config["mask_density"] == pytest.approx([0.1 ** (k / 20) for k in (7, 10, 14)], abs=1e-3)
 

@@ -64,10 +64,13 @@ class StepRecorder:
 def test_each_script_defaults_to_the_original_recipe():
     mtl = train_mtl.build_parser().parse_args([])
     assert (mtl.scheduler, mtl.clip_type, mtl.clip, mtl.metric) == ("fix", "value", 5.0, "conlleval")
-    assert mtl.accumulation_steps == 1 and mtl.trainer == "seq-label" and mtl.bucketing == "tight"
+    assert mtl.accumulation_steps == 1 and mtl.trainer == "seq-label"
     single = train_single.build_parser().parse_args([])
     assert (single.scheduler, single.clip_type, single.clip, single.metric) == ("decay", "norm", 5.0,
                                                                                 "yangjie")
+    # both bucket as the original did: fastNLP's BucketSampler (its src/trainer.py, once a task's
+    # first random pass is used up, and its train_single.py's Trainer)
+    assert mtl.bucketing == single.bucketing == "fastnlp"
 
 
 # ---- lr schedules ----------------------------------------------------------------------------

@@ -150,6 +150,16 @@ def test_every_sampler_gives_ceil_n_over_batch_batches_covering_each_sentence_on
         assert sorted(torch.cat(batches).tolist()) == list(range(97))
 
 
+@pytest.mark.parametrize("n", [1, 3, 9])
+def test_fewer_sentences_than_fastnlp_buckets_still_cover_each_once(n):
+    """fastNLP's BucketSampler asserts at least 10 sentences; the default bucketing must still
+    train a task of a handful (each sentence its own bucket)."""
+    lengths = torch.arange(1, n + 1)
+    batches = fastnlp_bucket_batches(lengths, 2, np.random.RandomState(0))
+    assert [len(b) for b in batches] == [2] * (n // 2) + [1] * (n % 2)
+    assert sorted(torch.cat(batches).tolist()) == list(range(n))
+
+
 def test_unknown_schedule_or_bucketing_is_refused():
     with pytest.raises(ValueError, match="re-seq-label"):
         make_schedule("round-robin", lengths_of({0: 5}), 2, torch.Generator())

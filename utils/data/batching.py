@@ -1,11 +1,11 @@
 """Batches of sentences from a flat Split: padded tensors built by index arithmetic, no Python loops.
 
 One pass over a task's training sentences is cut into batches in one of three ways:
-- `bucket_batches` (bucketing "tight", the default): shuffle the sentences, sort by length within
-  chunks of `bucket_chunks` batches, cut into batches and shuffle the batch order, so a batch
-  holds sentences of similar length (little padding) while the order stays random;
-- `fastnlp_bucket_batches` (bucketing "fastnlp"): fastNLP 0.5.0's BucketSampler, which the original
-  code bucketed with, draw for draw;
+- `fastnlp_bucket_batches` (bucketing "fastnlp", the default): fastNLP 0.5.0's BucketSampler,
+  which the original code bucketed with, draw for draw;
+- `bucket_batches` (bucketing "tight"): shuffle the sentences, sort by length within chunks of
+  `bucket_chunks` batches, cut into batches and shuffle the batch order, so a batch holds
+  sentences of nearly equal length (less padding, faster) while the order stays random;
 - `random_batches`: a random permutation cut into batches (fastNLP's RandomSampler), which the
   original's multi-task trainers use for their first epoch (seq-label) or always (re-seq-label).
 All give ceil(sentences / batch_size) batches. Every batch is sorted by length, longest first, as
@@ -108,8 +108,7 @@ def fastnlp_bucket_batches(lengths: torch.Tensor, batch_size: int, rng: np.rando
     groups: after the short batch every group straddles two batches (a fastNLP quirk, kept).
     """
     n = int(lengths.numel())
-    if n < num_buckets:
-        raise ValueError(f"{n} sentences are fewer than the {num_buckets} buckets")
+    num_buckets = min(num_buckets, n)   # fastNLP refuses fewer sentences than buckets: one each here
     by_length = torch.sort(lengths, stable=True).indices.tolist()
     per_bucket = n // num_buckets
     batches, carried = [], []

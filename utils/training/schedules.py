@@ -16,8 +16,8 @@ samplers):
   a draw that finds the stream used up starts a fresh one and gives the task no batch in that
   cycle (the original's `continue`). So every task takes about as many steps as all tasks of the
   data file have batches together.
-Bucketed batches are `bucket_batches` ("tight") or fastNLP's own (`fastnlp_bucket_batches`), as
-TrainConfig.bucketing says; see utils.data.batching.
+Bucketed batches are fastNLP's own (`fastnlp_bucket_batches`, the default) or `bucket_batches`
+("tight"), as TrainConfig.bucketing says; see utils.data.batching.
 """
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ import torch
 
 from utils.data.batching import bucket_batches, fastnlp_bucket_batches, random_batches
 
-BUCKETINGS = ("tight", "fastnlp")
+BUCKETINGS = ("fastnlp", "tight")
 
 
 class BatchSchedule:
     """`epoch(e)` yields (task_id, sentence ids) for epoch e (from 1); draws from `generator`."""
 
     def __init__(self, lengths: Mapping[int, torch.Tensor], batch_size: int,
-                 generator: torch.Generator, bucketing: str = "tight", bucket_chunks: int = 50,
+                 generator: torch.Generator, bucketing: str = "fastnlp", bucket_chunks: int = 50,
                  cycles_per_epoch: int = 0) -> None:
         if bucketing not in BUCKETINGS:
             raise ValueError(f"unknown bucketing {bucketing!r}; expected one of {', '.join(BUCKETINGS)}")
@@ -145,7 +145,7 @@ SCHEDULES: dict[str, type[BatchSchedule]] = {"bucketed": Bucketed, "seq-label": 
 
 
 def make_schedule(name: str, lengths: Mapping[int, torch.Tensor], batch_size: int,
-                  generator: torch.Generator, bucketing: str = "tight",
+                  generator: torch.Generator, bucketing: str = "fastnlp",
                   bucket_chunks: int = 50, cycles_per_epoch: int = 0) -> BatchSchedule:
     """The schedule `name` ("bucketed", "seq-label" or "re-seq-label") over the tasks' sentence
     lengths ({task_id: lengths}, in task order). `cycles_per_epoch`: re-seq-label's epoch length

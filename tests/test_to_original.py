@@ -60,7 +60,7 @@ def test_the_folder_is_the_originals_format(tmp_path, capsys):
 
 def test_reading_the_written_folder_back_gives_the_masks(tmp_path):
     """The reader (utils.sparsity.original_masks) takes back what the writer wrote."""
-    model, masks = our_folder(tmp_path / "mask")
+    _, masks = our_folder(tmp_path / "mask")
     write_original_folder(tmp_path / "mask", tmp_path / "original")
     convert_folder(tmp_path / "original", tmp_path / "back")
     for task_id in ROUNDS:
@@ -153,3 +153,26 @@ def test_an_existing_output_needs_overwrite(tmp_path):
     with pytest.raises(InputError, match="would overwrite .*0_2.*; pass --overwrite"):
         write_original_folder(tmp_path / "mask", tmp_path / "original")
     assert len(write_original_folder(tmp_path / "mask", tmp_path / "original", overwrite=True)) == 3
+
+
+def test_overwrite_removes_an_earlier_exports_other_rounds(tmp_path):
+    """The original reads every file of the folder as a mask: an earlier export's `0_1` left
+    beside the new `0_2` would count as a fourth task."""
+    our_folder(tmp_path / "mask")
+    out = tmp_path / "original"
+    out.mkdir()
+    torch.save({"mask": {}, "pruning_time": 1}, out / "0_1")
+    with pytest.raises(InputError, match=r"would overwrite .*0_1; pass --overwrite"):
+        write_original_folder(tmp_path / "mask", out)
+    write_original_folder(tmp_path / "mask", out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["0_2", "1_3", "init_weights"]
+
+
+def test_a_folder_holding_other_files_is_refused(tmp_path):
+    our_folder(tmp_path / "mask")
+    out = tmp_path / "original"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="holds notes.txt, which the original's train_mtl.py would read"):
+        write_original_folder(tmp_path / "mask", out, overwrite=True)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]

@@ -16,6 +16,7 @@ as it was.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -77,13 +78,33 @@ def write_original_folder(source: Path, out: Path, arch: str | None = None,
     """Write the original's masks folder for `source` into `out`; returns the files written."""
     files = original_files(source, arch)
     targets = {name: out / name for name in files}
-    existing = sorted(str(p) for p in targets.values() if p.exists())
-    if existing and not overwrite:
-        raise InputError(f"would overwrite {', '.join(existing)}; pass --overwrite", out)
+    stale = _replaced_files(out, set(targets.values()), overwrite)
     out.mkdir(parents=True, exist_ok=True)
     for name, contents in files.items():
         torch_save_atomic(contents, targets[name])
+    for path in stale:
+        path.unlink()
     return list(targets.values())
+
+
+def _replaced_files(out: Path, targets: set[Path], overwrite: bool) -> list[Path]:
+    """The mask files of an earlier export in `out` that the new one does not write (removed
+    after it). The original's train_mtl.py reads every file of the folder whose name does not
+    start with "init" as a mask, so a stale `<task>_<round>` would count as one more task, and any
+    other file is refused."""
+    if not out.is_dir():
+        return []
+    present = [p for p in sorted(out.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    stale = [p for p in present if p not in targets and re.fullmatch(r"\d+_\d+", p.name)]
+    foreign = [p.name for p in present
+               if p not in targets and p not in stale and not p.name.startswith("init")]
+    if foreign:
+        raise InputError(f"holds {', '.join(foreign)}, which the original's train_mtl.py would read "
+                         "as masks; write into an empty folder", out)
+    replaced = [str(p) for p in present if p in targets or p in stale]
+    if replaced and not overwrite:
+        raise InputError(f"would overwrite {', '.join(replaced)}; pass --overwrite", out)
+    return stale
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -62,10 +62,14 @@ def zero_pruned_(model: nn.Module, mask: Mapping[str, torch.Tensor]) -> None:
 
 def check_mask(model: nn.Module, mask: Mapping[str, torch.Tensor]) -> None:
     """Raise ValueError unless every masked name is a parameter of the same shape."""
-    params = dict(model.named_parameters())
+    check_mask_fits(dict(model.named_parameters()), mask)
+
+
+def check_mask_fits(weights: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor]) -> None:
+    """Raise ValueError unless every masked name is one of `weights`, of the same shape."""
     for name, kept in mask.items():
-        if name not in params:
+        if name not in weights:
             raise ValueError(f"mask names unknown parameter {name!r}")
-        if tuple(kept.shape) != tuple(params[name].shape):
+        if tuple(kept.shape) != tuple(weights[name].shape):
             raise ValueError(f"mask for {name!r} has shape {tuple(kept.shape)}, "
-                             f"parameter has {tuple(params[name].shape)}")
+                             f"parameter has {tuple(weights[name].shape)}")

@@ -25,6 +25,7 @@ import torch
 from utils.atomic import torch_save_atomic
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.sparsity.mask_files import load_mask
+from utils.sparsity.masking import check_mask_fits
 from utils.sparsity.original_masks import converted_in, original_mask, original_state
 from utils.torch_files import load
 
@@ -42,22 +43,15 @@ def original_files(source: Path, arch: str | None = None) -> dict[str, dict[str,
     files = {"init_weights": converted_in(lambda s: original_state(s, arch), state, weights_path)}
     for path in mask_paths:
         loaded = load_mask(path)
-        _check_fits(loaded["mask"], state, path)
+        try:
+            check_mask_fits(state, loaded["mask"])     # the original's check_masks asserts as much
+        except ValueError as err:
+            raise InputError(str(err), path) from None
         pruned = converted_in(lambda m: original_mask(m, arch), loaded["mask"], path)
         round_ = loaded.get("pruning_time")
         round_ = round_ if isinstance(round_, int) else 0
         files[f"{int(path.stem)}_{round_}"] = {"mask": pruned, "pruning_time": round_}
     return files
-
-
-def _check_fits(mask: dict[str, torch.Tensor], state: dict[str, torch.Tensor], path: Path) -> None:
-    """Every masked tensor is a start weight of the same shape (the original asserts as much)."""
-    for name, kept in mask.items():
-        if name not in state:
-            raise InputError(f"masks {name!r}, which init_weights.th does not hold", path)
-        if kept.shape != state[name].shape:
-            raise InputError(f"the mask of {name!r} has shape {tuple(kept.shape)}, its start "
-                             f"weights {tuple(state[name].shape)}", path)
 
 
 def _start_weights(path: Path, arch: str | None) -> tuple[dict[str, torch.Tensor], str]:

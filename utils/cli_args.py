@@ -15,7 +15,7 @@ from utils.training.metrics import SPAN_METRICS
 from utils.training.optim import CLIP_TYPES, check_optim
 from utils.training.presets import preset_help
 from utils.training.run_dir import check_run_name
-from utils.training.schedules import BUCKETINGS
+from utils.training.schedules import BUCKETINGS, DEFAULT_BUCKETING
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -65,7 +65,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, *, scheduler: str, cli
         "for chunking and NER (both are logged every epoch): conlleval (= fastNLP "
         "SpanFPreRecMetric, what the original's multi-task training reported) or yangjie (the "
         "original's single-task pruning metric, src/metric.py)")
-    add("--bucketing", choices=BUCKETINGS, default="fastnlp", help="how bucketed batches are "
+    add("--bucketing", choices=BUCKETINGS, default=DEFAULT_BUCKETING, help="how bucketed batches are "
         "drawn: fastnlp (fastNLP 0.5.0's BucketSampler, as the original drew them) or tight "
         "(nearly equal lengths within 500-sentence chunks: less padding and faster epochs, but "
         "lower NER scores in the measured comparison, docs/differences.md)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from utils.training.schedules import DEFAULT_BUCKETING
+
 SELECTION_SPLITS = ("dev", "test")
 
 
@@ -22,7 +24,7 @@ class TrainConfig:
     eval_max_positions: int = 0       # cap of an evaluation batch's padded size; 0 = none (eval_batches)
     patience: int = 0                 # epochs without a better selection score before stopping; 0 = never
     batch_schedule: str = "bucketed"  # utils.training.schedules: bucketed | seq-label | re-seq-label
-    bucketing: str = "fastnlp"        # utils.training.schedules.BUCKETINGS
+    bucketing: str = DEFAULT_BUCKETING  # utils.training.schedules.BUCKETINGS
     metric: str = "conlleval"         # span F1 that selects the epoch (utils.training.metrics.SPAN_METRICS)
     select_on: str = "dev"            # the split whose mean score selects the epoch (SELECTION_SPLITS)
     device: str = "cpu"

@@ -30,13 +30,14 @@ import torch
 from utils.data.batching import bucket_batches, fastnlp_bucket_batches, random_batches
 
 BUCKETINGS = ("fastnlp", "tight")
+DEFAULT_BUCKETING = "fastnlp"   # as the original drew its bucketed batches
 
 
 class BatchSchedule:
     """`epoch(e)` yields (task_id, sentence ids) for epoch e (from 1); draws from `generator`."""
 
     def __init__(self, lengths: Mapping[int, torch.Tensor], batch_size: int,
-                 generator: torch.Generator, bucketing: str = "fastnlp", bucket_chunks: int = 50,
+                 generator: torch.Generator, bucketing: str = DEFAULT_BUCKETING, bucket_chunks: int = 50,
                  cycles_per_epoch: int = 0) -> None:
         if bucketing not in BUCKETINGS:
             raise ValueError(f"unknown bucketing {bucketing!r}; expected one of {', '.join(BUCKETINGS)}")
@@ -145,7 +146,7 @@ SCHEDULES: dict[str, type[BatchSchedule]] = {"bucketed": Bucketed, "seq-label": 
 
 
 def make_schedule(name: str, lengths: Mapping[int, torch.Tensor], batch_size: int,
-                  generator: torch.Generator, bucketing: str = "fastnlp",
+                  generator: torch.Generator, bucketing: str = DEFAULT_BUCKETING,
                   bucket_chunks: int = 50, cycles_per_epoch: int = 0) -> BatchSchedule:
     """The schedule `name` ("bucketed", "seq-label" or "re-seq-label") over the tasks' sentence
     lengths ({task_id: lengths}, in task order). `cycles_per_epoch`: re-seq-label's epoch length

@@ -150,6 +150,13 @@ def test_every_sampler_gives_ceil_n_over_batch_batches_covering_each_sentence_on
         assert sorted(torch.cat(batches).tolist()) == list(range(97))
 
 
+def test_every_sampler_gives_no_batch_for_no_sentences():
+    empty, gen = torch.zeros(0, dtype=torch.long), torch.Generator()
+    assert random_batches(0, 10, gen) == []
+    assert bucket_batches(empty, 10, gen) == []
+    assert fastnlp_bucket_batches(empty, 10, np.random.RandomState(0)) == []
+
+
 @pytest.mark.parametrize("n", [1, 3, 9])
 def test_fewer_sentences_than_fastnlp_buckets_still_cover_each_once(n):
     """fastNLP's BucketSampler asserts at least 10 sentences; the default bucketing must still

@@ -93,6 +93,8 @@ def bucket_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
 
 def random_batches(n_sentences: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     """Sentence ids of one pass in random order, cut into batches (the last may be smaller)."""
+    if n_sentences == 0:
+        return []
     return list(torch.randperm(n_sentences, generator=generator).split(batch_size))
 
 
@@ -108,6 +110,8 @@ def fastnlp_bucket_batches(lengths: torch.Tensor, batch_size: int, rng: np.rando
     groups: after the short batch every group straddles two batches (a fastNLP quirk, kept).
     """
     n = int(lengths.numel())
+    if n == 0:
+        return []
     num_buckets = min(num_buckets, n)   # fastNLP refuses fewer sentences than buckets: one each here
     by_length = torch.sort(lengths, stable=True).indices.tolist()
     per_bucket = n // num_buckets

@@ -33,6 +33,7 @@ CALLER_DIR=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
 [[ -x $PY ]] || PY=python3
+PRESET_GIVEN=${PRESET:-}   # demo mode refuses any other preset than its own
 PRESET=${PRESET:-paper}
 NAME=${NAME-main}      # an empty NAME is refused (check_settings), not replaced
 CORES=${CORES:-$(nproc)}
@@ -278,20 +279,29 @@ prepare_data_if_missing() {
         [[ $SETTING != conll03 ]] || echo "The demo needs the CoNLL-2003 files train.txt, dev.txt" \
             "and test.txt in data/raw/conll03/ (inside the repository) or in ../shared/data/conll03/" \
             "(beside it)." >&2
+        [[ ${PREPARE_ARGS[0]} == --tasks ]] && die "no prepared data: prepare-data.py refused $TASK_SET_FILE (above)"
         die "no prepared data; see docs/data.md, \"Getting the corpora\""
     fi
 }
 
-demo_settings() {
+demo_settings() {  # after check_settings: the user's own settings are checked as given
+    [[ -z $PRESET_GIVEN || $PRESET_GIVEN == demo ]] ||
+        die "demo mode runs PRESET=demo; got PRESET=$PRESET_GIVEN (the mode \`all\` runs another preset)"
     PRESET=demo
     NAME=demo
     # Small batches gain little from a second thread, and threads contend with the other runs.
     THREADS=${THREADS:-1}
     EXP=${DEMO_EXP:-exp/$SETTING-demo}
+    [[ ! -e $EXP || ${RESUME:-0} == 1 || ${OVERWRITE:-0} == 1 ]] ||
+        die "$EXP holds an earlier demo; RESUME=1 continues it, OVERWRITE=1 replaces it," \
+            "DEMO_EXP=FOLDER runs the demo in another folder"
 }
 
-mode_demo() {  # `all` with the demo settings, in its own folder, rebuilt unless RESUME=1
-    if [[ $EXP == *-demo && ${RESUME:-0} != 1 ]]; then rm -rf "$EXP"; fi
+mode_demo() {  # `all` with the demo settings, in its own folder: an earlier one is kept
+    # unless RESUME=1 (continued) or OVERWRITE=1 (replaced)
+    if [[ -e $EXP && ${OVERWRITE:-0} == 1 ]]; then   # (demo_settings refused it otherwise)
+        "$PY" -m utils.folders remove "$EXP" || exit 2
+    fi
     prepare_data_if_missing
     mode_all
 }
@@ -325,8 +335,8 @@ run_main() {
     if [[ $mode == status ]]; then mode_status; return; fi
     choose_seeds
     choose_devices
-    [[ $mode != demo ]] || demo_settings
     check_settings
+    [[ $mode != demo ]] || demo_settings
     describe "$mode"
     "mode_$mode" "$@"
     if [[ $LAUNCHER == slurm ]]; then

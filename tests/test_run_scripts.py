@@ -240,3 +240,54 @@ def test_warmup_checkpoint_is_the_rewind_point_of_the_pruning(tmp_path):
     for task_id in (0, 1, 2):
         init = torch.load(exp / "single" / "cp" / str(task_id) / "init_weights.th", weights_only=True)
         assert all(torch.equal(init["state_dict"][n], warm[n]) for n in warm)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"PRESET": "dem"}, "error: PRESET must be one of: paper cpu demo; got 'dem'"),
+    ({"PRESET": "cpu"}, "error: demo mode runs PRESET=demo; got PRESET=cpu"),
+    ({"PRESET": ""}, "holds an earlier demo; RESUME=1 continues it, OVERWRITE=1 replaces it"),
+    ({"PRESET": "demo", "NAME": ""}, "error: NAME must be one folder name"),
+])
+def test_demo_keeps_an_earlier_demo_folder_byte_for_byte(env, message, tmp_path):
+    data, exp = three_task_data(tmp_path / "tiny.pt"), tmp_path / "exp" / "conll03-demo"
+    (exp / "mtl" / "cp" / "demo").mkdir(parents=True)
+    (exp / "mtl" / "demo-table.md").write_text("| the earlier report |\n")
+    (exp / "mtl" / "cp" / "demo" / "results.json").write_text('{"test": {"pos": 91.5}}')
+    before = snapshot(exp)
+    done = script("conll03", "demo", DATA=str(data), DEMO_EXP=str(exp), **env)
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    assert done.stderr.startswith("error: ") and message in done.stderr and \
+        len(done.stderr.splitlines()) == 1, done.stderr
+    assert snapshot(exp) == before
+
+
+def test_demo_replaces_an_earlier_demo_folder_only_with_overwrite(tmp_path):
+    data, exp = three_task_data(tmp_path / "tiny.pt"), tmp_path / "exp" / "conll03-demo"
+    (exp / "mtl").mkdir(parents=True)
+    (exp / "mtl" / "old-table.md").write_text("| the earlier report |\n")
+    done = script("conll03", "demo", DATA=str(data), DEMO_EXP=str(exp), OVERWRITE="1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (exp / "mtl" / "old-table.md").exists()
+    assert (exp / "mtl" / "demo-table.md").is_file()
+    assert not list(exp.parent.glob(".conll03-demo.removing-*"))
+
+
+def test_removal_refuses_what_is_not_a_run_folder(tmp_path, monkeypatch):
+    from utils.folders import remove_asked
+    monkeypatch.chdir(tmp_path / ".." )
+    target = tmp_path / "file.txt"
+    target.write_text("keep")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    for bad in (target, link, REPO, REPO / "utils" / "..", tmp_path.parent):
+        with pytest.raises(InputError, match="not deleting it"):
+            remove_asked(bad)
+    assert target.read_text() == "keep" and link.is_symlink()
+    assert remove_asked(tmp_path / "absent") is False
+    (tmp_path / "run" / "cp").mkdir(parents=True)
+    assert remove_asked(tmp_path / "run") is True and not (tmp_path / "run").exists()

@@ -270,3 +270,89 @@ def test_tasks_are_named_by_id_or_by_name():
     data = synthetic_data(n_train=4, n_eval=2)
     assert check_task_ids(["ner", "0"], data) == [0, 1] and check_task_ids([], data) == [0, 1]
     assert task_id_of("ner", data, "--task_id") == 1 and task_id_of(1, data, "--task_id") == 1
+
+
+# ---- CoNLL-U ------------------------------------------------------------------------------------
+def conllu_sentence(sent_id: str, i: int) -> str:
+    """One sentence with comments, a multiword range (4-5 "can't" = "ca" + "n't") and, every
+    third sentence, an empty node; its syntactic words are WORDS[i], WORDS[i+1], "ca", "n't"."""
+    first, second = WORDS[i % 12], WORDS[(i + 1) % 12]
+    rows = [f"# sent_id = {sent_id}", f"# text = {first} {second} can't",
+            f"1\t{first}\t_\tDET\tDT\tDefinite=Def\t2\tdet\t_\t_",
+            f"2\t{second}\t_\tNOUN\tNN\tNumber=Sing\t0\troot\t_\t_",
+            "3-4\tcan't\t_\t_\t_\t_\t_\t_\t_\t_",
+            "3\tca\tcan\tAUX\tMD\t_\t2\taux\t_\t_",
+            "4\tn't\tnot\tPART\tRB\tPolarity=Neg\t2\tadvmod\t_\t_"]
+    if i % 3 == 0:
+        rows.append("4.1\tmissing\t_\t_\t_\t_\t_\t_\t2:dep\t_")
+    return "\n".join(rows) + "\n\n"
+
+
+def ud_corpus(folder: Path) -> Path:
+    """A UD-style treebank: en_tiny-ud-{train,dev,test}.conllu."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 12), ("dev", 4), ("test", 4)):
+        text = "# newdoc id = doc1\n" + "".join(conllu_sentence(f"{split}-{i}", i) for i in range(n))
+        (folder / f"en_tiny-ud-{split}.conllu").write_text(text, encoding="utf-8")
+    return folder
+
+
+UD = """\
+name = "ud"
+embedding = "none"
+
+[[tasks]]
+name = "xpos"
+corpus = "treebank"
+format = "conllu"
+tag_column = "xpos"
+scheme = "plain"
+
+[[tasks]]
+name = "polarity"
+corpus = "treebank"
+format = "conllu"
+word_column = "form"
+tag_column = "feats:Polarity"
+scheme = "plain"
+"""
+
+
+def test_a_conllu_treebank_gives_its_syntactic_words(tmp_path, capsys):
+    ud_corpus(tmp_path / "treebank")
+    toml = write_task_set(tmp_path / "ud.toml", UD)
+    done = in_process("prepare-data.py", "--tasks", str(toml), "--out", str(tmp_path / "data"),
+                      capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    data = load_data_file(tmp_path / "data" / "ud.pt")
+    assert data.provenance["counts"]["xpos"]["train"] == {"sentences": 12, "tokens": 48}
+    dev = data.data["xpos"]["dev"]
+    words = [data.words[i] for i in dev.words[:8].tolist()]
+    # worked by hand: the range 3-4 is left out, its words "ca" and "n't" are in; the empty node too
+    assert words == ["the", "cat", "ca", "n't", "cat", "sat", "ca", "n't"]
+    assert [data.labels["xpos"][i] for i in dev.labels[:4].tolist()] == ["DT", "NN", "MD", "RB"]
+    assert [data.labels["polarity"][i] for i in data.data["polarity"]["dev"].labels[:4].tolist()] \
+        == ["_", "_", "_", "Neg"]
+    assert data.data["polarity"]["dev"].words is dev.words          # one corpus, read once
+    assert data.provenance["sentence_ids"]["xpos"]["test"] == ["test-0", "test-1", "test-2", "test-3"]
+    assert data.provenance["task_set"]["tasks"]["xpos"]["tag_column"] == "xpos"
+
+
+def test_a_corpus_format_mistake_blames_the_format_not_a_column(tmp_path, capsys):
+    ud_corpus(tmp_path / "treebank")
+    dev = ud_corpus(tmp_path / "broken") / "en_tiny-ud-dev.conllu"
+    dev.write_text(dev.read_text().replace("\t", " ", 9))     # line 4: spaces, not tabs
+    as_columns = UD.replace('format = "conllu"\ntag_column = "xpos"', 'tag_column = 4')
+    for text, message in [
+            (as_columns, r"en_tiny-ud-train.conllu:1: a comment line, which the task does not declare: "
+                         r"set comment_prefix = \"#\" .* or format = \"conllu\" for CoNLL-U \(task "
+                         r"'xpos': tasks\[0\].comment_prefix in"),
+            (UD.replace('corpus = "treebank"', 'corpus = "broken"', 1),
+             r"en_tiny-ud-dev.conllu:4: expected 10 tab-separated CoNLL-U columns \(id form lemma "
+             r"upos xpos feats head deprel deps misc\), found 1 \(task 'xpos': tasks\[0\].format in")]:
+        toml = write_task_set(tmp_path / "ud.toml", text)
+        done = in_process("prepare-data.py", "--tasks", str(toml), "--out", str(tmp_path / "out"),
+                          capsys=capsys)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert re.search(message, done.stderr), done.stderr
+        assert not (tmp_path / "out").exists()

@@ -311,3 +311,79 @@ def test_split_off_dev_draws_as_fastnlp_dataset_split():
     train, dev = split_off_dev(8936, 0.1, seed=1)
     assert len(dev) == 893 and sorted(train + dev) == list(range(8936))
     assert split_off_dev(8936, 0.1, seed=2)[1] != dev
+
+
+# ---- CoNLL-U ----------------------------------------------------------------------------------
+CONLLU = ("# newdoc id = d1\n"
+          "# sent_id = s1\n"
+          "# text = I don't know.\n"
+          "1\tI\tI\tPRON\tPRP\tCase=Nom|Number=Sing\t3\tnsubj\t_\t_\n"
+          "2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n"
+          "2\tdo\tdo\tAUX\tVBP\tMood=Ind\t4\taux\t_\t_\n"
+          "3\tn't\tnot\tPART\tRB\tPolarity=Neg\t4\tadvmod\t_\t_\n"
+          "4\tknow\tknow\tVERB\tVB\tVerbForm=Inf\t0\troot\t_\tSpaceAfter=No\n"
+          "4.1\tknows\t_\t_\t_\t_\t_\t_\t0:root\t_\n"
+          "5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_\n"
+          "\n"
+          "# text = Go\n"
+          "1\tGo\tgo\tVERB\tVB\t_\t0\troot\t_\t_\n"
+          "\n")
+
+
+def test_conllu_gives_the_syntactic_words_with_named_columns(tmp_path):
+    from utils.data.readers.conllu import read_conllu_file
+    path = write(tmp_path / "en-ud-train.conllu", CONLLU)
+    read = read_conllu_file(path, {"x": "xpos", "u": "upos", "case": "feats:Case", "rel": "deprel"})
+    # worked by hand: the range 2-3 (don't) gives only its surface form, 2 and 3 are the words;
+    # the empty node 4.1 is not in the basic tree
+    assert read.words == [["I", "do", "n't", "know", "."], ["Go"]]
+    assert read.tags["x"] == [["PRP", "VBP", "RB", "VB", "."], ["VB"]]
+    assert read.tags["u"] == [["PRON", "AUX", "PART", "VERB", "PUNCT"], ["VERB"]]
+    assert read.tags["case"] == [["Nom", "_", "_", "_", "_"], ["_"]]
+    assert read.tags["rel"][0] == ["nsubj", "aux", "advmod", "root", "punct"]
+    assert read.sentence_ids == ["s1", None]
+    assert read.where(0, 1) == (str(path), 6) and read.where(0, 4) == (str(path), 10)
+    assert read.where(1) == (str(path), 13)
+    lemmas = read_conllu_file(path, {}, word_column="lemma")
+    assert lemmas.words[0] == ["I", "do", "not", "know", "."]
+    drawn = read.select([1, 0])
+    assert drawn.sentence_ids == [None, "s1"] and drawn.where(1, 4) == (str(path), 10)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1\tI\t_\tPRON\tPRP\t_\n", r"a.conllu:1: expected 10 tab-separated CoNLL-U columns"),
+    ("1 I _ PRON PRP _ 0 root _ _\n", r"a.conllu:1: expected 10 tab-separated CoNLL-U columns"),
+    ("1\tI\t_\tX\tX\t_\t0\troot\t_\t_\n# late = comment\n2\tam\t_\tX\tX\t_\t0\tx\t_\t_\n",
+     r"a.conllu:2: a comment line inside a sentence"),
+    ("1\tI\t_\tX\tX\t_\t0\troot\t_\t_\n3\tam\t_\tX\tX\t_\t0\tx\t_\t_\n",
+     r"a.conllu:2: word ID 3 where 2 was expected"),
+    ("one\tI\t_\tX\tX\t_\t0\troot\t_\t_\n", r"a.conllu:1: expected a word ID \(1, 2, ...\)"),
+    ("# sent_id = 1\n\n", r"a.conllu:1: no sentences found; expected CoNLL-U word lines"),
+])
+def test_conllu_errors(tmp_path, text, message):
+    from utils.data.readers.conllu import read_conllu_file
+    path = write(tmp_path / "a.conllu", text)
+    with pytest.raises(InputError, match=message):
+        read_conllu_file(path, {"x": "xpos"})
+
+
+def test_comment_lines_in_column_files(tmp_path):
+    path = write(tmp_path / "a.txt", "# doc 1\n# sent 1\nThe DT\n# #\ncat NN\n\n#x\nDogs NNS\n")
+    with pytest.raises(InputError, match=r"a.txt:1: a comment line, which the task does not "
+                                         r"declare: set comment_prefix = \"#\""):
+        read_column_file(path, WSJ_POS_COLUMNS, 2)
+    read = read_column_file(path, WSJ_POS_COLUMNS, 2, comment_prefix="#")
+    # inside a sentence a `#` line is a token (PTB has the word #)
+    assert read.words == [["The", "#", "cat"], ["Dogs"]] and read.where(0, 2) == (str(path), 5)
+    conllu = write(tmp_path / "b.conllu", CONLLU)
+    with pytest.raises(InputError, match=r"b.conllu:1: a comment line, .* or format = \"conllu\""):
+        read_column_file(conllu, {"pos": 4}, None)
+
+
+def test_ud_file_names_give_their_split(tmp_path):
+    for name in ("en_ewt-ud-train.conllu", "en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu"):
+        write(tmp_path / "ud" / name, CONLLU)
+    found = locate(str(tmp_path / "ud"), {}, tmp_path)
+    assert {split: [p.name for p in files] for split, files in found.files.items()} == {
+        "train": ["en_ewt-ud-train.conllu"], "dev": ["en_ewt-ud-dev.conllu"],
+        "test": ["en_ewt-ud-test.conllu"]}

@@ -68,6 +68,7 @@ def test_the_built_in_settings_are_task_set_files():
 
 
 TASK = 'name = "t"\ncorpus = "c"\ntag_column = 1\nscheme = "plain"\n'
+CONLLU_TASK = 'name = "t"\ncorpus = "c"\nformat = "conllu"\ntag_column = "xpos"\nscheme = "plain"\n'
 
 
 @pytest.mark.parametrize("text, message", [
@@ -115,7 +116,25 @@ TASK = 'name = "t"\ncorpus = "c"\ntag_column = 1\nscheme = "plain"\n'
      r"tasks\[0\].corpus: missing; .*\(missing test\)"),
     ('name = "x"\n[[tasks]]\n' + TASK + 'files = {valid = "a"}\n',
      r"tasks\[0\].files.valid: unknown split; expected train, dev, test"),
-    ('name = "x"\n[[tasks]]\n' + TASK + 'format = "conllu"\n', r'tasks\[0\].format: expected one of "columns"'),
+    ('name = "x"\n[[tasks]]\n' + TASK + 'format = "conll-u"\n',
+     r'tasks\[0\].format: expected one of "columns", "conllu", "conll2012", got \'conll-u\''),
+    ('name = "x"\n[[tasks]]\n' + TASK + 'format = "conllu"\n',
+     r'tasks\[0\].tag_column: format "conllu" names its columns: expected a CoNLL-U column name '
+     r'\(form, lemma, upos, xpos, feats, head, deprel, deps, misc, or one feature as "feats:Case"\), got 1$'),
+    ('name = "x"\n[[tasks]]\n' + CONLLU_TASK.replace('"xpos"', '"XPOS"'),
+     r"tasks\[0\].tag_column: expected a CoNLL-U column name .*got 'XPOS'"),
+    ('name = "x"\n[[tasks]]\n' + CONLLU_TASK + 'word_column = 2\n',
+     r'tasks\[0\].word_column: format "conllu" names its columns'),
+    ('name = "x"\n[[tasks]]\n' + CONLLU_TASK + 'columns = 10\n',
+     r'tasks\[0\].columns: not for format "conllu"'),
+    ('name = "x"\n[[tasks]]\n' + CONLLU_TASK.replace('"xpos"', '"feats:"'),
+     r"tasks\[0\].tag_column: expected a CoNLL-U column name"),
+    ('name = "x"\n[[tasks]]\n' + CONLLU_TASK.replace('"xpos"', '"form"'),
+     r"tasks\[0\].tag_column: the tags cannot be in the word column"),
+    ('name = "x"\n[[tasks]]\n' + CONLLU_TASK + 'comment_prefix = "#"\n',
+     r'tasks\[0\].comment_prefix: only for format "columns"'),
+    ('name = "x"\n[[tasks]]\n' + TASK + 'comment_prefix = ""\n',
+     r'tasks\[0\].comment_prefix: expected a non-empty string'),
     ('name = "x"\ntrainer = "round-robin"\n[[tasks]]\n' + TASK, r"trainer: expected one of"),
     ('name = "x"\nvocabulary_from = ["training"]\n[[tasks]]\n' + TASK,
      r"vocabulary_from: expected split names"),
@@ -148,3 +167,15 @@ def test_command_line_corpora_serve_the_tasks_that_share_one(tmp_path):
     with pytest.raises(InputError, match="--corpus: no task 'onto' in settings/conll03.toml; "
                        "its tasks: pos, chunk, ner"):
         with_corpus(conll03, {"onto": "/x"})
+
+
+def test_conllu_columns_are_named(tmp_path):
+    path = write_task_set(tmp_path / "ud.toml", 'name = "ud"\n[[tasks]]\n' + CONLLU_TASK +
+                          '[[tasks]]\nname = "case"\ncorpus = "c"\nformat = "conllu"\n'
+                          'word_column = "lemma"\ntag_column = "feats:Case"\nscheme = "plain"\n'
+                          '[[tasks]]\nname = "c"\ncorpus = "d"\ntag_column = 1\nscheme = "plain"\n'
+                          'comment_prefix = "#"\n')
+    xpos, case, columns = load_task_set(path).tasks
+    assert (xpos.word_column, xpos.tag_column, xpos.columns) == ("form", "xpos", None)
+    assert (case.word_column, case.tag_column) == ("lemma", "feats:Case")
+    assert (columns.comment_prefix, xpos.comment_prefix) == ("#", None)

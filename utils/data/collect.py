@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from utils.data.chunk_agreement import chunk_agreement
-from utils.data.readers.columns import read_column_file
+from utils.data.readers.columns import UndeclaredComment, read_column_file
+from utils.data.readers.conllu import read_conllu_file
 from utils.data.readers.locate import CorpusFiles, find_path, locate
 from utils.data.readers.ontonotes import ReadReport, read_ontonotes
 from utils.data.readers.schemes import derived_tags, unparsed_sentences
@@ -104,6 +105,9 @@ def _read_task(task: TaskSpec, task_set: TaskSet, located: CorpusFiles, reader: 
         except InputError as err:
             raise _in_task(err, task, task_set, "scheme") from None
         out.words[split], out.tags[split] = sentences.words, tags
+        if sentences.sentence_ids:
+            collected.extra.setdefault("sentence_ids", {}).setdefault(task.name, {})[split] = \
+                sentences.sentence_ids
         collected.add_notes(notes)
         if task.scheme == "parse":
             _note_unparsed(collected, split, sentences, names[task.pos_column])
@@ -170,7 +174,7 @@ class _Reader:
     @staticmethod
     def _key(task: TaskSpec, files: list[Path]) -> tuple:
         return (tuple(p.resolve() for p in files), task.format, task.encoding, task.word_column,
-                task.columns, task.drop_genres)
+                task.columns, task.drop_genres, task.comment_prefix)
 
     def column_names(self, task: TaskSpec, files: list[Path]) -> dict[int, str]:
         """{column: the name its tags are read under} in these files."""
@@ -192,11 +196,17 @@ class _Reader:
                                       task.word_column, task.encoding)
             read = None
             for path in files:
-                read = read_column_file(path, columns, task.columns, read, task.word_column,
-                                        task.encoding)
+                if task.format == "conllu":
+                    read = read_conllu_file(path, columns, task.word_column, read, task.encoding)
+                else:
+                    read = read_column_file(path, columns, task.columns, read, task.word_column,
+                                            task.encoding, task.comment_prefix)
             return read
+        except UndeclaredComment as err:
+            raise _in_task(err, task, self.task_set, "comment_prefix") from None
         except InputError as err:
-            raise _in_task(err, task, self.task_set, "tag_column") from None
+            key = "format" if task.format == "conllu" else "tag_column"
+            raise _in_task(err, task, self.task_set, key) from None
 
     def dev_split(self, task: TaskSpec, files: list[Path],
                   seed: int) -> tuple[TaggedSentences, TaggedSentences]:

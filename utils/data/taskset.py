@@ -23,11 +23,16 @@ Keys of a task (only `name`, a corpus, `tag_column` and `scheme` are required):
     files         {train = "...", dev = "...", test = "..."}: split files named one by one, instead
                   of `corpus` (dev optional) or beside it (they replace the folder's)
     format        "columns" (default: whitespace-separated columns, a blank line between
-                  sentences, -DOCSTART- lines skipped) or "conll2012" (OntoNotes *gold_conll)
+                  sentences, -DOCSTART- lines skipped), "conllu" (Universal Dependencies CoNLL-U:
+                  comments skipped, the syntactic words, columns by name) or "conll2012"
+                  (OntoNotes *gold_conll)
     columns       the number of columns every token line must have (default: as the file's
                   first token line)
-    word_column   0-based column of the words (default 0; conll2012: 3)
-    tag_column    0-based column of the tags
+    comment_prefix  columns: a line starting with it before a sentence's first token is a comment
+    word_column   0-based column of the words (default 0; conll2012: 3); conllu: a column name
+                  (default "form")
+    tag_column    0-based column of the tags; conllu: a column name, "upos", "xpos", "deprel", ...,
+                  or one feature, "feats:Case"
     scheme        how the tag column is written: plain, iob1, bio, bioes, detect (iob1, bio or
                   bioes, recognised from the tags), brackets (OntoNotes named-entity brackets)
                   or parse (parse bits, from which chunks are derived; needs `pos_column`)
@@ -54,11 +59,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from utils.data.readers import conllu
 from utils.errors import InputError
 from utils.paths import REPO_ROOT, display_path
 
 SETTINGS_DIR = REPO_ROOT / "settings"
-FORMATS = ("columns", "conll2012")
+FORMATS = ("columns", "conllu", "conll2012")
 FILE_SCHEMES = ("plain", "iob1", "bio", "bioes", "detect", "brackets", "parse")
 TRAIN_SCHEMES = ("plain", "bio", "bioes")
 METRICS = ("accuracy", "f1")
@@ -71,7 +77,7 @@ _SETTING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = {"name", "description", "seed", "vocabulary_from", "embedding", "trainer", "tasks"}
 _TASK_KEYS = {"name", "corpus", "files", "format", "columns", "word_column", "tag_column", "scheme",
               "train_scheme", "metric", "encoding", "dev_share", "layer", "drop_genres",
-              "pos_column", "check_chunks"}
+              "pos_column", "check_chunks", "comment_prefix"}
 _DEFAULT_TRAIN_SCHEME = {"plain": "plain", "bioes": "bioes", "brackets": "bioes"}
 
 
@@ -84,8 +90,8 @@ class TaskSpec:
     files: dict[str, str]
     format: str
     columns: int | None
-    word_column: int
-    tag_column: int
+    word_column: int | str       # conllu: a column name
+    tag_column: int | str
     scheme: str
     train_scheme: str
     metric: str
@@ -96,6 +102,7 @@ class TaskSpec:
     pos_column: int | None
     check_chunks: str | None
     key: str                     # where it is written, e.g. "tasks[2]", for error messages
+    comment_prefix: str | None = None
 
     @property
     def corpus_label(self) -> str:
@@ -207,13 +214,19 @@ def _parse_task(item: Any, source: str, key: str) -> TaskSpec:
     metric = keys.choice("metric", METRICS, default="accuracy" if scheme == "plain" else "f1")
     if metric == "f1" and train_scheme == "plain":
         keys.fail("metric", "span F1 needs span tags (train_scheme bio or bioes); use \"accuracy\"")
-    columns = keys.integer("columns", default=None, minimum=1)
-    word_column = keys.integer("word_column", minimum=0,
-                               default=CONLL2012_WORD_COLUMN if fmt == "conll2012" else 0)
-    tag_column = keys.integer("tag_column", required=True, minimum=0)
+    if fmt == "conllu":
+        word_column, tag_column, columns = _conllu_columns(keys, scheme)
+    else:
+        columns = keys.integer("columns", default=None, minimum=1)
+        word_column = keys.integer("word_column", minimum=0,
+                                   default=CONLL2012_WORD_COLUMN if fmt == "conll2012" else 0)
+        tag_column = keys.integer("tag_column", required=True, minimum=0)
     for column_key, value in (("word_column", word_column), ("tag_column", tag_column)):
         if columns is not None and value >= columns:
             keys.fail(column_key, f"column {value} is out of range for {columns} columns (0-based)")
+    comment_prefix = keys.string("comment_prefix", default=None)
+    if comment_prefix is not None and fmt != "columns":
+        keys.fail("comment_prefix", "only for format \"columns\" (conllu comments are `#` lines)")
     if tag_column == word_column:
         keys.fail("tag_column", f"the tags cannot be in the word column ({word_column})")
     pos_column = keys.integer("pos_column", default=None, minimum=0)
@@ -240,7 +253,28 @@ def _parse_task(item: Any, source: str, key: str) -> TaskSpec:
                     train_scheme=train_scheme, metric=metric, encoding=encoding,
                     dev_share=dev_share, layer=keys.integer("layer", default=None, minimum=1),
                     drop_genres=tuple(drop_genres), pos_column=pos_column,
-                    check_chunks=check_chunks, key=key)
+                    check_chunks=check_chunks, key=key, comment_prefix=comment_prefix)
+
+
+def _conllu_columns(keys: "_Keys", scheme: str) -> tuple[str, str, None]:
+    """(word column, tag column, None) of a conllu task: columns by name, not by number."""
+    for key in ("columns", "pos_column"):
+        if key in keys.table:
+            keys.fail(key, "not for format \"conllu\" (its ten columns are named)")
+    if scheme == "parse":
+        keys.fail("scheme", "\"parse\" reads OntoNotes parse bits, which CoNLL-U has not")
+    named = {}
+    for key, default in (("word_column", "form"), ("tag_column", None)):
+        value = keys.table.get(key, default)
+        if value is None:
+            keys.fail(key, "missing; expected a CoNLL-U column name such as \"upos\" or \"xpos\"")
+        if not isinstance(value, str):
+            keys.fail(key, f"format \"conllu\" names its columns: expected {conllu.EXPECTED}, "
+                      f"got {value!r}")
+        if conllu.column_error(value):
+            keys.fail(key, conllu.column_error(value))
+        named[key] = value
+    return named["word_column"], named["tag_column"], None
 
 
 def _corpus_keys(keys: "_Keys") -> tuple[str | None, dict[str, str]]:

@@ -2,7 +2,8 @@
 
 A corpus is a folder holding one file per split, or the split files themselves separated by commas
 (`train,dev,test`, or `train,test` when there is no dev file). In a folder, a file belongs to the
-split one of whose names is a dot-separated part of its file name, case ignored:
+split one of whose names is a part of its file name between dots, dashes or underscores, case
+ignored (so Universal Dependencies' `en_ewt-ud-train.conllu` is a train file):
 
     train   train, training                       (train.txt, eng.train, train.gold_conll.gz)
     dev     dev, devel, development, valid, validation, testa   (dev.pos, eng.testa)
@@ -15,6 +16,7 @@ per-document `*gold_conll` files (the CoNLL-2012 release layout `.../data/<split
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -100,7 +102,7 @@ def _file(path: Path) -> Path:
 
 def split_of(name: str) -> str | None:
     """The split a file name belongs to (see the module docstring), or None."""
-    parts = set(name.lower().split("."))
+    parts = set(re.split(r"[._-]", name.lower()))
     splits = [split for split, names in SPLIT_NAMES.items() if parts & set(names)]
     return splits[0] if len(splits) == 1 else None
 

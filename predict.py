@@ -1,6 +1,8 @@
 #!/usr/bin/env python
-"""Tag text with a trained model: every task through its own mask (see docs/analysis.md). Input: raw text (one sentence per line, whitespace-tokenised) or a CoNLL file (words in
-the first column); output: CoNLL columns, the word and one tag per task."""
+"""Tag text with a trained model: every task through its own mask (see docs/analysis.md). Input: raw
+text (one sentence per line, whitespace-tokenised), a column file or a CoNLL-U file, read as the
+task set read the model's corpora (utils/results/input_layout.py); output: CoNLL columns, the word
+and one tag per task."""
 from __future__ import annotations
 
 import argparse
@@ -15,8 +17,8 @@ from utils.data.readers.text import iter_lines
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import display_path
 from utils.results.results_table import METRIC_NAMES
-from utils.results.tagging import (FORMATS, conll_lines, detect_format, encode, gold_columns,
-                                   load_trained, read_input, select_tasks, tag)
+from utils.results.input_layout import FORMATS, gold_columns, input_layout, read_input, text_warning
+from utils.results.tagging import conll_lines, encode, load_trained, select_tasks, tag
 from utils.training.config import TrainConfig
 
 
@@ -34,16 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--input", required=True, help="text or CoNLL file, UTF-8; - reads standard input")
     add("--output", default="-", help="output file; - writes standard output")
     add("--format", choices=FORMATS, default="auto",
-        help="text: one sentence per line; conll: words in the first column, blank lines between "
-             "sentences; auto: conll when the lines look like columns (-DOCSTART-, or the same "
-             "number of fields on every token line; always with --eval)")
+        help="text: one sentence per line; conll: whitespace-separated columns, blank lines between "
+             "sentences; conllu: CoNLL-U (comments skipped, the syntactic words); auto: conllu or "
+             "conll when the lines look like it (conll for --eval otherwise)")
+    add("--word_column", default=None,
+        help="the column of the words: 0-based for conll, a name (form, lemma) for conllu; default "
+             "the word column of the task set the model was trained on (else 0, or form)")
     add("--tasks", default=None, help="comma-separated task names, e.g. pos,ner; default every task "
         "the model was trained on")
     add("--eval", action="store_true", help="score the predictions against the gold columns of a "
         "CoNLL input (the metric training reports: POS accuracy, chunk/NER span F1)")
     add("--gold_columns", default=None, help="where --eval finds each task's gold tags, e.g. "
-        "pos=1,chunk=2,ner=3 (0 = the word); default: each task's tag column in its corpus, as "
-        "its task-set file names it (conll03: pos=1,chunk=2,ner=3)")
+        "pos=1,chunk=2,ner=3 (0-based), or xpos=xpos for conllu; default: each task's tag column "
+        "in its corpus, as its task-set file names it (conll03: pos=1,chunk=2,ner=3)")
     add("--data_path", default=None, help="the data file the model was trained on (its vocabulary); "
         "default the one named in the run's args.json")
     add("--batch_size", type=int, default=TrainConfig.eval_batch_size,
@@ -66,11 +71,15 @@ def main() -> None:
     names = [trained.data.tasks[t] for t in task_ids]
     shown = display_path(args.input)
     lines = list(iter_lines(args.input, expected="text or CoNLL lines"))
-    fmt = args.format if args.format != "auto" else "conll" if args.eval else detect_format(lines)
-    if args.eval and fmt != "conll":
+    described = trained.data.provenance.get("task_set", {}).get("tasks", {})
+    layout = input_layout(args.format, args.word_column, lines, described, names, args.eval)
+    fmt = layout.format
+    if args.eval and fmt == "text":
         raise InputError("--eval needs a CoNLL file with gold columns, not --format text", shown)
-    columns = gold_columns(args.gold_columns, names, trained.data) if args.eval else None
-    sentences = read_input(lines, shown, fmt, columns)
+    if fmt == "text" and text_warning(lines, shown):
+        print(text_warning(lines, shown), file=sys.stderr)
+    columns = gold_columns(args.gold_columns, names, described, fmt) if args.eval else None
+    sentences = read_input(lines, shown, layout, columns)
     if not sentences.words:
         raise InputError("no sentences found", shown)
     started = time.perf_counter()

@@ -31,8 +31,8 @@ from utils.data.readers.columns import CONLL03_COLUMNS, read_column_file  # noqa
 from utils.data.readers.text import iter_lines  # noqa: E402
 from utils.errors import InputError, run_main  # noqa: E402
 from utils.paths import SHARED_DATA_DIR  # noqa: E402
-from utils.results.tagging import (conll_lines, encode, load_trained, read_text,  # noqa: E402
-                                   select_tasks, tag)
+from utils.results.input_layout import read_text  # noqa: E402
+from utils.results.tagging import conll_lines, encode, load_trained, select_tasks, tag  # noqa: E402
 
 STAGES = ("read", "encode", "tag", "write")
 

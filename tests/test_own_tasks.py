@@ -356,3 +356,64 @@ def test_a_corpus_format_mistake_blames_the_format_not_a_column(tmp_path, capsys
         assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert re.search(message, done.stderr), done.stderr
         assert not (tmp_path / "out").exists()
+
+
+def predict_scores(stdout: str) -> dict[str, float]:
+    return {line.split()[0]: float(line.split()[1]) for line in stdout.splitlines()[1:]}
+
+
+def test_predict_reads_the_input_as_the_task_set_does(tmp_path, capsys):
+    """A CoNLL-U task and a column task whose words are in column 1: predict.py --eval on the
+    test files, read by their task set's format and word column, equals training's scores."""
+    ud_corpus(tmp_path / "treebank")
+    folder = tmp_path / "shifted"          # `id word tag`: the words in column 1
+    folder.mkdir()
+    for split, n in (("train", 12), ("test", 4)):
+        (folder / f"{split}.txt").write_text("".join(
+            f"{j + 1} {WORDS[(i + j) % 12]} {'N' if j % 2 else 'D'}\n" + ("\n" if j == 2 else "")
+            for i in range(n) for j in range(3)))
+    text = UD.replace('name = "polarity"', 'name = "shape"').replace(
+        'corpus = "treebank"\nformat = "conllu"\nword_column = "form"\ntag_column = "feats:Polarity"',
+        'corpus = "shifted"\nword_column = 1\ntag_column = 2\ndev_share = 0.25')
+    toml = write_task_set(tmp_path / "ud.toml", text)
+    data = tmp_path / "data" / "ud.pt"
+    assert in_process("prepare-data.py", "--tasks", str(toml), "--out", str(data.parent),
+                      capsys=capsys).returncode == 0
+    done = in_process("train_mtl.py", "--data_path", str(data), "--save_dir", str(tmp_path / "mtl"),
+                      "--exp_name", "m", "--hidden_size", "8", "--epochs", "2", "--batch_size", "4",
+                      "--optim", "adam(lr=0.03)", "--num_threads", "1", "--preset", "demo",
+                      "--train_subset", "0", "--eval_subset", "0", capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    model = tmp_path / "mtl" / "cp" / "m" / "best.th"
+    reported = json.loads((model.parent / "results.json").read_text())["test"]
+    for task, test_file in (("xpos", tmp_path / "treebank" / "en_tiny-ud-test.conllu"),
+                            ("shape", folder / "test.txt")):
+        done = in_process("predict.py", "--model", str(model), "--input", str(test_file), "--eval",
+                          "--tasks", task, "--num_threads", "1", "--output", str(tmp_path / f"{task}.out"),
+                          capsys=capsys)
+        assert done.returncode == 0, done.stderr
+        assert predict_scores(done.stdout) == {task: pytest.approx(reported[task], abs=0.005 + 1e-9)}
+        assert done.stdout.startswith(f"tagged 4 sentences ({4 * 4 if task == 'xpos' else 4 * 3} tokens")
+    tagged = (tmp_path / "xpos.out").read_text().split("\n\n")[0].splitlines()
+    assert [row.split()[0] for row in tagged] == ["the", "cat", "ca", "n't"]
+    # without --eval: CoNLL-U recognised; read as text on request, with a warning
+    conllu = str(tmp_path / "treebank" / "en_tiny-ud-test.conllu")
+    done = in_process("predict.py", "--model", str(model), "--input", conllu, "--num_threads", "1",
+                      capsys=capsys)
+    assert done.returncode == 0 and "(conllu)" in done.stderr and done.stdout.count("\n\n") == 4
+    done = in_process("predict.py", "--model", str(model), "--input", conllu, "--format", "text",
+                      "--num_threads", "1", capsys=capsys)
+    assert done.returncode == 0 and done.stderr.startswith(
+        "warning: ") and "looks like CoNLL-U but is read as text" in done.stderr
+    # the user's own layout: words in another column
+    lemmas = in_process("predict.py", "--model", str(model), "--input", conllu, "--word_column",
+                        "lemma", "--num_threads", "1", capsys=capsys)
+    assert lemmas.returncode == 0 and [r.split()[0] for r in lemmas.stdout.splitlines()[:4]] == \
+        ["_", "_", "can", "not"]
+    for args, message in ((["--word_column", "FORM"], "--word_column: expected a CoNLL-U column name"),
+                          (["--format", "conll", "--word_column", "form"],
+                           "--word_column: expected a 0-based column number"),
+                          (["--eval", "--gold_columns", "xpos=4"], "expected TASK=COLUMN (e.g. xpos=xpos)")):
+        done = in_process("predict.py", "--model", str(model), "--input", conllu, "--tasks", "xpos",
+                          *args, capsys=capsys)
+        assert done.returncode == 2 and message in done.stderr, done.stderr

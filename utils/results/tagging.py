@@ -15,13 +15,12 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import torch
 
 from models import Tagger
 from utils.data.datafile import PreparedData, Split, encode_split, index_of, load_data_file
-from utils.data.readers.columns import DOCSTART, read_columns
 from utils.data.readers.schemes import tags_in_scheme
 from utils.data.readers.sentences import TaggedSentences
 from utils.errors import InputError
@@ -33,8 +32,6 @@ from utils.training.config import TrainConfig
 from utils.training.tasks import TaskData
 from utils.training.trainer import Trainer
 
-FORMATS = ("auto", "text", "conll")
-TAG_SCHEMES = ("plain", "iob1", "bio", "bioes", "detect")   # the file schemes --eval reads as tags
 # Cap of one evaluation batch's padded word positions: a sentence of thousands of tokens gets a
 # batch of its own instead of padding a hundred others to its length.
 MAX_POSITIONS = 20_000
@@ -198,64 +195,6 @@ def select_tasks(trained: TrainedModel, names: str | None) -> list[int]:
 
 
 # ---- input ----------------------------------------------------------------------------------
-def detect_format(lines: Sequence[tuple[int, str]]) -> str:
-    """"conll" when the lines look like columns (a -DOCSTART- line, or more than two token lines
-    all with the same number of fields, which is at least 2 or comes with blank separator lines),
-    else "text" (one sentence per line)."""
-    rows = [line.split() for _, line in lines]
-    filled = [r for r in rows if r]
-    if any(r[0] == DOCSTART for r in filled):
-        return "conll"
-    widths = {len(r) for r in filled}
-    blank = len(filled) < len(rows)
-    return "conll" if len(filled) > 2 and len(widths) == 1 and (widths.pop() >= 2 or blank) else "text"
-
-
-def read_text(lines: Iterable[tuple[int, str]], shown: str) -> TaggedSentences:
-    """One sentence per non-blank line, tokens split at whitespace."""
-    out = TaggedSentences(files=[shown])
-    for number, line in lines:
-        tokens = line.split()
-        if tokens:
-            out.words.append(tokens)
-            out.first_lines.append(number)
-            out.file_of.append(0)
-    return out
-
-
-def gold_columns(spec: str | None, task_names: Sequence[str], data: PreparedData) -> dict[str, int]:
-    """{task: column} of the gold tags in a CoNLL input, from "pos=1,ner=3"; by default each
-    task's tag column in its own corpus (the task set the data file was prepared from)."""
-    if spec is None:
-        described = data.provenance.get("task_set", {}).get("tasks", {})
-        columns = {}
-        for name in task_names:
-            task = described.get(name)
-            if task is None or task.get("format") != "columns" or task.get("scheme") not in TAG_SCHEMES:
-                raise InputError(f"the gold column of {name} is not a plain tag column of a column "
-                                 "file in its task set; name it", "--gold_columns")
-            columns[name] = int(task["tag_column"])
-        return columns
-    columns = {}
-    for part in spec.split(","):
-        name, _, column = part.partition("=")
-        if not column.strip().isdigit():
-            raise InputError(f"expected TASK=COLUMN (e.g. ner=3), got {part!r}", "--gold_columns")
-        columns[name.strip()] = int(column)
-    missing = [t for t in task_names if t not in columns]
-    if missing:
-        raise InputError(f"no column given for {', '.join(missing)}", "--gold_columns")
-    return {t: columns[t] for t in task_names}
-
-
-def read_input(lines: Sequence[tuple[int, str]], shown: str, fmt: str,
-               gold_columns: Mapping[str, int] | None = None) -> TaggedSentences:
-    """The sentences of the input; with `gold_columns` ({task: column}) their gold tags."""
-    if fmt == "text":
-        return read_text(lines, shown)
-    return read_columns(lines, shown, dict(gold_columns or {}), None)
-
-
 def gold_tags(sentences: TaggedSentences, task: str, data: PreparedData) -> list[list[str]]:
     """The gold column of `task` in the data file's tag scheme, every tag one the model knows."""
     tags, _ = tags_in_scheme(sentences, task, data.schemes[task])

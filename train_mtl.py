@@ -23,9 +23,9 @@ from utils.training.checkpoint import (load_into, load_weights, save_weights,
                                        seed_everything)
 from utils.training.config import TrainConfig
 from utils.training.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
-from utils.training.mtl_setup import (check_task_ids, init_weights_path, load_task_masks,
-                                      make_tasks, mode_of, results_record, subset_data,
-                                      task_layers)
+from utils.training.mtl_setup import (check_schedule_values, check_task_ids, init_weights_path,
+                                      load_task_masks, loss_weights, make_tasks, mode_of,
+                                      results_record, subset_data, task_layers)
 from utils.training.presets import PRESETS, apply_preset
 from utils.training.run_dir import open_run_dir, read_run_args
 from utils.training.schedules import epoch_cycles
@@ -60,12 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="cnn-lstm (alias lstm): every task reads the top BiLSTM layer; hier-lstm: POS reads "
              "layer 1 (hierarchical sharing); random-lstm: 50-d random word embedding, no char "
              "CNN; soft: one BiLSTM stack per task with cross-stitch units (soft sharing, no masks)")
-    add("--trainer", choices=["seq-label", "re-seq-label"], default="seq-label",
+    add("--trainer", choices=["seq-label", "re-seq-label", "temperature"], default="seq-label",
         help="batch schedule, as the original's trainers: seq-label = each epoch one random task "
              "order, one batch per task in turn until every task's data is used (epoch 1 random "
              "batches, later epochs bucketed); re-seq-label = sum over every task of the data file "
              "(trained or not) of ceil(N_t / batch) turns of one random batch per trained task, "
-             "each task's stream carrying over between epochs")
+             "each task's stream carrying over between epochs; temperature (not the original's) = "
+             "--steps_per_epoch steps, each task drawn with probability N_t ** (1 / --temperature)")
+    add("--temperature", type=float, default=1.0, help="--trainer temperature: 1 = in proportion "
+        "to the tasks' train sentences, larger = closer to uniform")
+    add("--steps_per_epoch", type=int, default=0, help="--trainer temperature: batches per epoch; "
+        "0 = the trained tasks' batches together (as many as a seq-label epoch)")
     add("--select_on", choices=["dev", "test"], default="dev",
         help="split whose mean score selects the epoch; 'test' repeats the original code's "
              "choice and is NOT recommended (it reports a score tuned on the test set)")
@@ -94,6 +99,7 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     """Every setting of the run: preset values filled in, defaults derived from the data file."""
     values = apply_preset(vars(args), args.preset)
     values["tasks"] = check_task_ids(values["tasks"] or [], data)
+    check_schedule_values(values["temperature"], values["steps_per_epoch"])
     values["mode"] = mode_of(values["masks_path"], values["arch"], len(values["tasks"]))
     single = f"single-{data.tasks[values['tasks'][0]]}"
     resolve_run(values, data.setting, "mtl", single if values["mode"] == "single" else values["mode"])
@@ -147,7 +153,10 @@ def train_config(values: dict, data: PreparedData | None = None) -> TrainConfig:
                        patience=values["patience"], batch_schedule=values["trainer"],
                        select_on=values["select_on"],
                        accumulation_steps=values["accumulation_steps"], device=values["device"],
-                       cycles_per_epoch=cycles, **recipe_config(values))
+                       cycles_per_epoch=cycles, temperature=values.get("temperature", 1.0),
+                       steps_per_epoch=values.get("steps_per_epoch", 0),
+                       loss_weights={} if data is None else loss_weights(data),
+                       **recipe_config(values))
 
 
 def rescore(values: dict) -> None:

@@ -20,6 +20,7 @@ from task_sets import builtin_task_set, write_task_set  # noqa: E402
 from utils.data.datafile import load_data_file  # noqa: E402
 from utils.data.prepare import prepare  # noqa: E402
 from utils.data.taskset import load_task_set  # noqa: E402
+from utils.training.mtl_setup import loss_weights  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "Paris", "is", "big", "John", "saw", "Mary"]
@@ -336,6 +337,9 @@ def test_a_conllu_treebank_gives_its_syntactic_words(tmp_path, capsys):
     assert data.data["polarity"]["dev"].words is dev.words          # one corpus, read once
     assert data.provenance["sentence_ids"]["xpos"]["test"] == ["test-0", "test-1", "test-2", "test-3"]
     assert data.provenance["task_set"]["tasks"]["xpos"]["tag_column"] == "xpos"
+    assert loss_weights(data) == {}
+    weighted = write_task_set(tmp_path / "ud.toml", UD + "loss_weight = 0.25\n")
+    assert loss_weights(prepare(load_task_set(weighted), "none")) == {1: 0.25}
 
 
 def test_a_corpus_format_mistake_blames_the_format_not_a_column(tmp_path, capsys):

@@ -172,3 +172,44 @@ def test_unknown_schedule_or_bucketing_is_refused():
         make_schedule("round-robin", lengths_of({0: 5}), 2, torch.Generator())
     with pytest.raises(ValueError, match="fastnlp"):
         make_schedule("bucketed", lengths_of({0: 5}), 2, torch.Generator(), "loose")
+
+
+# ---- temperature sampling ---------------------------------------------------------------------
+@pytest.mark.parametrize("temperature, expected", [
+    # sizes 100 and 400 sentences, worked by hand: 100 ** (1/T) : 400 ** (1/T)
+    (1.0, {0: 0.2, 1: 0.8}),                    # 100 : 400, in proportion to size
+    (2.0, {0: 1 / 3, 1: 2 / 3}),                # 10 : 20
+    (1e9, {0: 0.5, 1: 0.5}),                    # all but uniform
+])
+def test_temperature_draws_tasks_by_size_to_the_one_over_t(temperature, expected):
+    steps = 40_000
+    schedule = make_schedule("temperature", lengths_of({0: 100, 1: 400}), 8,
+                             torch.Generator().manual_seed(5), temperature=temperature,
+                             steps_per_epoch=steps)
+    assert schedule.probabilities() == pytest.approx(expected)
+    drawn = [task for task, _ in schedule.epoch(1)]
+    assert len(drawn) == steps
+    for task, p in expected.items():
+        # within 4 standard deviations of the binomial count
+        assert abs(drawn.count(task) - p * steps) < 4 * (steps * p * (1 - p)) ** 0.5 + 1
+
+
+def test_temperature_epochs_are_fixed_steps_of_whole_streams_carried_over():
+    lengths = lengths_of({0: 23, 1: 9, 2: 0})
+    schedule = make_schedule("temperature", lengths, 4, torch.Generator().manual_seed(6),
+                             temperature=2.0)
+    assert schedule.n_batches() == 6 + 3                       # as one seq-label epoch: ceil(n / 4)
+    seen: dict[int, list[int]] = {0: [], 1: []}
+    for epoch in (1, 2, 3, 4):
+        batches = list(schedule.epoch(epoch))
+        assert len(batches) == 9 and {t for t, _ in batches} <= {0, 1}    # no batch of no sentences
+        for task, ids in batches:
+            seen[task].extend(ids.tolist())
+    # every stream is whole passes over its task's sentences, each sentence once per pass
+    for task, n in ((0, 23), (1, 9)):
+        ids = seen[task]
+        whole = len(ids) // n * n
+        for start in range(0, whole, n):
+            assert sorted(ids[start:start + n]) == list(range(n))
+    with pytest.raises(ValueError, match="temperature must be above 0"):
+        make_schedule("temperature", lengths, 4, torch.Generator(), temperature=0.0)

@@ -110,6 +110,8 @@ CONLLU_TASK = 'name = "t"\ncorpus = "c"\nformat = "conllu"\ntag_column = "xpos"\
      r"tasks\[0\].encoding: unknown text encoding 'klingon'"),
     ('name = "x"\n[[tasks]]\n' + TASK + "dev_share = 1.5\n", r"tasks\[0\].dev_share: expected a share"),
     ('name = "x"\n[[tasks]]\n' + TASK + "layer = 0\n", r"tasks\[0\].layer: expected a whole number >= 1"),
+    ('name = "x"\n[[tasks]]\n' + TASK + "loss_weight = 0\n", r"tasks\[0\].loss_weight: expected a number above 0, got 0.0"),
+    ('name = "x"\n[[tasks]]\n' + TASK + 'loss_weight = "2"\n', r"tasks\[0\].loss_weight: expected a number, got '2'"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace('corpus = "c"\n', ''),
      r"tasks\[0\].corpus: missing; expected `corpus`"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace('corpus = "c"', 'files = {train = "a"}'),

@@ -39,7 +39,7 @@ def make_trainer(tmp_path, epochs=3, mask=None, task_ids=(0,), echo=lambda s: No
     torch.manual_seed(0)
     model = build_model(tiny_config(n_words=len(data.words), n_chars=len(data.chars), dropout=0.1,
                                     hidden_size=16), data.embedding)
-    config = TrainConfig(epochs=epochs, batch_size=8, progress=False, **cfg)
+    config = TrainConfig(epochs=epochs, progress=False, **{"batch_size": 8, **cfg})
     masks = {t: mask(model) for t in task_ids} if mask else None
     trainer = Trainer(model, make_tasks(data, task_ids), config, seed=seed, masks=masks,
                       state_path=tmp_path / "state.th", log_path=tmp_path / "log.jsonl",
@@ -99,7 +99,8 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("task_ids, schedule", [((0,), "bucketed"), ((0, 1), "re-seq-label")])
+@pytest.mark.parametrize("task_ids, schedule", [((0,), "bucketed"), ((0, 1), "re-seq-label"),
+                                                ((0, 1), "temperature")])
 def test_resume_after_a_crash_gives_the_same_run(tmp_path, task_ids, schedule):
     """Two tasks: the batch streams and the momentum on the other task's head carry over too."""
     (tmp_path / "a").mkdir()
@@ -154,3 +155,19 @@ def test_optimizer_strings_are_parsed_safely():
         optimizer.step()
         scheduler.step()
         assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + 0.05 * epoch))
+
+
+def test_a_task_loss_weight_scales_its_step(tmp_path):
+    """One step of plain SGD (one batch of all 60 sentences, no clipping): a loss weight of 2
+    moves every weight twice as far, the same dropout drawn."""
+    moved = {}
+    for weights in ({}, {0: 2.0}):
+        (tmp_path / str(len(weights))).mkdir()
+        trainer, model = make_trainer(tmp_path / str(len(weights)), epochs=1, batch_size=60,
+                                      optim="sgd(lr=0.1)", clip=0.0, loss_weights=weights)
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        trainer.train_epoch(trainer.optimizer, 1)
+        moved[len(weights)] = {n: p.detach() - before[n] for n, p in model.named_parameters()}
+    for name, delta in moved[0].items():
+        assert torch.allclose(moved[1][name], 2 * delta, rtol=1e-3, atol=1e-6), name  # float32 steps
+    assert any(delta.abs().sum() > 0 for delta in moved[0].values())

@@ -67,7 +67,7 @@ def task_set_record(task_set: TaskSet) -> dict[str, Any]:
             "tasks": {t.name: {"corpus": t.corpus_label, "format": t.format,
                                "word_column": t.word_column, "tag_column": t.tag_column,
                                "scheme": t.scheme, "train_scheme": t.train_scheme,
-                               "metric": t.metric, "layer": t.layer}
+                               "metric": t.metric, "layer": t.layer, "loss_weight": t.loss_weight}
                       for t in task_set.tasks},
             "table": task_set.table}
 

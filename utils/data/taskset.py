@@ -44,6 +44,7 @@ Keys of a task (only `name`, a corpus, `tag_column` and `scheme` are required):
     dev_share     the share of train held out as dev when the corpus has no dev file (default 0.1)
     layer         the BiLSTM layer this task reads in hierarchical sharing (1 = the lowest;
                   default the top layer)
+    loss_weight   multi-task training multiplies this task's batch losses by it (default 1)
     drop_genres   conll2012: genres left out, e.g. ["pt"]
     pos_column    scheme "parse": the column of the POS tags the chunks are derived with
     check_chunks  scheme "parse": a CoNLL-2000 corpus (`word POS chunk` columns) whose gold chunks
@@ -77,7 +78,7 @@ _SETTING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = {"name", "description", "seed", "vocabulary_from", "embedding", "trainer", "tasks"}
 _TASK_KEYS = {"name", "corpus", "files", "format", "columns", "word_column", "tag_column", "scheme",
               "train_scheme", "metric", "encoding", "dev_share", "layer", "drop_genres",
-              "pos_column", "check_chunks", "comment_prefix"}
+              "pos_column", "check_chunks", "comment_prefix", "loss_weight"}
 _DEFAULT_TRAIN_SCHEME = {"plain": "plain", "bioes": "bioes", "brackets": "bioes"}
 
 
@@ -103,6 +104,7 @@ class TaskSpec:
     check_chunks: str | None
     key: str                     # where it is written, e.g. "tasks[2]", for error messages
     comment_prefix: str | None = None
+    loss_weight: float = 1.0
 
     @property
     def corpus_label(self) -> str:
@@ -248,12 +250,16 @@ def _parse_task(item: Any, source: str, key: str) -> TaskSpec:
     dev_share = keys.number("dev_share", default=0.1)
     if not 0.0 < dev_share < 1.0:
         keys.fail("dev_share", f"expected a share between 0 and 1, got {dev_share}")
+    loss_weight = keys.number("loss_weight", default=1.0)
+    if not 0.0 < loss_weight < float("inf"):
+        keys.fail("loss_weight", f"expected a number above 0, got {loss_weight}")
     return TaskSpec(name=name, corpus=corpus, files=files, format=fmt, columns=columns,
                     word_column=word_column, tag_column=tag_column, scheme=scheme,
                     train_scheme=train_scheme, metric=metric, encoding=encoding,
                     dev_share=dev_share, layer=keys.integer("layer", default=None, minimum=1),
                     drop_genres=tuple(drop_genres), pos_column=pos_column,
-                    check_chunks=check_chunks, key=key, comment_prefix=comment_prefix)
+                    check_chunks=check_chunks, key=key, comment_prefix=comment_prefix,
+                    loss_weight=loss_weight)
 
 
 def _conllu_columns(keys: "_Keys", scheme: str) -> tuple[str, str, None]:

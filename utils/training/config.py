@@ -23,7 +23,7 @@ class TrainConfig:
     accumulation_steps: int = 1
     eval_max_positions: int = 0       # cap of an evaluation batch's padded size; 0 = none (eval_batches)
     patience: int = 0                 # epochs without a better selection score before stopping; 0 = never
-    batch_schedule: str = "bucketed"  # utils.training.schedules: bucketed | seq-label | re-seq-label
+    batch_schedule: str = "bucketed"  # utils.training.schedules: bucketed | seq-label | re-seq-label | temperature
     bucketing: str = DEFAULT_BUCKETING  # utils.training.schedules.BUCKETINGS
     metric: str = "conlleval"         # span F1 that selects the epoch (utils.training.metrics.SPAN_METRICS)
     select_on: str = "dev"            # the split whose mean score selects the epoch (SELECTION_SPLITS)
@@ -31,6 +31,9 @@ class TrainConfig:
     progress: bool | None = None      # tqdm bars; None = only when stderr is a terminal
     bucket_chunks: int = 50
     cycles_per_epoch: int = 0         # re-seq-label's epoch (schedules.epoch_cycles); 0 = trained tasks'
+    temperature: float = 1.0          # the temperature schedule: tasks drawn by size ** (1 / T)
+    steps_per_epoch: int = 0          # the temperature schedule's epoch; 0 = the trained tasks' batches
+    loss_weights: dict[int, float] = field(default_factory=dict)   # {task_id: weight}; absent = 1
 
     def __post_init__(self) -> None:
         if self.select_on not in SELECTION_SPLITS:

@@ -135,3 +135,20 @@ def results_record(*, setting: str, mode: str, tasks: Sequence[TaskData], result
         "seconds": result.seconds,
         **extra,
     }
+
+
+def loss_weights(data: PreparedData) -> dict[int, float]:
+    """{task_id: weight} of the tasks whose task set gives a `loss_weight` other than 1 (data
+    files prepared before the key existed give none)."""
+    described = data.provenance.get("task_set", {}).get("tasks", {})
+    weights = {task_id: float(described.get(name, {}).get("loss_weight", 1.0))
+               for task_id, name in enumerate(data.tasks)}
+    return {task_id: weight for task_id, weight in weights.items() if weight != 1.0}
+
+
+def check_schedule_values(temperature: float, steps_per_epoch: int) -> None:
+    """The temperature schedule's arguments: a temperature above 0, steps 0 or more."""
+    if not 0 < temperature < float("inf"):
+        raise InputError(f"expected a number above 0, got {temperature}", "--temperature")
+    if steps_per_epoch < 0:
+        raise InputError(f"must be 0 or more, got {steps_per_epoch}", "--steps_per_epoch")

@@ -16,6 +16,12 @@ samplers):
   a draw that finds the stream used up starts a fresh one and gives the task no batch in that
   cycle (the original's `continue`). So every task takes about as many steps as all tasks of the
   data file have batches together.
+- `temperature` (not the original's; for task sets of very different sizes): a fixed number of
+  steps per epoch (`steps_per_epoch`; 0 = the trained tasks' batches together, as many as one
+  seq-label epoch), each step's task drawn with probability proportional to N_t ** (1 / T), N_t
+  its train sentences: T = 1 samples in proportion to size, a large T near uniformly. Each task
+  draws from its own stream of random batches, which carries over from epoch to epoch and starts
+  afresh when used up (no step is lost).
 Bucketed batches are fastNLP's own (`fastnlp_bucket_batches`, the default) or `bucket_batches`
 ("tight"), as TrainConfig.bucketing says; see utils.data.batching.
 """
@@ -141,18 +147,62 @@ class ReSeqLabel(BatchSchedule):
                         for t, s in state.get("streams", {}).items()}
 
 
+class Temperature(ReSeqLabel):
+    """Steps whose task is drawn by size ** (1 / temperature); streams as re-seq-label's."""
+
+    def __init__(self, *args: Any, temperature: float = 1.0, steps_per_epoch: int = 0,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not temperature > 0:
+            raise ValueError(f"the temperature must be above 0, got {temperature}")
+        self.temperature = temperature
+        self.steps_per_epoch = steps_per_epoch
+
+    def probabilities(self) -> dict[int, float]:
+        """{task_id: N_t ** (1/T) / sum_s N_s ** (1/T)} over the trained tasks."""
+        weights = {t: float(lengths.numel()) ** (1.0 / self.temperature)
+                   for t, lengths in self.lengths.items()}
+        total = sum(weights.values())
+        return {t: w / total for t, w in weights.items()}
+
+    def epoch(self, epoch: int) -> Iterator[tuple[int, torch.Tensor]]:
+        ids = [t for t, lengths in self.lengths.items() if lengths.numel()]
+        if not ids or not self.n_batches():          # no sentences: no batch
+            return
+        chances = torch.tensor([self.probabilities()[t] for t in ids], dtype=torch.float64)
+        for index in torch.multinomial(chances, self.n_batches(), replacement=True,
+                                       generator=self.generator).tolist():
+            yield ids[index], self.next_batch(ids[index])
+
+    def next_batch(self, task_id: int) -> torch.Tensor:
+        """The task's next batch of its stream, a fresh stream when it is used up."""
+        batches, drawn = self.streams.get(task_id, ([], 0))
+        if drawn == len(batches):
+            batches, drawn = self.random(task_id), 0
+        self.streams[task_id] = (batches, drawn + 1)
+        return batches[drawn]
+
+    def n_batches(self) -> int:
+        return self.steps_per_epoch or sum(self._n_task_batches(t) for t in self.lengths)
+
+
 SCHEDULES: dict[str, type[BatchSchedule]] = {"bucketed": Bucketed, "seq-label": SeqLabel,
-                                             "re-seq-label": ReSeqLabel}
+                                             "re-seq-label": ReSeqLabel, "temperature": Temperature}
 
 
 def make_schedule(name: str, lengths: Mapping[int, torch.Tensor], batch_size: int,
                   generator: torch.Generator, bucketing: str = DEFAULT_BUCKETING,
-                  bucket_chunks: int = 50, cycles_per_epoch: int = 0) -> BatchSchedule:
-    """The schedule `name` ("bucketed", "seq-label" or "re-seq-label") over the tasks' sentence
-    lengths ({task_id: lengths}, in task order). `cycles_per_epoch`: re-seq-label's epoch length
-    (see `epoch_cycles`); 0 = the trained tasks' batches together."""
+                  bucket_chunks: int = 50, cycles_per_epoch: int = 0, temperature: float = 1.0,
+                  steps_per_epoch: int = 0) -> BatchSchedule:
+    """The schedule `name` ("bucketed", "seq-label", "re-seq-label" or "temperature") over the
+    tasks' sentence lengths ({task_id: lengths}, in task order). `cycles_per_epoch`: re-seq-label's
+    epoch length (see `epoch_cycles`); 0 = the trained tasks' batches together. `temperature`,
+    `steps_per_epoch`: the temperature schedule's."""
     if name not in SCHEDULES:
         raise ValueError(f"unknown batch schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
+    if name == "temperature":
+        return Temperature(lengths, batch_size, generator, bucketing, bucket_chunks,
+                           temperature=temperature, steps_per_epoch=steps_per_epoch)
     return SCHEDULES[name](lengths, batch_size, generator, bucketing, bucket_chunks,
                            cycles_per_epoch)
 

@@ -1,8 +1,8 @@
 """The one training loop, for one task or many.
 
 Each epoch: a batch schedule (utils.training.schedules) draws every task's batches and orders them, and
-every batch runs through the model with its task's mask (utils.sparsity.masking.masked_call). Steps follow
-the original code: the loss divided by `accumulation_steps` and a step every that many batches
+every batch runs through the model with its task's mask (utils.sparsity.masking.masked_call); its loss is
+multiplied by the task's weight where TrainConfig.loss_weights gives one. Steps follow the original code: the loss divided by `accumulation_steps` and a step every that many batches
 (counted across epochs; gradients reset at every epoch start), a parameter that once had a
 gradient stepped with a zero one when its task did not run (utils.training.optim.keep_zero_grads), the
 gradients clipped before the step (utils.training.optim.clip_gradients), the lr schedule
@@ -76,7 +76,8 @@ class Trainer:
         self.schedule = make_schedule(config.batch_schedule,
                                       {t: i.lengths for t, i in self.train_index.items()},
                                       config.batch_size, self.generator, config.bucketing,
-                                      config.bucket_chunks, config.cycles_per_epoch)
+                                      config.bucket_chunks, config.cycles_per_epoch,
+                                      config.temperature, config.steps_per_epoch)
         self.optimizer = build_optimizer(config.optim, [p for p in model.parameters() if p.requires_grad])
         self.scheduler = build_scheduler(config.scheduler, self.optimizer)
         self.evaluator = Evaluator(self.model, self.tasks, self.masks, config)
@@ -127,6 +128,8 @@ class Trainer:
                 batch = self.train_index[task_id].batch(ids).to(cfg.device)
                 emissions = masked_call(self.model, self.masks.get(task_id), batch, task_id)
                 loss = self.model.loss(emissions, batch, task_id)
+                if cfg.loss_weights.get(task_id, 1.0) != 1.0:     # the task's `loss_weight`
+                    loss = loss * cfg.loss_weights[task_id]
                 self.guard.loss(loss, epoch, n_batches + 1)
                 (loss / cfg.accumulation_steps if cfg.accumulation_steps > 1 else loss).backward()
                 state.steps += 1

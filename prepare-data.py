@@ -98,6 +98,8 @@ def main() -> None:
         print(f"{task}: {source['corpus']} from {source['found_in']}")
     for note in prepared.provenance["conversions"]:
         print(f"note: {note}")
+    for warning in prepared.provenance["warnings"]:
+        print(f"warning: {warning}")
     agreement = prepared.provenance.get("chunk_agreement")
     if isinstance(agreement, dict):
         print(f"derived chunks vs CoNLL-2000 gold: {100 * agreement['agreement']:.2f}% of "

@@ -338,6 +338,12 @@ def test_a_conllu_treebank_gives_its_syntactic_words(tmp_path, capsys):
     assert data.provenance["sentence_ids"]["xpos"]["test"] == ["test-0", "test-1", "test-2", "test-3"]
     assert data.provenance["task_set"]["tasks"]["xpos"]["tag_column"] == "xpos"
     assert loss_weights(data) == {}
+    # feats:Polarity is '_' on 3 of 4 words: warned, printed and kept; chance: always '_', 75%
+    assert data.provenance["warnings"] == [
+        f"polarity: most of its train tags are '_' (CoNLL-U's empty value; a CoNLL-U file read as "
+        f"columns gives it to its multiword-token lines) (tasks[1] in {toml})"]
+    assert "warning: polarity: most of its train tags are '_'" in done.stdout
+    assert data.provenance["chance_dev"] == {"xpos": 25.0, "polarity": 75.0}
     weighted = write_task_set(tmp_path / "ud.toml", UD + "loss_weight = 0.25\n")
     assert loss_weights(prepare(load_task_set(weighted), "none")) == {1: 0.25}
 

@@ -286,3 +286,85 @@ def test_real_ptb_with_dev_standing_in_for_train(shared_data):
     assert chunk["test"] == {"sentences": 2012, "tokens": 47377}
     assert counts["ner"]["test"] == {"sentences": 3453, "tokens": 46435}
     assert "pos: the dev file stands in for the train file" in data.provenance["conversions"]
+
+
+# ---- checks that catch a wasted run -------------------------------------------------------------
+def _task(words: list[list[str]], tags: list[list[str]], dev_tags: list[list[str]] | None = None):
+    """One task's {split: sentences} of words and of tags (dev and test equal to train unless given)."""
+    dev_tags = dev_tags or tags
+    return ({"train": words, "dev": words, "test": words},
+            {"train": tags, "dev": dev_tags, "test": tags})
+
+
+def _checked(**tasks):
+    from utils.data.checks import check_tasks
+    return check_tasks({t: w for t, (w, _) in tasks.items()}, {t: g for t, (_, g) in tasks.items()},
+                       {t: f"tasks[0] in my.toml" for t in tasks})
+
+
+WORDS = [["The", "cat", "sat"], ["A", "dog", "ran", "off"]]
+TAGS = [["DT", "NN", "VBD"], ["DT", "NN", "VBD", "RP"]]
+
+
+@pytest.mark.parametrize("words, tags, message", [
+    (WORDS, [["O"] * 3, ["O"] * 4], r"my.toml: task 't' has one label in its train split \('O'\): "
+                                    r"nothing to learn; is tag_column right \(0-based\)\?"),
+    ([["1", "2", "3"], ["1", "2", "3", "4"]], TAGS,
+     r"my.toml: the words of task 't' are 1, 2, 3, ... in every sentence \(CoNLL-U's ID column\)"),
+    ([["_"] * 3, ["_"] * 4], TAGS, r"my.toml: every word of task 't' is '_'"),
+])
+def test_a_task_that_cannot_be_meant_is_refused(words, tags, message):
+    with pytest.raises(InputError, match=f"tasks\\[0\\] in {message}"):
+        _checked(t=_task(words, tags))
+
+
+def test_what_is_rarely_meant_is_warned():
+    numbers = [["1999", "12", "the"], ["3,5", "2-1", "7", "x"]]
+    assert _checked(t=_task(numbers, TAGS)) == [
+        "t: 71% of its train words are numbers: is word_column right (0-based)? (tasks[0] in my.toml)"]
+    empty = [["_", "_", "the"], ["_", "_", "cat", "_"]]
+    assert "71% of its train words are '_'" in _checked(t=_task(empty, TAGS))[0]
+    tiny = [["a", "b"] * 300, ["c", "A"] * 300]
+    assert _checked(t=_task(tiny, [["X", "Y"] * 300] * 2)) == [
+        "t: its 1,200 train words have 3 distinct forms: is word_column right (0-based)? "
+        "(tasks[0] in my.toml)"]
+    ranges = [["DT", "_", "VBD"], ["DT", "NN", "VBD", "RP"]]
+    assert _checked(t=_task(WORDS, ranges))[0].startswith(
+        "t: 1 train tags (14.3%) are '_' (CoNLL-U's empty value; a CoNLL-U file read as columns")
+    unseen = [["DT", "NNS", "VBD"], ["DT", "JJ", "VBZ", "RP"]]
+    assert _checked(t=_task(WORDS, TAGS, unseen)) == [
+        "t: 3 dev tokens have labels never seen in train, which the model cannot predict: "
+        "'NNS', 'JJ', 'VBZ'"]
+    big = _task(WORDS * 6, TAGS * 6)
+    assert _checked(big=big, t=_task(WORDS[:1], TAGS[:1])) == [
+        "t: 3 train tokens, 7.1% of big's 42: the original's schedules give it about that share of "
+        "the batches (see --trainer temperature and loss_weight in docs/own-tasks.md)"]
+    assert _checked(t=_task(WORDS, TAGS)) == []
+
+
+def test_chance_level_is_the_majority_label_or_no_span():
+    from utils.data.checks import chance_levels
+    tags = {"pos": {"train": [["NN", "NN", "DT"]], "dev": [["NN", "DT", "DT", "VB"]]},
+            "ner": {"train": [["O", "B-PER"]], "dev": [["O"]]}}
+    # worked by hand: NN is train's most frequent POS tag, 1 of the 4 dev tokens
+    assert chance_levels(tags, {"pos": "accuracy", "ner": "f1"}) == {"pos": 25.0, "ner": 0.0}
+
+
+def test_a_conllu_file_read_as_columns_from_one_is_refused_before_anything_is_written(tmp_path):
+    """The one-based mistake: `word_column = 2, tag_column = 5` on CoNLL-U (comments stripped)
+    reads the lemma and feats columns; feats of this corpus are all `_`: one label, refused."""
+    rows = "\n\n".join("\n".join(f"{i}\tw{i}\t_\tNOUN\tNN\t_\t0\tdep\t_\t_" for i in range(1, 4))
+                       for _ in range(5))
+    for split in ("train", "test"):
+        (tmp_path / "ud" / f"{split}.txt").parent.mkdir(exist_ok=True)
+        (tmp_path / "ud" / f"{split}.txt").write_text(rows + "\n")
+    toml = tmp_path / "ud.toml"
+    toml.write_text('name = "ud"\nembedding = "none"\n[[tasks]]\nname = "pos"\ncorpus = "ud"\n'
+                    'word_column = 2\ntag_column = 5\nscheme = "plain"\n')
+    done = subprocess.run([sys.executable, "prepare-data.py", "--tasks", str(toml), "--out",
+                           str(tmp_path / "out")], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and \
+        len(done.stderr.splitlines()) == 1, done.stderr
+    assert "every word of task 'pos' is '_'" in done.stderr and "tasks[0] in" in done.stderr
+    assert not (tmp_path / "out").exists()

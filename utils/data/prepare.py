@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from utils.data.checks import chance_levels, check_tasks
 from utils.data.collect import Collected, TaskSplits, collect
 from utils.data.datafile import SPLITS, UNK_ID, PreparedData, Split, encode_split, index_of
 from utils.data.embeddings import Vectors, load_vectors, pretrained_rows
@@ -34,6 +35,9 @@ def prepare(task_set: TaskSet, embedding: str | None = None,
 def build(task_set: TaskSet, collected: Collected, embedding: str,
           arguments: dict[str, Any]) -> PreparedData:
     tasks = collected.tasks
+    where = {t.name: f"{t.key} in {task_set.source}" for t in task_set.tasks}
+    warnings = check_tasks({t: tasks[t].words for t in tasks}, {t: tasks[t].tags for t in tasks},
+                           where)
     sentence_sets = distinct_sentence_sets(collected)
     types = word_types(count_tokens(*(sents for _, sents in sentence_sets)))
     entry_splits = task_set.vocabulary_from
@@ -48,6 +52,9 @@ def build(task_set: TaskSet, collected: Collected, embedding: str,
     provenance = make_provenance(collected, data, arguments, embedding, vectors, matrix,
                                  len(words), entry_splits)
     provenance["task_set"] = task_set_record(task_set)
+    provenance["warnings"] = warnings
+    provenance["chance_dev"] = chance_levels({t: tasks[t].tags for t in tasks},
+                                             {t.name: t.metric for t in task_set.tasks})
     return PreparedData(task_set.name, list(tasks),
                         {t.name: t.train_scheme for t in task_set.tasks}, words, chars, labels,
                         matrix, data, provenance, {t.name: t.metric for t in task_set.tasks},

@@ -385,3 +385,30 @@ def test_prepare_masks_script_refuses_a_bad_margin_and_setting(tmp_path):
                               text=True, env={**os.environ, "EXP_ROOT": str(tmp_path), **env}, timeout=120)
         assert message in one_line_error(done, 2)
     assert not (tmp_path / "toy" / "mtl").exists()
+
+
+def test_a_task_at_chance_level_in_every_round_is_named(tmp_path, capsys):
+    """ner's best dev (70.0, round 0) is within a point of its chance level 69.5: named by
+    prepare-masks (its report and selection.json) and by the tables of runs on those masks."""
+    from utils.data.datafile import load_data_file, save_data_file
+    from utils.results.results_table import chance_notes
+
+    fake_pruning_runs(tmp_path)
+    path = with_data_file(tmp_path, ["pos", "chunk", "ner"])
+    data = load_data_file(path)
+    data.provenance["chance_dev"] = {"pos": 89.9, "chunk": 10.0, "ner": 69.5}
+    save_data_file(data, path)
+    select_main(["--exp", str(tmp_path), "--auto"])
+    printed = capsys.readouterr().out
+    assert ("warning: ner: dev 70.00 at best, its chance level 69.50, in every pruning round: it "
+            "learned nothing, and its mask was chosen without a signal") in printed
+    assert "pos:" not in printed.split("warning:", 1)[1]            # 91.0 is 1.1 above 89.9
+    selection = json.loads((tmp_path / "mtl" / "mask" / "selection.json").read_text())
+    assert selection["at_chance"] == {"ner": {"chance": 69.5, "best_dev": 70.0}}
+    run = tmp_path / "mtl" / "cp" / "sparse"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({"masks_path": str(tmp_path / "mtl" / "mask")}))
+    assert [line[:40] for line in chance_notes([f"sparse={run}"])] == [
+        "note: ner: dev 70.00 at best, its chance"]
+    (run / "results.json").write_text(json.dumps({"masks_path": None}))
+    assert chance_notes([f"sparse={run}"]) == []

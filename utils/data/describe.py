@@ -19,6 +19,22 @@ from utils.errors import InputError, run_main
 
 def data_file_tasks(path: str | os.PathLike) -> list[str]:
     """The task names of a data file, read without loading its tensors (memory-mapped)."""
+    tasks = _mapped(path).get("tasks")
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+        raise InputError("not a prepared data file (no task list); run prepare-data.py again", path)
+    return tasks
+
+
+def data_file_chance(path: str | os.PathLike) -> dict[str, float]:
+    """{task: dev score (%) at chance} as prepare-data.py recorded it (utils.data.checks); empty
+    for a file prepared before it did."""
+    provenance = _mapped(path).get("provenance")
+    chance = provenance.get("chance_dev") if isinstance(provenance, dict) else None
+    return {str(t): float(v) for t, v in chance.items()} if isinstance(chance, dict) else {}
+
+
+def _mapped(path: str | os.PathLike) -> dict:
+    """The data file's dict, its tensors memory-mapped."""
     import torch  # here: `describe setting` answers without loading torch
 
     if not os.path.isfile(path):
@@ -27,10 +43,9 @@ def data_file_tasks(path: str | os.PathLike) -> list[str]:
         raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # corrupt or foreign file
         raise InputError(f"not a prepared data file ({type(err).__name__})", path) from None
-    tasks = raw.get("tasks") if isinstance(raw, dict) else None
-    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
+    if not isinstance(raw, dict):
         raise InputError("not a prepared data file (no task list); run prepare-data.py again", path)
-    return tasks
+    return raw
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,6 +20,7 @@ from typing import Sequence
 
 from utils.atomic import json_save_atomic, text_save_atomic
 from utils.errors import ArgumentParser, InputError, run_main
+from utils.subnetworks.mask_select import chance_lines
 
 METRIC_NAMES = {"accuracy": "acc", "f1": "F1"}
 
@@ -181,6 +182,20 @@ def build(specs: Sequence[str], tasks: Sequence[str] | None = None,
     return rows, as_json
 
 
+def chance_notes(specs: Sequence[str], seeds: Sequence[str] | None = None) -> list[str]:
+    """The prepare-masks.sh warnings of the masks these runs trained with (their selection.json):
+    a task whose dev score stayed at chance level in every pruning round."""
+    flagged: dict[str, dict] = {}
+    for spec in specs:
+        for filled in ([spec] if seeds is None else [seed_spec(spec, s) for s in seeds]):
+            for run_dir in parse_column(filled)[1]:
+                masks = load_results(run_dir).get("masks_path")
+                selection = Path(masks) / "selection.json" if isinstance(masks, str) else None
+                if selection is not None and selection.is_file():
+                    flagged.update(json.loads(selection.read_text(encoding="utf-8")).get("at_chance", {}))
+    return chance_lines(flagged, "note: ")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = ArgumentParser(description="Print one results table from train_mtl.py runs.",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -198,8 +213,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.title:
         print(args.title)
     print(format_text(rows))
+    notes = chance_notes(args.columns, args.seeds)
+    if notes:
+        print("\n".join(notes))
     if args.out:
         text = (f"{args.title}\n\n" if args.title else "") + format_markdown(rows) + "\n"
+        text += "".join(f"\n{note}\n" for note in notes)
         text_save_atomic(text, args.out)
     if args.json:
         json_save_atomic(as_json, args.json)

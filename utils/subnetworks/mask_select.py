@@ -14,6 +14,11 @@ Rule of `--auto`: among the rounds that have both a mask file and a dev score, t
 score; choose the SPARSEST round whose dev score is at least (best - margin). A sparser subnetwork
 leaves more room for private weights, and within the margin the dev scores are not told apart.
 
+A task whose dev score stayed at its chance level (recorded in the data file by prepare-data.py:
+always the most frequent label for accuracy, 0 for span F1; within CHANCE_MARGIN points) in every
+round learned nothing in any: it is named in the report and in selection.json (`at_chance`), as
+its mask was chosen without a signal.
+
 Run as `python -m utils.subnetworks.mask_select` (prepare-masks.sh does); `-h` lists the arguments.
 """
 from __future__ import annotations
@@ -30,7 +35,7 @@ import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
 from utils.locks import locked_folder
-from utils.data.describe import data_file_tasks
+from utils.data.describe import data_file_chance, data_file_tasks
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
@@ -39,6 +44,7 @@ from utils.training.checkpoint import checked_state
 from utils.torch_files import load as load_checkpoint
 
 DEFAULT_MARGIN = 0.5
+CHANCE_MARGIN = 1.0     # dev points above chance still counted as chance
 _MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")
 _TASK_MASK = re.compile(r"^\d+\.th$")
 _PLACED = ("init_weights.th", "selection.json")         # what place() writes besides <task_id>.th
@@ -93,8 +99,14 @@ def _run_task_name(task_dir: Path) -> str | None:
 
 
 def _data_file_tasks(task_dirs: Iterable[Path]) -> list[str] | None:
-    """The task names of the data file the runs were trained on (as started from the repository
-    root, or as given), or None when no run names one that is here."""
+    """The task names of the data file the runs were trained on, or None when it is not here."""
+    path = _data_file(task_dirs)
+    return None if path is None else data_file_tasks(path)
+
+
+def _data_file(task_dirs: Iterable[Path]) -> Path | None:
+    """The data file the runs were trained on (as started from the repository root, or as
+    given), or None when no run names one that is here."""
     for task_dir in task_dirs:
         try:
             named = json.loads((task_dir / "args.json").read_text(encoding="utf-8"))["data_path"]
@@ -102,8 +114,23 @@ def _data_file_tasks(task_dirs: Iterable[Path]) -> list[str] | None:
             continue
         for candidate in (Path(named), REPO_ROOT / named):
             if candidate.is_file():
-                return data_file_tasks(candidate)
+                return candidate
     return None
+
+
+def at_chance(exp: Path, task_ids: Sequence[int], names: dict[int, str]) -> dict[str, dict]:
+    """{task: {"chance": level, "best_dev": best round's dev}} of the tasks whose every scored
+    round stayed within CHANCE_MARGIN of the chance level the data file records."""
+    found = task_dirs(exp / "single" / "cp")
+    path = _data_file(found[t] for t in task_ids if t in found)
+    chance = data_file_chance(path) if path is not None else {}
+    flagged = {}
+    for task_id in task_ids:
+        name = names.get(task_id, str(task_id))
+        scores = [r.dev for r in list_rounds(found[task_id]).values() if r.dev is not None]
+        if name in chance and scores and max(scores) <= chance[name] + CHANCE_MARGIN:
+            flagged[name] = {"chance": round(chance[name], 2), "best_dev": round(max(scores), 2)}
+    return flagged
 
 
 def list_rounds(task_dir: Path) -> dict[int, Round]:
@@ -197,7 +224,7 @@ def _check_out(out: Path) -> None:
 
 
 def place(chosen: dict[int, Round], out: Path, rule: str,
-          task_names: dict[int, str]) -> dict:
+          task_names: dict[int, str], chance: dict[str, dict] | None = None) -> dict:
     """Write the chosen masks, the rewind point and selection.json as the new folder `out`."""
     masks = {t: load_mask(r.mask_file) for t, r in chosen.items()}
     init_paths = {t: r.mask_file.parent / "init_weights.th" for t, r in chosen.items()}
@@ -219,6 +246,7 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
         "kept_by": kept_by_histogram(list(named.values())),
         "init_weights_from": first,
         "init_weights_differ": differ,
+        "at_chance": dict(chance or {}),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     # One placement in this folder at a time: a second would take the first's half-built folder
@@ -256,9 +284,18 @@ def report(summary: dict, exp: Path, out: Path) -> str:
     if summary["init_weights_differ"]:
         lines.append(f"warning: init_weights.th of task(s) {summary['init_weights_differ']} differ from "
                      f"task {summary['init_weights_from']}'s; using task {summary['init_weights_from']}'s")
+    lines += chance_lines(summary.get("at_chance", {}), "warning: ")
     files = [f"{row['task_id']}.th" for row in summary["tasks"].values()]
     lines.append(f"wrote {out}/: {', '.join(files)}, init_weights.th, selection.json")
     return "\n".join(lines)
+
+
+def chance_lines(flagged: dict[str, dict], prefix: str) -> list[str]:
+    """One line per task that stayed at chance level in every pruning round."""
+    return [f"{prefix}{name}: dev {row['best_dev']:.2f} at best, its chance level "
+            f"{row['chance']:.2f}, in every pruning round: it learned nothing, and its mask was "
+            "chosen without a signal (more epochs or sentences, or leave the task out)"
+            for name, row in flagged.items()]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -298,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     chosen = select(args.exp, task_ids, None if args.auto else args.rounds, args.margin)
     rule = (f"auto: sparsest round with dev >= best dev - {args.margin:g}" if args.auto
             else "rounds given: " + " ".join(str(r) for r in args.rounds))
-    summary = place(chosen, out, rule, {t: names.get(t, str(t)) for t in task_ids})
+    summary = place(chosen, out, rule, {t: names.get(t, str(t)) for t in task_ids},
+                    at_chance(args.exp, task_ids, names))
     print(report(summary, args.exp, out))
 
 

@@ -235,8 +235,10 @@ def test_demo_on_slurm_runs_every_job_in_order_and_gives_the_local_table(slurm, 
         assert done.returncode == 2 and "error: sbatch refused prune-pos (seed 1)" in done.stderr
         # 1. a mask selection that fails: its dependants are cancelled, the status names it
         # (a margin of 401 digits passes the run script's check, which reads digits, but is no
-        # finite number to the selection job, which then fails)
-        done = demo(root, "slurm-demo", cluster.env, **slurm, AUTO_MARGIN="1" + "0" * 400)
+        # finite number to the selection job, which then fails); OVERWRITE=1 replaces what the
+        # refused call left (the demo keeps an earlier demo folder otherwise)
+        done = demo(root, "slurm-demo", cluster.env, **slurm, AUTO_MARGIN="1" + "0" * 400,
+                    OVERWRITE="1")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "submitted prune-pos (seed 1): job" in done.stdout and "follow them: squeue -j" in done.stdout
         cluster.wait_until_idle(600)

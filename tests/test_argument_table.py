@@ -170,6 +170,10 @@ def mtl_cases(f: dict[str, Path], tmp: Path) -> dict[str, Case]:
         "trainer": (["--trainer", "resample"], "argument --trainer: invalid choice", 2),
         "select_on": (["--select_on", "train"], "argument --select_on: invalid choice", 2),
         "accumulation_steps": (["--accumulation_steps", "0"], "--accumulation_steps: must be at least 1", 2),
+        "temperature": (["--trainer", "temperature", "--temperature", "0"],
+                        "--temperature: expected a number above 0, got 0.0", 2),
+        "temperature nan": (["--temperature", "nan"], "--temperature: expected a number above 0, got nan", 2),
+        "steps_per_epoch": (["--steps_per_epoch", "-1"], "--steps_per_epoch: must be 0 or more, got -1", 2),
     }
 
 

@@ -16,7 +16,7 @@ from utils.atomic import current_umask
 from utils.errors import InputError
 from utils.results import analysis, plots
 from utils.results.results_table import METRIC_NAMES, format_markdown
-from utils.results.runs import Experiment, discover
+from utils.results.runs import Experiment, Selection, discover
 
 REPORT = "report.md"
 
@@ -114,12 +114,13 @@ def _pruning_cell(row: dict | None) -> str:
     return f"{_fmt(row['dev'])} / {_fmt(row['test'])}" + (" *" if row["chosen"] else "")
 
 
-def _rows_or_skip(exp: Experiment, rows: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _rows_or_skip(exp: Experiment, rows: Callable[[], list[dict[str, Any]]],
+                  then: str = "left out of the overlap") -> list[dict[str, Any]]:
     """The rows, or none when a file they need cannot be used (listed with the skipped files)."""
     try:
         return rows()
     except InputError as err:
-        exp.unreadable.append((Path(str(err.path)), f"{err.message} (left out of the overlap)"))
+        exp.unreadable.append((Path(str(err.path)), f"{err.message} ({then})"))
         return []
 
 
@@ -152,12 +153,14 @@ def overlap_rounds_section(report: Report, exp: Experiment,
                    f"Overlap ratios and the share kept by all, in percent. Data: `{stem}.csv`.")
 
 
-def chosen_section(report: Report, exp: Experiment) -> None:
+def chosen_section(report: Report, exp: Experiment) -> list[Selection]:
+    """The overlap of each selection's masks per tensor; returns the selections whose masks
+    could be read."""
     found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_overlap_rows(s)))
              for s in exp.selections if len(s.rounds) > 1]
     usable = [s for s, rows in found if rows]
     if not usable:
-        return
+        return usable
     report.add("## Overlap of the chosen masks",
                "Per parameter tensor and overall, in percent of the tensor's prunable weights: kept "
                "by each task, by both tasks of each pair, by all, by one task only (private), by none "
@@ -181,6 +184,50 @@ def chosen_section(report: Report, exp: Experiment) -> None:
         ratio += [[r["tensor"]] + [_fmt(r[k], 1) for k in ious] for r in rows]
         report.add(f"### `{exp.relative(sel.path)}`", "", image, "", format_markdown(shares), "",
                    format_markdown(ratio), "", f"Data: `{stem}.csv`.")
+    return usable
+
+
+def places_section(report: Report, exp: Experiment, selections: Sequence[Selection]) -> None:
+    """For an encoder's chosen masks (of `selections`, whose masks chosen_section could read):
+    the overlap per layer and matrix kind, attention against feed-forward (nothing for the
+    BiLSTM tagger)."""
+    found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_place_rows(s),
+                               "left out of the overlap per layer")) for s in selections]
+    found = [(s, rows) for s, rows in found if rows]
+    if not found:
+        return
+    report.add("## Where in the encoder the tasks share",
+               "The chosen masks per encoder layer (as numbered in the parameter names, 0 nearest "
+               "the embeddings) and matrix kind: attention query, key, value and output, "
+               "feed-forward in and out, each block and the whole layer, in percent of the weights "
+               "there. Heat maps: the share each task keeps, the share each pair keeps (both) and "
+               "the share all tasks keep; the bottom row pools the layers. Line plot and table: "
+               "the overlap ratio of all tasks (kept by all / kept by any) in attention and in "
+               "feed-forward, and in brackets what independent masks of the same densities would "
+               "give.")
+    stems = _names([exp.relative(s.path) for s, _ in found], "chosen_masks_by_layer")
+    for (sel, rows), stem in zip(found, stems):
+        tasks = list(sel.rounds)
+        report.csv(f"{stem}.csv", rows)
+        image = report.figure(f"{stem}.png", lambda p: plots.place_heatmaps(
+            rows, tasks, f"Where the chosen masks share ({exp.relative(sel.path)})", p))
+        ratio = f"subset_iou:{len(tasks)}"
+        table = [["layer", "weights"] + [f"kept {t}" for t in tasks]
+                 + [f"kept by all: {part}" for part in ("attention", "feed-forward", "all")]
+                 + [f"ratio of all: {part} (indep.)" for part in ("attention", "feed-forward")]]
+        cell = {(r["layer"], r["part"]): r for r in rows}
+        for layer in dict.fromkeys(r["layer"] for r in rows):
+            whole = cell[layer, "all"]
+            table.append([str(layer), f"{whole['weights']:,}"]
+                         + [_fmt(whole[f"kept:{t}"], 1) for t in tasks]
+                         + [_fmt(cell[layer, part]["all"], 1) if (layer, part) in cell else "-"
+                            for part in ("attention", "feed-forward", "all")]
+                         + [f"{_fmt(cell[layer, part][ratio], 1)} "
+                            f"({_fmt(cell[layer, part][f'independent_{ratio}'], 1)})"
+                            if (layer, part) in cell else "-" for part in ("attention", "feed-forward")])
+        report.add(f"### `{exp.relative(sel.path)}`", "", image, "", format_markdown(table), "",
+                   f"Percent of the weights of each layer or block. Data (every layer, kind and "
+                   f"block; every pair): `{stem}.csv`.")
 
 
 def comparison_section(report: Report, exp: Experiment,
@@ -305,7 +352,7 @@ def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], 
     if sets:
         pruning_section(report, sets)
         overlap_rounds_section(report, exp, sets)
-    chosen_section(report, exp)
+    places_section(report, exp, chosen_section(report, exp))
     found = analysis.methods(exp)
     if found:
         comparison_section(report, exp, found)

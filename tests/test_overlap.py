@@ -1,5 +1,6 @@
 """Per-tensor and per-place (layer, matrix kind) overlap statistics of task masks
-(utils/sparsity/mask_stats.py, the numbers of analyze.py's overlap figures) on hand-made masks whose answers are counted by hand."""
+(utils/sparsity/mask_stats.py, the numbers of analyze.py's overlap figures) on hand-made masks
+whose answers are counted by hand."""
 from __future__ import annotations
 
 import pytest
@@ -96,14 +97,12 @@ def test_subset_sizes_average_over_their_subsets():
 
 # ---- per layer and matrix kind (overlap_by_place) ---------------------------------------------
 L = "encoder.encoder.layer."
-PLACED = {   # tasks a, b, c over four matrices of a 2-layer BERT
-    "a": {L + "0.attention.self.query.weight": B(1, 1, 1, 1), L + "0.intermediate.dense.weight": B(0, 0, 0, 0),
-          L + "1.output.dense.weight": B(1, 0, 1, 0), L + "1.attention.output.dense.weight": B(1, 1, 1, 1, 0, 0, 0, 0)},
-    "b": {L + "0.attention.self.query.weight": B(1, 1, 0, 0), L + "0.intermediate.dense.weight": B(0, 0, 1, 1),
-          L + "1.output.dense.weight": B(1, 0, 1, 0), L + "1.attention.output.dense.weight": B(1, 1, 0, 0, 0, 0, 0, 0)},
-    "c": {L + "0.attention.self.query.weight": B(1, 0, 0, 0), L + "0.intermediate.dense.weight": B(0, 0, 1, 1),
-          L + "1.output.dense.weight": B(0, 1, 0, 1), L + "1.attention.output.dense.weight": B(1, 0, 0, 0, 0, 0, 0, 0)},
-}
+MATRICES = (L + "0.attention.self.query.weight", L + "0.intermediate.dense.weight",
+            L + "1.output.dense.weight", L + "1.attention.output.dense.weight")
+PLACED = {task: {name: B(*bits) for name, bits in zip(MATRICES, patterns)}   # a 2-layer BERT
+          for task, patterns in (("a", ((1, 1, 1, 1), (0, 0, 0, 0), (1, 0, 1, 0), (1, 1, 1, 1, 0, 0, 0, 0))),
+                                 ("b", ((1, 1, 0, 0), (0, 0, 1, 1), (1, 0, 1, 0), (1, 1, 0, 0, 0, 0, 0, 0))),
+                                 ("c", ((1, 0, 0, 0), (0, 0, 1, 1), (0, 1, 0, 1), (1, 0, 0, 0, 0, 0, 0, 0))))}
 
 
 def test_overlap_per_layer_and_kind_counted_by_hand():

@@ -21,13 +21,14 @@ from models.lstm_plan import PACKED, KernelCosts, Plan, padded_plan
 
 # Padded groups (rows, width) and packed batches (lengths, longest first) the calibration times:
 # widths and rows spread over what training (batch 10) and evaluation batches hold, and packed
-# batches whose widths and token counts vary apart (one long sentence, a slope, nearly full).
-PADDED_DESIGN = tuple((rows, width) for rows in (1, 4, 10, 24) for width in (5, 14, 36))
+# batches whose widths and token counts vary apart (one long sentence, two, a slope), the shapes
+# of the batches where packed can win.
+PADDED_DESIGN = tuple((rows, width) for rows in (1, 3, 10, 24) for width in (6, 20, 50))
 PACKED_DESIGN = tuple(
-    lengths for width in (6, 14, 36) for lengths in (
+    lengths for width in (8, 25, 60) for lengths in (
         [width] + [3] * 9,
+        [width, width - 1] + [4] * 8,
         [max(1, round(width * (10 - i) / 10)) for i in range(10)],
-        [width] * 9 + [width - 1],
     ))
 
 # time_batch(lengths, packed, grad) -> seconds of one forward (and backward, with gradients).

@@ -196,3 +196,25 @@ def test_the_real_timer_on_a_tiny_stack():
     stack = BareStack(6, 4, 2, clock=lambda: 0.0)
     lengths = torch.tensor([3, 2])
     assert stack.seconds(lengths, PACKED, True) == stack.seconds(lengths, padded_plan(lengths, [0], torch.device("cpu")), False) == 0
+
+
+def test_a_trainer_fits_the_plan_to_its_model_and_records_it(tmp_path, monkeypatch):
+    from test_trainer import make_trainer
+
+    calls = []
+
+    def timer_for(input_size, hidden, layers, repeats=3):
+        calls.append((input_size, hidden, layers))
+        return toy_timer()
+    monkeypatch.setattr(lstm_costs_cache, "stack_timer", timer_for)
+    notes = []
+    trainer, model = make_trainer(tmp_path, echo=notes.append)
+    first = model.lstm[0]
+    assert calls == [(first.input_size, 16, model.config.n_layer)]
+    assert trainer.lstm_costs["source"] == "calibrated"
+    assert trainer.lstm_costs["key"]["lstm"] == {"input": first.input_size, "hidden": 16,
+                                                 "layers": model.config.n_layer}
+    assert lstm_plan.COSTS[True].group == pytest.approx(KNOWN[True].group)
+    assert any("measured on this machine" in n for n in notes)
+    monkeypatch.setenv(MODE_VARIABLE, "default")
+    assert make_trainer(tmp_path)[0].lstm_costs["source"] == "default"

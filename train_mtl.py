@@ -208,6 +208,7 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
                                    "init_weights": values["init_weights"], "arch": values["arch"],
                                    "trainer": values["trainer"], "preset": values["preset"],
                                    "span_metric": values["metric"],
+                                   "lstm_costs": trainer.lstm_costs,
                                    "scores": {"dev": result.dev_all, "test": result.test_all}})
     save_weights(run_dir / BEST, run.model, run.config, tasks=[t.name for t in tasks],
                  labels={t.name: t.labels for t in tasks},

@@ -28,8 +28,10 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -160,6 +162,25 @@ class PreparedData:
 def save_data_file(prepared: PreparedData, path: str | os.PathLike) -> None:
     """Write the data file atomically (no half-written file on failure)."""
     torch_save_atomic(prepared.to_dict(), path)
+
+
+def replace_data_file(prepared: PreparedData, path: str | os.PathLike, overwrite: bool) -> bool:
+    """Write the data file, unless one is there already: the same content is left as it is
+    (False), other content is replaced only with `overwrite` (runs trained on a data file read
+    their inputs through it: replacing it would change what they were built from)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError("expected a data file here, found a folder", path)
+    if path.exists() and not overwrite:
+        buffer = io.BytesIO()
+        torch.save(prepared.to_dict(), buffer)
+        if path.stat().st_size == buffer.tell() and path.read_bytes() == buffer.getvalue():
+            return False
+        raise InputError("exists and would change (other corpora, task set or arguments); the "
+                         "runs trained on it were built from it as it is: pass --overwrite to "
+                         "replace it, or write it to another folder (--out)", path)
+    save_data_file(prepared, path)
+    return True
 
 
 def load_data_file(path: str | os.PathLike) -> PreparedData:

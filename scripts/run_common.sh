@@ -92,6 +92,7 @@ choose_seeds() {  # SEED_LIST, and SEED_IN_NAMES=1 when SEEDS is given (one fold
         return
     fi
     read -r -a SEED_LIST <<<"$SEEDS"
+    (( ${#SEED_LIST[@]} > 0 )) || die "SEEDS names no seed ('$SEEDS'); give whole numbers separated by spaces, or leave it unset"
     local seed
     for seed in "${SEED_LIST[@]}"; do
         [[ $seed =~ ^[0-9]+$ ]] || die "SEEDS must be whole numbers separated by spaces, got '$SEEDS'"

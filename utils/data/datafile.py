@@ -185,6 +185,8 @@ def replace_data_file(prepared: PreparedData, path: str | os.PathLike, overwrite
 
 def load_data_file(path: str | os.PathLike) -> PreparedData:
     """Load and check a data file written by `save_data_file`."""
+    if os.path.isdir(path):
+        raise InputError("expected a data file, found a folder", path)
     if not os.path.isfile(path):
         raise InputError("data file not found; run prepare-data.py first", path)
     try:
@@ -247,6 +249,8 @@ def layout_problem(raw: dict[str, Any]) -> str | None:
     if embedding is not None and (not isinstance(embedding, torch.Tensor) or embedding.dim() != 2
                                   or embedding.size(0) > len(raw["words"])):
         return f"the embedding is not a [n, dim] tensor with n <= {len(raw['words'])} (its rows)"
+    if embedding is not None and not (embedding.is_floating_point() and bool(torch.isfinite(embedding).all())):
+        return "the embedding holds values that are not finite numbers (start values must be)"
     for task in raw["tasks"]:
         for split in SPLITS:
             problem = _split_problem(raw["data"][task].get(split), len(raw["words"]),

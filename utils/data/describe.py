@@ -25,6 +25,8 @@ def _data_file_header(path: str | os.PathLike) -> dict:
     """A data file's dict, read without loading its tensors (memory-mapped)."""
     import torch  # here: `describe setting` answers without loading torch
 
+    if os.path.isdir(path):
+        raise InputError("expected a data file, found a folder", path)
     if not os.path.isfile(path):
         raise InputError("data file not found; run prepare-data.py first", path)
     try:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from utils.errors import InputError
+from utils.paths import check_path_kind
 
 _CHUNK = 1 << 20
 
@@ -45,9 +46,14 @@ def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
-def fingerprints(inputs: Mapping[str, str | os.PathLike | None]) -> dict[str, Any]:
-    """{argument: fingerprint} of the inputs given (None values are left out)."""
-    return {name: fingerprint(path) for name, path in inputs.items() if path is not None}
+def fingerprints(inputs: Mapping[str, str | os.PathLike | None],
+                 folders: Collection[str] = ()) -> dict[str, Any]:
+    """{argument: fingerprint} of the inputs given (None values are left out). Each must be the
+    kind of thing its argument names: a folder for those in `folders`, else a file (a file
+    argument given a folder is refused, not read whole)."""
+    return {name: fingerprint(check_path_kind(path, "folder" if name in folders else "file",
+                                              f"--{name} {path}"))
+            for name, path in inputs.items() if path is not None}
 
 
 def differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:

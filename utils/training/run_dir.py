@@ -35,6 +35,7 @@ LOCK_FILE = ".lock"
 DIVERGED_FILE = "diverged.json"
 INPUTS_KEY = "inputs"
 CHANGES_KEY = "changed_on_resume"
+FOLDER_INPUTS = ("masks_path",)    # the inputs that are folders; every other one is a file
 RUN_KIND = "run"            # the marker of a run folder (utils/owned.py): --overwrite replaces only those
 # Arguments that may differ on --resume after the run diverged (to continue with a lower lr).
 MAY_CHANGE_AFTER_DIVERGENCE = ("optim", "clip", "clip_type")
@@ -77,7 +78,7 @@ def _prepare(path: Path, args: dict[str, Any], *, resume: bool, overwrite: bool,
                          "each other", "--resume")
     if path.exists() and not path.is_dir():
         raise InputError("expected a folder for the run, found a file", path)
-    record = {**args, INPUTS_KEY: fingerprints(inputs)}
+    record = {**args, INPUTS_KEY: fingerprints(inputs, folders=FOLDER_INPUTS)}
     exists = path.is_dir() and any(path.iterdir())
     if exists and resume:
         lock = take_lock(path / LOCK_FILE, path)

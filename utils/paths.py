@@ -43,17 +43,20 @@ def display_path(path: str | os.PathLike) -> str:
 
 
 def check_path_kind(path: str | os.PathLike, kind: str, shown: object = None,
-                    must_exist: bool = True) -> Path:
+                    must_exist: bool = True, noun: str | None = None) -> Path:
     """`path`, when it is the `kind` of thing an option names ("file" or "folder"); else
-    InputError, naming `shown` (default the path; e.g. "--output out.txt"): missing (when
-    `must_exist`), or the other kind. A file option checked here never reads a whole folder."""
+    InputError, naming `shown` (default the path; e.g. "--output"): "<noun> not found" (when
+    `must_exist`), or "expected a <noun>, found a folder" (or file). `noun` says what the thing
+    is ("data file"; default `kind`). A file option checked here never reads a whole folder."""
     path = Path(path)
     where = path if shown is None else shown
+    noun = noun or kind
     if not path.exists():
         if must_exist:
-            raise InputError(f"{kind} not found", where)
+            raise InputError(f"{noun} not found", where)
         return path
-    other = "folder" if kind == "file" else "file"
     if (kind == "file") == path.is_dir():
-        raise InputError(f"expected a {kind}, found a {other}", where)
+        other = "folder" if kind == "file" else "file"
+        raise InputError(f"expected {'an' if noun[0] in 'aeiou' else 'a'} {noun}, found a {other}",
+                         where)
     return path

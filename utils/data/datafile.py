@@ -38,6 +38,7 @@ import torch
 
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
+from utils.paths import check_path_kind
 
 FORMAT_VERSION = 3
 # What each version changed, for the message that refuses an older file.
@@ -185,8 +186,7 @@ def replace_data_file(prepared: PreparedData, path: str | os.PathLike, overwrite
 
 def load_data_file(path: str | os.PathLike) -> PreparedData:
     """Load and check a data file written by `save_data_file`."""
-    if os.path.isdir(path):
-        raise InputError("expected a data file, found a folder", path)
+    check_path_kind(path, "file", must_exist=False, noun="data file")
     if not os.path.isfile(path):
         raise InputError("data file not found; run prepare-data.py first", path)
     try:

@@ -16,17 +16,17 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from utils.data.taskset import load_task_set
 from utils.built_from import ACCEPT_ENV, accepted_by_environment, check_built_from
+from utils.data.taskset import load_task_set
 from utils.errors import InputError, run_main
+from utils.paths import check_path_kind
 
 
 def _data_file_header(path: str | os.PathLike) -> dict:
     """A data file's dict, read without loading its tensors (memory-mapped)."""
     import torch  # here: `describe setting` answers without loading torch
 
-    if os.path.isdir(path):
-        raise InputError("expected a data file, found a folder", path)
+    check_path_kind(path, "file", must_exist=False, noun="data file")
     if not os.path.isfile(path):
         raise InputError("data file not found; run prepare-data.py first", path)
     try:

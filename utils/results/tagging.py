@@ -72,11 +72,11 @@ def load_trained(model_path: Path, data_path: str | None = None) -> TrainedModel
         raise InputError("not a trained model: expected best.th of train_mtl.py or "
                          "best_[k]_[pct].th of train_single.py", model_path)
     data_file = _data_file(data_path, args, model_path)
-    check_data_file_current(data_file, args, model_path)
     data = load_data_file(data_file)
     check_vocabulary(model, data, data_path or args.get("data_path"))
     task_ids = _checked_tasks(task_ids, data, model_path)
     check_labels(loaded.get("labels"), data, task_ids, model_path)
+    check_data_file_current(data_file, args, model_path)     # the same sizes: the same words?
     masks = _checked_masks(masks, task_ids, model, masks_from)
     return TrainedModel(model, data, task_ids, masks, display_path(model_path))
 

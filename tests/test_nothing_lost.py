@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from experiment_fixtures import in_process  # noqa: E402
 from test_mask_select import fake_pruning_runs  # noqa: E402
 from test_stale_inputs import TASK_SET, mini_setting, snapshot  # noqa: E402
 
+from utils.errors import run_main  # noqa: E402
 from utils.subnetworks.mask_select import main as select_main  # noqa: E402
 from utils.training.run_dir import open_run_dir  # noqa: E402
 
@@ -123,24 +125,37 @@ def _results_row(tmp_path: Path) -> list[str]:
     return ["-m", "utils.subnetworks.mask_select", "--exp", str(tmp_path / "exp"), "--auto"]
 
 
+def _model(tmp: Path) -> Path:
+    return MODEL[0] / "mtl" / "cp" / "t" / "best.th"
+
+
+def _gold(tmp: Path) -> str:
+    (tmp / "gold.txt").write_text("w1 pos1 chunk1 ner1\n\n", encoding="utf-8")
+    return str(tmp / "gold.txt")
+
+
+MODEL: list[Path] = []      # the tiny experiment, when a case needs a trained model
+
 MESSAGES = {
     "a column of ten million": lambda tmp: _task_set(tmp, TASK_SET.replace("tag_column = 1", "tag_column = 10000000")),
     "a seed above numpy's": lambda tmp: _task_set(tmp, 'seed = 5000000000\n' + TASK_SET),
     "a seed of 100,000 digits in a task set": lambda tmp: _task_set(tmp, f"seed = {HUGE[:4000]}\n" + TASK_SET),
     "--seed -1": lambda tmp: [*_task_set(tmp, TASK_SET.replace("corpus\"", "corpus\"\ndev_share = 0.2")), "--seed", "-1"],
     "--seed of 100,000 characters": lambda tmp: ["prepare-data.py", "--type", "conll03", "--seed", "x" * 100_000],
-    "--gold_columns of 100,000 digits": lambda tmp: ["predict.py", "--model", str(tmp), "--input", "-",
-                                                     "--eval", "--gold_columns", "pos=" + HUGE],
+    "--gold_columns of 100,000 digits": lambda tmp: ["predict.py", "--model", str(_model(tmp)), "--input",
+                                                     _gold(tmp), "--eval", "--gold_columns", "pos=" + HUGE],
     "a dev score of a megabyte": _results_row,
 }
 
 
 @pytest.mark.parametrize("case", MESSAGES)
-def test_an_error_message_never_grows_with_the_bad_value(case, tmp_path, capsys):
+def test_an_error_message_never_grows_with_the_bad_value(case, tmp_path, capsys, request):
+    if "gold_columns" in case:
+        MODEL[:] = [request.getfixturevalue("tiny_experiment")]
     argv = MESSAGES[case](tmp_path)
     before = snapshot(tmp_path)
     if argv[0] == "-m":
-        done = _module(argv[1], argv[2:], capsys)
+        done = _mask_select(argv[2:], capsys)
     else:
         done = in_process(argv[0], *argv[1:], capsys=capsys)
     assert done.returncode == 2, (done.returncode, done.stderr[:500])
@@ -149,19 +164,14 @@ def test_an_error_message_never_grows_with_the_bad_value(case, tmp_path, capsys)
     assert snapshot(tmp_path) == before
 
 
-def _module(name: str, args: list[str], capsys):
-    import runpy
-    import subprocess
-    argv = sys.argv
-    sys.argv = [name, *args]
+def _mask_select(args: list[str], capsys) -> subprocess.CompletedProcess:
+    """prepare-masks.sh's step (utils.subnetworks.mask_select) in this process."""
     capsys.readouterr()
     code = 0
     try:
-        runpy.run_module(name, run_name="__main__")
+        run_main(lambda: select_main(args))
     except SystemExit as stop:
         code = stop.code
-    finally:
-        sys.argv = argv
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(args, code, out, err)
 
@@ -196,8 +206,8 @@ PATH_KINDS = {  # case -> (argv, the words of the message)
                                        "expected a data file, found a folder"),
     "train_single --data_path a folder": (lambda t: ["train_single.py", "--data_path", _folder(t),
                                                      "--task_id", "0"], "expected a data file, found a folder"),
-    "prepare-data --embedding a folder": (lambda t: ["prepare-data.py", "--type", "conll03", "--embedding",
-                                                     _folder(t), "--out", str(t / "out")], "found a folder"),
+    "prepare-data --embedding a folder": (lambda t: [*_task_set(t, TASK_SET), "--embedding", _folder(t)],
+                                          "expected an embedding file, found a folder"),
     "prepare-data --tasks a folder": (lambda t: ["prepare-data.py", "--tasks", _folder(t), "--out",
                                                  str(t / "out")], "found a folder"),
     "analyze EXP_DIR a file": (lambda t: ["analyze.py", _file(t)], "no such experiment folder"),

@@ -96,7 +96,7 @@ def pruning_runs_with_args(exp: Path, data: Path) -> None:
     fake_pruning_runs(exp)
     for task_dir in (exp / "single" / "cp").iterdir():
         (task_dir / "args.json").write_text(json.dumps(
-            {"data_path": str(data), "task_id": int(task_dir.name),
+            {"data_path": str(data), "task_id": int(task_dir.name), "pruning_iter": 3, "seed": 1,
              "inputs": {"data_path": fingerprint(data)}}))
 
 
@@ -267,3 +267,19 @@ def test_prepare_data_again_with_the_same_inputs_leaves_the_file_and_overwrite_r
     toml.write_text(TASK_SET + EXTRA_TASK, encoding="utf-8")
     done = in_process("prepare-data.py", "--tasks", str(toml), "--out", str(data.parent), "--overwrite")
     assert done.returncode == 0 and load_data_file(data).tasks == ["tag", "again"]
+
+
+def test_analyze_names_the_runs_built_from_inputs_that_changed(tmp_path, capsys):
+    data, exp = three_task_data(tmp_path / "data.pt"), tmp_path / "exp"
+    pruning_runs_with_args(exp, data)
+    select(exp, "1", "1", "1")
+    done = in_process("analyze.py", str(exp), "--out", str(tmp_path / "before"), capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    assert "changed since" not in (tmp_path / "before" / "report.md").read_text(encoding="utf-8")
+    permuted_words(data, data)                    # prepared again, after the prunings
+    kept = snapshot(exp)
+    done = in_process("analyze.py", str(exp), "--out", str(tmp_path / "after"), capsys=capsys)
+    text = (tmp_path / "after" / "report.md").read_text(encoding="utf-8")
+    assert done.returncode == 0 and "Built from inputs that have changed since" in text
+    assert all(f"`single/cp/{t}`: data_path {data} changed" in text for t in range(3)), text
+    assert snapshot(exp) == kept

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from utils.atomic import replacing_folder
-from utils.errors import InputError
+from utils.errors import InputError, shorten
 from utils.owned import check_ours
 from utils.results import analysis, plots
 from utils.results.results_table import METRIC_NAMES, format_markdown
 from utils.results.runs import Experiment, discover
+from utils.training.fingerprint import content_changes
+from utils.training.run_dir import INPUTS_KEY
 
 REPORT = "report.md"
 REPORT_KIND = "report"      # the marker of analyze.py's folders (utils/owned.py)
@@ -73,15 +75,35 @@ def _names(labels: Sequence[str], stem: str) -> list[str]:
 # ---- sections -------------------------------------------------------------------------------
 def runs_section(report: Report, exp: Experiment) -> None:
     rows = [["kind", "run", "what", "seed", "status"]]
+    changed = []
     for run in exp.pruning:
         rows.append(["pruning", exp.relative(run.path), run.task, str(run.seed), run.status()])
+        changed += _changed_inputs(exp, run.path, run.args.get(INPUTS_KEY))
     for sel in exp.selections:
         chosen = ", ".join(f"{t} round {k}" for t, k in sel.rounds.items())
         rows.append(["masks", exp.relative(sel.path), chosen, "", sel.summary.get("rule", "")])
+        changed += _changed_inputs(exp, sel.path, sel.summary.get(INPUTS_KEY), gone_ok=True)
     for run in exp.mtl:
         rows.append(["multi-task", exp.relative(run.path), f"{run.mode}: {', '.join(run.tasks)}",
                      str(run.seed), run.status()])
+        changed += _changed_inputs(exp, run.path, run.args.get(INPUTS_KEY))
     report.add("## Runs found", "", format_markdown(rows))
+    if changed:
+        report.add("Built from inputs that have changed since (their numbers are those of the "
+                   "inputs as they were; train them again to have the new ones):", "",
+                   "\n".join(f"- {line}" for line in changed))
+
+
+def _changed_inputs(exp: Experiment, path: Path, recorded: Any, gone_ok: bool = False) -> list[str]:
+    """"`run`: what changed" for an artifact whose recorded inputs (utils/built_from.py) no longer
+    hold what they held; nothing when none were recorded."""
+    if not isinstance(recorded, dict):
+        return []
+    try:
+        changes = content_changes(recorded, gone_ok=gone_ok)
+    except (InputError, OSError) as err:
+        changes = [f"its inputs cannot be read ({err})"]
+    return [f"`{exp.relative(path)}`: {shorten('; '.join(changes), 400)}"] if changes else []
 
 
 def pruning_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:

@@ -223,3 +223,59 @@ def test_a_path_of_the_wrong_kind_is_one_line(case, tmp_path, capsys):
     assert done.returncode == 2 and words in done.stderr, done.stderr
     assert done.stderr.count("\n") == 1
     assert snapshot(tmp_path) == before
+
+
+# ---- the leftovers of round two ------------------------------------------------------------------
+@pytest.mark.parametrize("spec, message", [
+    ("sgd(lr=0.1, lr=0.2)", "argument 'lr' is given twice"),
+    ("sgd(lr=True)", "argument 'lr' must be a number, got True"),
+    ("sgd(lr=0.1, momentum=0.9, nesterov=1)", "argument 'nesterov' must be True or False, got 1"),
+    ("adam(betas=(True, 0.9))", "argument 'betas' must be two numbers"),
+    ("adam(lr=1e-3, eps=(1, 2))", "argument 'eps' must be a number"),
+])
+def test_an_optimizer_keyword_twice_or_of_the_wrong_type_is_refused(spec, message):
+    from utils.errors import InputError
+    from utils.training.optim import check_optim
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_optim(spec)
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_word(tmp_path):
+    from utils.data.readers.text import iter_lines
+    path = tmp_path / "in.txt"
+    path.write_bytes("\ufeffThe cat\nsat\n".encode("utf-8"))
+    assert [line for _, line in iter_lines(path)] == ["The cat", "sat"]
+
+
+def test_seeds_naming_no_seed_are_refused(tmp_path):
+    from test_run_scripts import script, three_task_data
+    data = three_task_data(tmp_path / "tiny.pt")
+    done = script("conll03", "single", DATA=str(data), EXP=str(tmp_path / "exp"), SEEDS=" ")
+    assert done.returncode == 2 and "SEEDS names no seed" in done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "exp").exists()
+
+
+def test_a_mask_file_without_a_prunable_tensor_gets_a_note(tiny_experiment, tmp_path, capsys):
+    import shutil
+    import torch
+    from experiment_fixtures import TINY
+    masks = tmp_path / "masks"
+    shutil.copytree(tiny_experiment / "mtl" / "mask", masks)
+    saved = torch.load(masks / "1.th", weights_only=True)
+    dropped = sorted(saved["mask"])[0]
+    del saved["mask"][dropped]
+    torch.save(saved, masks / "1.th")
+    done = in_process("train_mtl.py", "--data_path", str(tiny_experiment.parent / "data.pt"),
+                      "--masks_path", str(masks), "--save_dir", str(tmp_path / "mtl"),
+                      "--exp_name", "t", *TINY[:2], "--epochs", "1", *TINY[4:], capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    assert f"1.th: no mask for 1 prunable weight(s) ({dropped}); they train dense" in done.stderr
+
+
+def test_word_vectors_that_are_not_finite_are_refused(tmp_path, capsys):
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("w1 0.1 0.2\nw2 nan 0.3\nw3 1e999 0\n", encoding="utf-8")
+    argv = _task_set(tmp_path, TASK_SET)
+    done = in_process(*argv, "--embedding", str(vectors), capsys=capsys)
+    assert done.returncode == 2 and "vectors.txt:2: the vector holds a value that is not a finite" in done.stderr
+    assert not (tmp_path / "out").exists()

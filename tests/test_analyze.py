@@ -20,6 +20,7 @@ from experiment_fixtures import in_process  # noqa: E402
 import train_mtl  # noqa: E402
 import train_single  # noqa: E402
 from utils.atomic import read_jsonl  # noqa: E402
+from utils.owned import MARKER  # noqa: E402
 from utils.data.datafile import load_data_file  # noqa: E402
 from utils.training.run_dir import CHANGES_KEY, INPUTS_KEY  # noqa: E402
 
@@ -45,7 +46,7 @@ def report(tiny_experiment, tmp_path_factory) -> Path:
 
 def test_every_figure_with_its_csv_and_the_report(report):
     assert sorted(p.name for p in report.iterdir()) == sorted(
-        [f"{f}.{ext}" for f in FIGURES for ext in ("png", "csv")] + ["report.md"])
+        [f"{f}.{ext}" for f in FIGURES for ext in ("png", "csv")] + ["report.md", MARKER])
     text = (report / "report.md").read_text(encoding="utf-8")
     for figure in FIGURES:
         with Image.open(report / f"{figure}.png") as image:
@@ -172,7 +173,7 @@ def test_a_folder_without_runs_and_a_foreign_out_folder(tmp_path, tiny_experimen
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep")
     done = analyze(capsys, str(tiny_experiment), "--out", str(foreign))
-    assert done.returncode == 2 and "is not a report folder" in done.stderr
+    assert done.returncode == 2 and "not a report folder of analyze.py" in done.stderr
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
 
 

@@ -1,24 +1,27 @@
 """analyze.py's report: every figure with its CSV, the Markdown tables and report.md, written to
 a temporary folder beside the output and moved into place at the end, so an interrupted report
-never leaves a half-written folder and an old report is replaced whole."""
+never leaves a half-written folder and an old report is replaced whole; only a folder analyze.py
+made (its marker, utils/owned.py) is ever replaced."""
 from __future__ import annotations
 
 import csv
 import io
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from utils.atomic import current_umask
-from utils.errors import InputError
+from utils.atomic import replacing_folder
+from utils.errors import InputError, shorten
+from utils.owned import check_ours
 from utils.results import analysis, plots
 from utils.results.results_table import METRIC_NAMES, format_markdown
 from utils.results.runs import Experiment, Selection, discover
+from utils.training.fingerprint import content_changes
+from utils.training.run_dir import INPUTS_KEY
 
 REPORT = "report.md"
+REPORT_KIND = "report"      # the marker of analyze.py's folders (utils/owned.py)
 
 
 @dataclass
@@ -72,15 +75,35 @@ def _names(labels: Sequence[str], stem: str) -> list[str]:
 # ---- sections -------------------------------------------------------------------------------
 def runs_section(report: Report, exp: Experiment) -> None:
     rows = [["kind", "run", "what", "seed", "status"]]
+    changed = []
     for run in exp.pruning:
         rows.append(["pruning", exp.relative(run.path), run.task, str(run.seed), run.status()])
+        changed += _changed_inputs(exp, run.path, run.args.get(INPUTS_KEY))
     for sel in exp.selections:
         chosen = ", ".join(f"{t} round {k}" for t, k in sel.rounds.items())
         rows.append(["masks", exp.relative(sel.path), chosen, "", sel.summary.get("rule", "")])
+        changed += _changed_inputs(exp, sel.path, sel.summary.get(INPUTS_KEY), gone_ok=True)
     for run in exp.mtl:
         rows.append(["multi-task", exp.relative(run.path), f"{run.mode}: {', '.join(run.tasks)}",
                      str(run.seed), run.status()])
+        changed += _changed_inputs(exp, run.path, run.args.get(INPUTS_KEY))
     report.add("## Runs found", "", format_markdown(rows))
+    if changed:
+        report.add("Built from inputs that have changed since (their numbers are those of the "
+                   "inputs as they were; train them again to have the new ones):", "",
+                   "\n".join(f"- {line}" for line in changed))
+
+
+def _changed_inputs(exp: Experiment, path: Path, recorded: Any, gone_ok: bool = False) -> list[str]:
+    """"`run`: what changed" for an artifact whose recorded inputs (utils/built_from.py) no longer
+    hold what they held; nothing when none were recorded."""
+    if not isinstance(recorded, dict):
+        return []
+    try:
+        changes = content_changes(recorded, gone_ok=gone_ok)
+    except (InputError, OSError) as err:
+        changes = [f"its inputs cannot be read ({err})"]
+    return [f"`{exp.relative(path)}`: {shorten('; '.join(changes), 400)}"] if changes else []
 
 
 def pruning_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:
@@ -316,27 +339,20 @@ def commands_section(report: Report, exp: Experiment, commands: dict[str, Callab
 
 # ---- the whole report ---------------------------------------------------------------------------
 def write_report(exp_dir: Path, out: Path, commands: dict[str, Callable[[dict], str]]) -> Report:
-    """Analyse `exp_dir` and write the report into `out` (replacing an earlier report there)."""
+    """Analyse `exp_dir` and write the report into `out` (replacing an earlier report there: only
+    a folder analyze.py made, utils/owned.py)."""
     if not exp_dir.is_dir():
         raise InputError("no such experiment folder", exp_dir)
-    if out.exists() and not (out / REPORT).is_file() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"exists and is not a report folder (no {REPORT}); choose another --out", out)
+    check_ours(out, REPORT_KIND, "a report folder of analyze.py")
     exp = discover(exp_dir, skip=[out])
     if exp.empty:
         raise InputError("no runs found: no args.json of train_single.py or train_mtl.py and no "
                          "selection.json of prepare-masks.sh below this folder", exp_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replacing_folder(out, REPORT_KIND) as staging:
         report = Report(staging)
         build(report, exp, commands)
         (staging / REPORT).write_text("\n\n".join(report.sections) + "\n", encoding="utf-8")
         report.files.append(REPORT)
-        staging.chmod(0o777 & ~current_umask())   # mkdtemp makes it private
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     report.folder = out
     return report
 
@@ -362,14 +378,3 @@ def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], 
     if exp.unreadable:     # listed under the runs, also those found unusable while drawing
         report.sections.insert(notes_at, "\n".join(f"- skipped `{exp.relative(p)}`: {why}"
                                                     for p, why in exp.unreadable))
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished report into place; an earlier one is removed only after that."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        out.rename(old / out.name)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old)

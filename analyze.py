@@ -1,6 +1,8 @@
 #!/usr/bin/env python
-"""Pictures and tables from the saved runs of an experiment folder (see docs/analysis.md): pruning curves, mask overlap across rounds, overlap of the chosen masks, the method
-comparison, training curves and report.md. Reads only saved files; never trains."""
+"""Pictures and tables from the saved runs of an experiment folder (see docs/analysis.md):
+pruning curves, mask overlap across rounds, overlap of the chosen masks (for an encoder also per
+layer and matrix kind), the method comparison, training curves and report.md. Reads only saved
+files; never trains."""
 from __future__ import annotations
 
 import argparse

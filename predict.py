@@ -15,7 +15,7 @@ from utils.cli_args import HelpFormatter, setup_torch
 from utils.data.datafile import UNK_ID
 from utils.data.readers.text import iter_lines
 from utils.errors import ArgumentParser, InputError, run_main
-from utils.paths import display_path
+from utils.paths import check_path_kind, display_path
 from utils.results.results_table import METRIC_NAMES
 from utils.results.input_layout import FORMATS, gold_columns, input_layout, read_input, text_warning
 from utils.results.tagging import conll_lines, encode, load_trained, select_tasks, tag
@@ -63,7 +63,8 @@ def main() -> None:
     args = build_parser().parse_args()
     if args.batch_size < 1:
         raise InputError(f"must be at least 1, got {args.batch_size}", "--batch_size")
-    if args.output != "-" and Path(args.output).exists() and not args.overwrite:
+    if args.output != "-" and check_path_kind(args.output, "file", "--output", must_exist=False).exists() \
+            and not args.overwrite:
         raise InputError("exists; pass --overwrite to replace it", args.output)
     setup_torch(args.num_threads, args.device)
     trained = load_trained(args.model, args.data_path)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from utils.atomic import remove_stale_temps
-from utils.data.datafile import save_data_file
+from utils.data.datafile import replace_data_file
 from utils.data.prepare import prepare, summary_lines
 from utils.data.taskset import (TaskSet, builtin_path, builtin_settings, load_task_set,
                                 with_chunk_check, with_corpus, with_seed, with_train_file)
@@ -57,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seed of the dev split of a corpus without a dev file (default: the "
                              "task set's, else 1)")
     parser.add_argument("--out", default="data", help="output folder (default: data)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a data file of this name whose content would change")
     return parser.parse_args(argv)
 
 
@@ -93,7 +95,8 @@ def main() -> None:
     if out.exists() and not out.is_dir():
         raise InputError("--out must be a folder", args.out)
     task_set = task_set_of(args)
-    prepared = prepare(task_set, args.embedding, vars(args))
+    prepared = prepare(task_set, args.embedding,
+                       {k: v for k, v in vars(args).items() if k != "overwrite"})
     for task, source in prepared.provenance["sources"].items():
         print(f"{task}: {source['corpus']} from {source['found_in']}")
     for note in prepared.provenance["conversions"]:
@@ -111,9 +114,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     with locked_folder(out):           # one writer of data files here at a time, so a temp file of
         remove_stale_temps(out, path.name)   # this one found now was left by a killed run
-        save_data_file(prepared, path)
+        written = replace_data_file(prepared, path, args.overwrite)
     print("\n".join(summary_lines(prepared)))
-    print(f"wrote {display_path(path)} in {time.perf_counter() - started:.1f} s")
+    print(f"{'wrote' if written else 'unchanged (the same content):'} {display_path(path)} in "
+          f"{time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

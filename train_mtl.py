@@ -19,6 +19,7 @@ from utils.data.datafile import PreparedData, load_data_file
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.sparsity.mask_stats import model_shapes, parameter_counts
 from utils.sparsity.masking import check_mask
+from utils.sparsity.pruning import note_uncovered
 from utils.training.checkpoint import (load_into, load_weights, save_weights,
                                        seed_everything)
 from utils.training.config import TrainConfig
@@ -141,6 +142,7 @@ def start_model(values: dict, data: PreparedData, masks: dict | None):
             check_mask(model, mask)
         except ValueError as err:
             raise InputError(str(err), Path(values["masks_path"]) / f"{task_id}.th") from None
+        note_uncovered(model, mask, Path(values["masks_path"]) / f"{task_id}.th", "they train dense")
     return model, config
 
 
@@ -217,6 +219,7 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
                                    "init_weights": values["init_weights"], "arch": values["arch"],
                                    "trainer": values["trainer"], "preset": values["preset"],
                                    "span_metric": values["metric"],
+                                   "lstm_costs": trainer.lstm_costs,
                                    "scores": {"dev": result.dev_all, "test": result.test_all}})
     save_weights(run_dir / BEST, run.model, run.config, tasks=[t.name for t in tasks],
                  labels={t.name: t.labels for t in tasks},

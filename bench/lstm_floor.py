@@ -8,7 +8,6 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 from models import ModelConfig
 from models.bilstm import BiLSTMLayer
 from models.lstm_plan import batch_plan
-from utils.data.batching import bucket_batches
 from utils.training.trainer import Trainer
 
 
@@ -52,12 +51,12 @@ class LstmFloor:
             x = layer.run(x, lengths, plan)
         return x
 
-    def prepare_train(self, trainer: Trainer, seed: int, batch_size: int) -> list[tuple]:
-        """The inputs of the batches `trainer` draws from `seed` (same ids, same shapes)."""
-        generator = torch.Generator().manual_seed(seed)
-        index = trainer.train_index[trainer.tasks[0].task_id]
-        ids = bucket_batches(index.lengths, batch_size, generator, trainer.config.bucket_chunks)
-        return [self._input(index.batch(i), True) for i in ids]
+    def prepare_train(self, trainer: Trainer, seed: int, epoch: int) -> list[tuple]:
+        """The inputs of the batches `trainer` draws for `epoch` from `seed`: the same sentences
+        and shapes as its timed epoch, with the same bucketing (fastNLP's or tight)."""
+        trainer.generator.manual_seed(seed)
+        return [self._input(trainer.train_index[task_id].batch(ids), True)
+                for task_id, ids in trainer.schedule.epoch(epoch)]
 
     def prepare_eval(self, batches: list) -> list[tuple]:
         return [self._input(b, False) for b in batches]

@@ -13,8 +13,9 @@ evaluation). Each batch runs through a bare BiLSTM stack of the model's shape in
 (models/lstm_plan.py): `packed`, `padded` (one group) and `plan` (what `batch_plan` chooses), in
 turns, best of --repeats. Per kind: seconds of each, `best_of_two` (per batch the faster of packed
 and padded) and the plan over it; `fit`: the constants of `KernelCosts` fitted to all timings of
-a gradient mode, to compare with the model's (`model_costs`). Timed by process CPU time with one
-thread (steady on a shared machine), else by wall time.
+a gradient mode, to compare with the constants in use (`model_costs`: this machine's fit or the
+defaults, as SPARSE_SHARING_LSTM_COSTS says; models/lstm_costs_cache.py). Timed by process CPU
+time with one thread (steady on a shared machine), else by wall time.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import ModelConfig, data_sizes  # noqa: E402
 from models.bilstm import BiLSTMLayer  # noqa: E402
-from models.lstm_plan import COSTS, PACKED, KernelCosts, Plan, batch_plan, padded_plan  # noqa: E402
+from models.lstm_calibration import BareStack, fit_costs  # noqa: E402
+from models.lstm_costs_cache import fit_plan_to_machine  # noqa: E402
+from models.lstm_plan import COSTS, PACKED, Plan, batch_plan, padded_plan  # noqa: E402
 from utils.atomic import json_save_atomic  # noqa: E402
 from utils.data.batching import (bucket_batches, eval_order, fastnlp_bucket_batches,  # noqa: E402
                                  random_batches)
@@ -86,33 +89,13 @@ def kinds(train_lengths: torch.Tensor, dev_lengths: torch.Tensor,
     return {k: [torch.sort(b, descending=True).values for b in v] for k, v in batches.items()}
 
 
-class Stack:
-    """A bare BiLSTM stack of the model's shape; `seconds` times one batch in one plan."""
-
-    def __init__(self, input_size: int, hidden: int, layers: int, clock: Callable[[], float]) -> None:
-        sizes = [input_size] + [2 * hidden] * layers
-        self.layers = torch.nn.ModuleList(BiLSTMLayer(sizes[i], hidden) for i in range(layers))
-        self.input_size, self.clock = input_size, clock
-
-    def seconds(self, lengths: torch.Tensor, plan: Plan, grad: bool) -> float:
-        x = torch.randn(len(lengths), int(lengths[0]), self.input_size, requires_grad=grad)
-        self.layers.train(grad)
-        start = self.clock()
-        with torch.set_grad_enabled(grad):
-            for layer in self.layers:
-                x = layer.run(x, lengths, plan)
-            if grad:
-                x.sum().backward()
-        return self.clock() - start
-
-
 def plans(lengths: torch.Tensor, grad: bool) -> dict[str, Plan]:
     with torch.set_grad_enabled(grad):
         chosen = batch_plan(lengths, torch.device("cpu"))
     return {"packed": PACKED, "padded": padded_plan(lengths, [0], torch.device("cpu")), "plan": chosen}
 
 
-def measure(stack: Stack, batches: list[torch.Tensor], grad: bool, repeats: int) -> list[dict[str, Any]]:
+def measure(stack: BareStack, batches: list[torch.Tensor], grad: bool, repeats: int) -> list[dict[str, Any]]:
     """Per batch: its shape, its plan's groups and the best seconds of each plan (the chosen plan
     is timed only where it is neither of the other two)."""
     rows = []
@@ -154,31 +137,18 @@ def summary(rows: list[dict[str, Any]], grad: bool) -> dict[str, Any]:
 
 
 def fit(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """KernelCosts fitted to timed rows (relative least squares), in units of the fitted cost of
-    one padded row-step, which is given in microseconds (`row_step_us`)."""
-    padded_x, padded_t, packed_x, packed_t = [], [], [], []
+    """KernelCosts fitted to timed rows (models.lstm_calibration.fit_costs: relative least
+    squares), in units of the fitted cost of one padded row-step, which is given in microseconds
+    (`row_step_us`). The chosen multi-group plans count as padded runs of their groups."""
+    padded, packed = [], []
     for r in rows:
         lengths = r["lengths"]
-        packed_x.append([1, lengths[0], sum(lengths)])
-        packed_t.append(r["packed"])
-        padded_x.append([1, lengths[0], len(lengths) * lengths[0]])
-        padded_t.append(r["padded"])
-        if len(r["groups"]) > 1:          # the chosen groups: sums of their groups' terms
-            groups = r["groups"]
-            padded_x.append([len(groups), sum(w for _, _, w in groups),
-                             sum((end - start) * w for start, end, w in groups)])
-            padded_t.append(r["plan"])
-    group, group_step, row_step = _relative_lstsq(padded_x, padded_t)
-    packed, packed_step, packed_token = _relative_lstsq(packed_x, packed_t)
-    costs = KernelCosts(group=group / row_step, group_step=group_step / row_step,
-                        packed=packed / row_step, packed_step=packed_step / row_step,
-                        packed_token=packed_token / row_step)
+        packed.append((lengths, r["packed"]))
+        padded.append(([(len(lengths), lengths[0])], r["padded"]))
+        if len(r["groups"]) > 1:
+            padded.append(([(end - start, width) for start, end, width in r["groups"]], r["plan"]))
+    costs, row_step = fit_costs(padded, packed)
     return {**{k: round(v, 2) for k, v in asdict(costs).items()}, "row_step_us": round(row_step * 1e6, 3)}
-
-
-def _relative_lstsq(x: list[list[float]], t: list[float]) -> np.ndarray:
-    a, b = np.array(x, dtype=float), np.array(t, dtype=float)
-    return np.linalg.lstsq(a / b[:, None], np.ones_like(b), rcond=None)[0]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,8 +161,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     one_thread = torch.get_num_threads() == 1
     torch.manual_seed(args.seed)
     config = ModelConfig(**data_sizes(data, "cnn-lstm"))
-    stack = Stack(config.word_dim + config.char_filters, args.hidden, args.layers,
-                  time.process_time if one_thread else time.perf_counter)
+    input_size = config.word_dim + config.char_filters
+    stack = BareStack(input_size, args.hidden, args.layers,
+                      time.process_time if one_thread else time.perf_counter)
+    # The constants runs on this machine use (SPARSE_SHARING_LSTM_COSTS: auto, calibrate, default).
+    in_use = fit_plan_to_machine(input_size, args.hidden, args.layers, "cpu", print_note)
     load_before = os.getloadavg()
     all_rows: dict[bool, list] = {True: [], False: []}
     result: dict[str, Any] = {"kinds": {}}
@@ -202,7 +175,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             all_rows[grad] += rows
             result["kinds"][f"{name} {'grad' if grad else 'no grad'}"] = summary(rows, grad)
     result["fit"] = {"grad": fit(all_rows[True]), "no grad": fit(all_rows[False])}
-    result["model_costs"] = {"grad": asdict(COSTS[True]), "no grad": asdict(COSTS[False])}
+    result["model_costs"] = {"grad": asdict(COSTS[True]), "no grad": asdict(COSTS[False]),
+                             "source": in_use["source"]}
     result["machine"] = {"torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                          "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                          "clock": "process CPU time" if one_thread else "wall time",
@@ -224,8 +198,13 @@ def table(result: dict[str, Any]) -> str:
                      + ", ".join(f"{n} {c}" for n, c in k["plans"].items()))
     for mode in ("grad", "no grad"):
         lines.append(f"fit, {mode}: {json.dumps(result['fit'][mode])}")
-        lines.append(f"model, {mode}: {json.dumps(result['model_costs'][mode])}")
+        lines.append(f"model ({result['model_costs']['source']}), {mode}: "
+                     f"{json.dumps(result['model_costs'][mode])}")
     return "\n".join(lines)
+
+
+def print_note(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def main() -> None:

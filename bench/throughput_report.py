@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from models.lstm_costs_cache import cpu_name
 from throughput_runs import EVAL_METHODS, TRAIN_METHODS, Bench, Runs, Timing
 
 
@@ -28,7 +29,8 @@ def result(args: argparse.Namespace, bench: Bench, runs: Runs,
     summary = {table: {m: _summary(timings, tokens[table][m]) for m, timings in runs[table].items()}
                for table in runs}
     return {
-        "machine": _machine(bench.device, load_before),
+        "machine": {**_machine(bench.device, load_before),
+                    "lstm_costs": bench.trainers["single"].lstm_costs},
         "config": _config(args, bench),
         "train": summary["train"],
         "eval": summary["eval"],
@@ -109,8 +111,9 @@ def _step_ms(train_runs: dict[str, list[Timing]], steps: int) -> dict[str, float
 
 
 def _machine(device: torch.device, load_before: tuple[float, ...]) -> dict[str, Any]:
-    info = {"cpu": _cpu_name(), "cores": len(os.sched_getaffinity(0)),
+    info = {"cpu": cpu_name(), "cores": len(os.sched_getaffinity(0)),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "python": platform.python_version(), "device": str(device),
             "load_avg_before": [round(x, 2) for x in load_before],
             "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
@@ -118,17 +121,6 @@ def _machine(device: torch.device, load_before: tuple[float, ...]) -> dict[str, 
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cudnn"] = torch.backends.cudnn.version()
     return info
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _config(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:

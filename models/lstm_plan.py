@@ -13,9 +13,9 @@ of one more set of kernel calls per group.
 
 `KernelCosts` models each way's time from the batch's shape (steps x rows, plus fixed costs per
 call), with and without gradients, and `batch_plan` takes the cheapest: packed, or padded in the
-best grouping (a small dynamic program over the points where the length drops). The constants
-were fitted by bench/lstm_kernels.py on batches drawn as the schedules draw them
-(docs/performance.md). Every plan gives the outputs and gradients of the packed run on real
+best grouping (a small dynamic program over the points where the length drops). The constants in
+use are measured on the machine that runs them (models.lstm_calibration), else the ones fitted by
+bench/lstm_kernels.py on batches drawn as the schedules draw them (docs/performance.md). Every plan gives the outputs and gradients of the packed run on real
 tokens (tests/test_bilstm.py): the choice changes only the speed.
 """
 from __future__ import annotations
@@ -69,10 +69,23 @@ class KernelCosts:
 # a 2-core AMD EPYC with AVX2, with gradients (training) and without (evaluation). A padded group
 # costs about 6 ms besides its rows with gradients; the packed kernel about 10 row-steps per step.
 # With 2 threads the same constants chose as well (docs/performance.md, "The BiLSTM kernel").
-COSTS = {
+# The plan uses them where no constants measured on the machine are in use
+# (models.lstm_calibration: fitted at a run's start, cached per CPU, threads and torch version).
+DEFAULT_COSTS = {
     True: KernelCosts(group=46.9, group_step=0.33, packed=5.8, packed_step=10.3, packed_token=1.12),
     False: KernelCosts(group=31.2, group_step=0.97, packed=17.6, packed_step=4.94, packed_token=1.05),
 }
+# The constants in use in this process, by gradient mode: the defaults until `use_costs`.
+COSTS = dict(DEFAULT_COSTS)
+
+
+def use_costs(costs: dict[bool, KernelCosts]) -> None:
+    """Make `costs` ({True: with gradients, False: without}) the constants every plan uses."""
+    COSTS.update(costs)
+
+
+def costs_in_use() -> dict[bool, KernelCosts]:
+    return dict(COSTS)
 
 
 def batch_plan(lengths: torch.Tensor, device: torch.device) -> Plan:

@@ -23,7 +23,8 @@
 #     cores), THREADS (torch threads per run; default the cores divided among the runs going at
 #     once). Slurm: SBATCH_ARGS (every job), SBATCH_TRAIN_ARGS (training jobs), THREADS (CPUs
 #     per training job, default 1);
-#   RESUME=1 or OVERWRITE=1 (continue or replace existing runs); DEVICE (default cuda with GPUs,
+#   RESUME=1 or OVERWRITE=1 (continue or replace existing runs); ACCEPT_STALE=1 (use a data file,
+#   masks or finished run whose inputs changed since it was built); DEVICE (default cuda with GPUs,
 #   else cpu); TRAIN_ARGS (extra arguments for both training scripts), SINGLE_ARGS
 #   (train_single.py only), MTL_ARGS (train_mtl.py only); DATA and EXP (default data/$SETTING.pt
 #   and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`).
@@ -76,10 +77,11 @@ read_setting() {  # SETTING and TRAINER from the task-set file; DATA, EXP; how t
     EXP=${EXP:-exp/$SETTING}
 }
 
-load_tasks() {  # TASK_NAMES (and TASK_IDS, their positions) from the data file
+load_tasks() {  # TASK_NAMES (and TASK_IDS, their positions) from the data file, which must be
+                # prepared from the task-set file as it is now
     local names
     need_data
-    names=$("$PY" -m utils.data.describe tasks "$DATA") || exit 2
+    names=$("$PY" -m utils.data.describe tasks "$DATA" --task-set "$TASK_SET_FILE") || exit 2
     mapfile -t TASK_NAMES <<<"$names"
     TASK_IDS=("${!TASK_NAMES[@]}")
 }
@@ -91,6 +93,7 @@ choose_seeds() {  # SEED_LIST, and SEED_IN_NAMES=1 when SEEDS is given (one fold
         return
     fi
     read -r -a SEED_LIST <<<"$SEEDS"
+    (( ${#SEED_LIST[@]} > 0 )) || die "SEEDS names no seed ('$SEEDS'); give whole numbers separated by spaces, or leave it unset"
     local seed
     for seed in "${SEED_LIST[@]}"; do
         [[ $seed =~ ^[0-9]+$ ]] || die "SEEDS must be whole numbers separated by spaces, got '$SEEDS'"
@@ -166,7 +169,7 @@ check_settings() {  # every setting from the environment, once, before anything 
         [[ -z ${!var:-} ]] || positive "${!var}" || die "$var must be 1 or more, got '${!var}'"
     done
     [[ ${WARMUP_EPOCHS:-0} =~ ^[0-9]+$ ]] || die "WARMUP_EPOCHS must be a whole number, got '$WARMUP_EPOCHS'"
-    for var in RESUME OVERWRITE; do
+    for var in RESUME OVERWRITE ACCEPT_STALE; do
         [[ ${!var:-0} =~ ^[01]$ ]] || die "$var must be 0 or 1, got '${!var}'"
     done
     [[ ${RESUME:-0} == 0 || ${OVERWRITE:-0} == 0 ]] || die "RESUME=1 (continue the runs) and OVERWRITE=1 (replace them) exclude each other"
@@ -223,7 +226,7 @@ mode_single() {  # [CHECKPOINT]
 mode_mtl() {  # [MASKDIR]
     local maskdir seed masks
     maskdir=$(from_caller "${1:-}")
-    need_data
+    load_tasks
     [[ -z $maskdir || -d $maskdir ]] || die "masks folder not found: $maskdir"
     set_common
     new_stage "sparse sharing (train_mtl.py --masks_path)"
@@ -237,7 +240,7 @@ mode_mtl() {  # [MASKDIR]
 
 mode_warmup() {
     local epochs seed
-    need_data
+    load_tasks
     set_common
     case $PRESET in paper) epochs=10 ;; *) epochs=1 ;; esac
     epochs=${WARMUP_EPOCHS:-$epochs}

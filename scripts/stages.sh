@@ -61,7 +61,11 @@ plan_reusable() {  # plan_reusable SEED RUN_NAME [ARGS...]: plan_mtl_run, unless
     local dir
     dir=$(seed_exp "$1")/mtl/cp/$2
     if finished "$dir"; then
+        "$PY" -m utils.training.reuse "$dir" || exit 2     # its inputs must be those it was built from
         echo "reusing $2: $dir"
+        # and again when due: a masks stage of this plan may choose other masks meanwhile
+        plan_run step "$1" "inputs of $2" "$(seed_exp "$1")/mtl/logs/reuse.log" \
+            "$PY" -m utils.training.reuse "$dir"
     else
         plan_mtl_run "$@"
     fi

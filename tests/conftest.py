@@ -23,6 +23,10 @@ from needs import CI, need_corpus, need_module  # noqa: E402
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
+# The BiLSTM plan's constants: the defaults, so that no test measures the machine or writes to
+# the user's cache folder unless it asks to (tests/test_lstm_calibration.py).
+os.environ["SPARSE_SHARING_LSTM_COSTS"] = "default"
+
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "ci_may_skip(reason): the test may skip under CI=true "

@@ -20,6 +20,7 @@ from experiment_fixtures import in_process  # noqa: E402
 import train_mtl  # noqa: E402
 import train_single  # noqa: E402
 from utils.atomic import read_jsonl  # noqa: E402
+from utils.owned import MARKER  # noqa: E402
 from utils.data.datafile import load_data_file  # noqa: E402
 from utils.training.run_dir import CHANGES_KEY, INPUTS_KEY  # noqa: E402
 
@@ -45,7 +46,7 @@ def report(tiny_experiment, tmp_path_factory) -> Path:
 
 def test_every_figure_with_its_csv_and_the_report(report):
     assert sorted(p.name for p in report.iterdir()) == sorted(
-        [f"{f}.{ext}" for f in FIGURES for ext in ("png", "csv")] + ["report.md"])
+        [f"{f}.{ext}" for f in FIGURES for ext in ("png", "csv")] + ["report.md", MARKER])
     text = (report / "report.md").read_text(encoding="utf-8")
     for figure in FIGURES:
         with Image.open(report / f"{figure}.png") as image:
@@ -172,7 +173,7 @@ def test_a_folder_without_runs_and_a_foreign_out_folder(tmp_path, tiny_experimen
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep")
     done = analyze(capsys, str(tiny_experiment), "--out", str(foreign))
-    assert done.returncode == 2 and "is not a report folder" in done.stderr
+    assert done.returncode == 2 and "not a report folder of analyze.py" in done.stderr
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
 
 
@@ -289,3 +290,105 @@ def test_malformed_files_leave_the_rest_reported_and_each_is_noted_on_stderr(mal
     assert len(notes) == len(MALFORMED) and all(n.startswith("note: skipped bad/") for n in notes)
     assert "| test score (%) | single | hard | hier | sparse |" in text
     assert "## Overlap of the chosen masks" in text and "## Pruning curves" in text
+
+
+# ---- an encoder's masks: where in the encoder the tasks share ----------------------------------
+LAYER = "encoder.encoder.layer.{}."
+ATTENTION = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense")
+FEED_FORWARD = {"intermediate.dense": (8, 4), "output.dense": (4, 8)}   # hidden 4, intermediate 8
+
+
+def first(share: float, shape: tuple[int, int]) -> torch.Tensor:
+    """A mask keeping the first `share` of the matrix's weights (row-major)."""
+    kept = torch.zeros(shape[0] * shape[1], dtype=torch.bool)
+    kept[:round(share * kept.numel())] = True
+    return kept.view(shape)
+
+
+# Per task, the share of each matrix it keeps, (layer 0, layer 1) x (attention, feed-forward):
+# layer 0: attention kept whole by all, feed-forward whole by pos, half by chunk, none by ner;
+# layer 1: attention whole by pos and chunk, half by ner; feed-forward a quarter, a half, a quarter.
+SHARES = {"pos": ((1.0, 1.0), (1.0, 0.25)), "chunk": ((1.0, 0.5), (1.0, 0.5)), "ner": ((1.0, 0.0), (0.5, 0.25))}
+
+
+def encoder_mask(task: str, extra: str | None = None) -> dict[str, torch.Tensor]:
+    mask = {}
+    for layer, (attention, feed_forward) in enumerate(SHARES[task]):
+        mask.update({LAYER.format(layer) + f"{m}.weight": first(attention, (4, 4)) for m in ATTENTION})
+        mask.update({LAYER.format(layer) + f"{m}.weight": first(feed_forward, shape)
+                     for m, shape in FEED_FORWARD.items()})
+    if extra:
+        mask[extra] = torch.ones(4, 4, dtype=torch.bool)
+    return mask
+
+
+def write_encoder_experiment(exp: Path, extra: str | None = None) -> Path:
+    """Pruning runs of pos, chunk and ner over a 2-layer encoder (round 0 keeps all, round 1 the
+    masks of SHARES) and those round-1 masks placed by prepare-masks.sh, as the scripts write them."""
+    selection = {"rule": "MASK_LIST", "tasks": {}}
+    (exp / "mtl" / "mask").mkdir(parents=True)
+    for task_id, task in enumerate(SHARES):
+        run = exp / "single" / "cp" / str(task_id)
+        run.mkdir(parents=True)
+        (run / "args.json").write_text(json.dumps({"task_id": task_id, "pruning_iter": 1, "seed": 1}))
+        rows = []
+        for k, mask in enumerate(({n: torch.ones_like(t) for n, t in encoder_mask(task, extra).items()},
+                                  encoder_mask(task, extra))):
+            percent = 100.0 * sum(int(t.sum()) for t in mask.values()) / sum(t.numel() for t in mask.values())
+            torch.save({"mask": mask, "pruning_time": k, "percent": round(percent, 2)},
+                       run / f"{k}_{percent:.2f}.th")
+            rows.append({"round": k, "percent": round(percent, 2), "dev": 90.0 - 5 * k, "test": 89.0 - 4 * k,
+                         "task": task, "mask_file": f"{k}_{percent:.2f}.th"})
+        (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        shutil.copy(run / rows[1]["mask_file"], exp / "mtl" / "mask" / f"{task_id}.th")
+        selection["tasks"][task] = {"task_id": task_id, "round": 1, "percent_kept": rows[1]["percent"]}
+    (exp / "mtl" / "mask" / "selection.json").write_text(json.dumps(selection))
+    return exp
+
+
+def test_an_encoders_masks_show_where_in_the_encoder_the_tasks_share(tmp_path, capsys):
+    exp = write_encoder_experiment(tmp_path / "exp")
+    done = analyze(capsys, str(exp))
+    assert done.returncode == 0, done.stderr
+    report = exp / "report"
+    for figure in ("pruning_curves", "overlap_rounds", "chosen_masks", "chosen_masks_by_layer"):
+        assert (report / f"{figure}.csv").is_file()
+        with Image.open(report / f"{figure}.png") as image:
+            assert image.format == "PNG" and image.width >= 800 and image.height >= 400
+    curves = read_csv(report / "pruning_curves.csv")        # pos keeps 128 + 80 of 256 weights
+    assert [(r["task"], r["percent_kept"], r["chosen"]) for r in curves if r["round"] == "1"] == [
+        ("pos", "81.2500", "True"), ("chunk", "75.0000", "True"), ("ner", "43.7500", "True")]
+    rows = {(r["layer"], r["part"]): r for r in read_csv(report / "chosen_masks_by_layer.csv")}
+    assert len(rows) == 3 * (6 + 2 + 1)          # layers 0, 1 and all: 6 kinds, 2 blocks, all
+    value = lambda layer, part, key: float(rows[layer, part][key])
+    assert value("0", "feed-forward-in", "kept:chunk") == 50.0 and value("0", "attention-v", "all") == 100.0
+    assert value("1", "all", "kept:ner") == 37.5              # 32 + 16 of 128
+    assert value("1", "feed-forward", "both:pos-chunk") == 25.0
+    assert value("1", "feed-forward", "subset_iou:3") == 50.0  # 16 kept by all of 32 by any
+    # independent masks of densities 1/4, 1/2, 1/4: all 1/32 of any 23/32
+    assert value("1", "feed-forward", "independent_subset_iou:3") == pytest.approx(100 / 23, abs=1e-4)
+    assert value("all", "all", "all") == 43.75                # 64 + 0 + 32 + 16 of 256
+    text = (report / "report.md").read_text(encoding="utf-8")
+    assert "## Where in the encoder the tasks share" in text and "](chosen_masks_by_layer.png)" in text
+    assert ("| layer | weights | kept pos | kept chunk | kept ner | kept by all: attention | "
+            "kept by all: feed-forward | kept by all: all | ratio of all: attention (indep.) | "
+            "ratio of all: feed-forward (indep.) |") in text
+    assert "| 0 | 128 | 100.0 | 75.0 | 50.0 | 100.0 | 0.0 | 50.0 | 100.0 (100.0) | 0.0 (0.0) |" in text
+    assert "| 1 | 128 | 62.5 | 75.0 | 37.5 | 50.0 | 25.0 | 37.5 | 50.0 (50.0) | 50.0 (4.3) |" in text
+    assert "| all | 256 | 81.2 | 75.0 | 43.8 | 75.0 | 12.5 | 43.8 |" in text
+
+
+def test_the_bilstm_report_has_no_encoder_section(report):
+    text = (report / "report.md").read_text(encoding="utf-8")
+    assert "Where in the encoder" not in text and not (report / "chosen_masks_by_layer.png").exists()
+
+
+def test_an_encoder_mask_that_cannot_be_placed_is_named_and_the_rest_reported(tmp_path, capsys):
+    exp = write_encoder_experiment(tmp_path / "exp", extra="encoder.pooler.dense.weight")
+    done = analyze(capsys, str(exp))
+    assert done.returncode == 0, done.stderr
+    text = (exp / "report" / "report.md").read_text(encoding="utf-8")
+    assert ("- skipped `mtl/mask/0.th`: cannot place parameter 'encoder.pooler.dense.weight' in the "
+            "network") in text and "(left out of the overlap per layer)" in text
+    assert "## Overlap of the chosen masks" in text and "Where in the encoder" not in text
+    assert done.stderr.count("note: skipped mtl/mask/0.th: cannot place parameter") == 1

@@ -38,23 +38,28 @@ def test_read_jsonl_skips_a_truncated_last_line(tmp_path):
 
 def test_replacing_folder_swaps_whole_or_not_at_all(tmp_path):
     from utils.atomic import replacing_folder
+    from utils.owned import mark
     target = tmp_path / "run"
     target.mkdir()
     (target / "old.txt").write_text("old")
+    mark(target, "run")
     with pytest.raises(RuntimeError):
-        with replacing_folder(target) as new:
+        with replacing_folder(target, "run") as new:
             (new / "half.txt").write_text("half")
             raise RuntimeError("failed while building")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"] and (target / "old.txt").exists()
-    (tmp_path / ".run.new-killed").mkdir()                  # a swap killed while building
-    with replacing_folder(target) as new:
+    killed = tmp_path / ".run.new-killed12"                 # a swap killed while building
+    killed.mkdir()
+    mark(killed, "run")
+    with replacing_folder(target, "run") as new:
         (new / "new.txt").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
-    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in target.iterdir()) == [".sparse-sharing", "new.txt"]
     # killed between the two renames: the old run sits alone in .run.old-*, and is kept
     os.replace(target, tmp_path / "elsewhere")
-    (tmp_path / ".run.old-killed").mkdir()
-    os.replace(tmp_path / "elsewhere", tmp_path / ".run.old-killed" / "run")
-    with replacing_folder(target) as new:
+    (tmp_path / ".run.old-killed12").mkdir()
+    mark(tmp_path / ".run.old-killed12", "swap-old")
+    os.replace(tmp_path / "elsewhere", tmp_path / ".run.old-killed12" / "run")
+    with replacing_folder(target, "run") as new:
         pass
-    assert (tmp_path / ".run.old-killed" / "run" / "new.txt").exists() and target.is_dir()
+    assert (tmp_path / ".run.old-killed12" / "run" / "new.txt").exists() and target.is_dir()

@@ -60,6 +60,28 @@ def test_every_method_is_measured_with_sane_values(result):
             assert row["peak_mb"] is None          # CPU: no per-run device peak
     assert result["peak_rss_mb"] > 0
     assert result["machine"]["torch_threads"] == 1 and result["machine"]["device"] == "cpu"
+    assert result["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    # The plan's constants in use are recorded (the test suite runs with the defaults).
+    assert result["machine"]["lstm_costs"]["source"] == "default"
+
+
+@pytest.mark.parametrize("bucketing", ["fastnlp", "tight"])
+def test_the_floors_run_the_batches_the_single_trainer_draws(data_file, bucketing):
+    import throughput
+    from utils.data.datafile import load_data_file
+
+    args = throughput.parse_args(["--data", str(data_file), *TINY, "--bucketing", bucketing])
+    bench = throughput_runs.Bench(load_data_file(args.data), args, torch.device("cpu"))
+    trainer = bench.trainers["single"]
+    for name, floor in bench.floors.items():
+        inputs = floor.prepare_train(trainer, 5, throughput_runs.BUCKETED_EPOCH)
+        trainer.generator.manual_seed(5)
+        drawn = [trainer.train_index[t].batch(ids).lengths.tolist()
+                 for t, ids in trainer.schedule.epoch(throughput_runs.BUCKETED_EPOCH)]
+        if name == "floor":
+            assert [x[0].batch_sizes.sum().item() for x in inputs] == [sum(d) for d in drawn]
+        else:
+            assert [x[1].tolist() for x in inputs] == drawn
 
 
 def test_methods_run_on_the_same_sentences(result):

@@ -108,7 +108,7 @@ def test_full_disk_is_one_line_and_the_run_resumes(tiny_data_file, tmp_path, run
     ("sgd(lr=" + "(" * 300 + "1" + ")" * 300 + ")", "expected NAME(key=value, ...)"),
     ("sgd(lr=" + "-" * 100_000 + "1)", "expected NAME(key=value, ...) of at most 500 characters"),
     ("sgd(lr=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])",
-     "bad arguments for sgd"),
+     "argument 'lr' must be a number, got [[[["),
 ])
 def test_bad_optimizer_strings_are_one_line(tiny_data_file, tmp_path, run_here, spec, message):
     line = one_line_error(run_here(single(tiny_data_file, tmp_path, "--optim", spec)), 2)

@@ -249,7 +249,7 @@ def test_the_mask_folder_is_replaced_whole_and_foreign_files_are_kept(tmp_path):
     assert _script("toy", "1", "1", "1", exp_root=tmp_path).returncode == 0
     torch.save({"mask": {}}, placed / "7.th")               # a mask of a task not chosen now
     assert _script("toy", "2", "2", "2", exp_root=tmp_path).returncode == 0
-    assert sorted(p.name for p in placed.iterdir()) == ["0.th", "1.th", "2.th", "init_weights.th",
+    assert sorted(p.name for p in placed.iterdir()) == [".sparse-sharing", "0.th", "1.th", "2.th", "init_weights.th",
                                                         "selection.json"]
     (placed / "notes.txt").write_text("mine")
     done = _script("toy", "3", "3", "3", exp_root=tmp_path)

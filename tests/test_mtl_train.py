@@ -69,8 +69,8 @@ def test_sparse_run_outputs_and_parameter_counts(tmp_path, data_file, monkeypatc
     train(monkeypatch, "--data_path", str(data_file), "--save_dir", str(tmp_path / "mtl"),
           "--masks_path", str(folder), *TINY)
     run = tmp_path / "mtl" / "cp" / "sparse"
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "args.json", "best.th", "log.jsonl",
-                                                     "results.json"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", ".sparse-sharing", "args.json", "best.th",
+                                                     "log.jsonl", "results.json"]
     results = json.loads((run / "results.json").read_text())
     assert results["mode"] == "sparse" and results["selected_on"] == "dev"
     assert set(results["dev"]) == set(results["test"]) == {"pos", "ner"}

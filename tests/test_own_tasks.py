@@ -423,7 +423,7 @@ def test_predict_reads_the_input_as_the_task_set_does(tmp_path, capsys):
     for args, message in ((["--word_column", "FORM"], "--word_column: expected a CoNLL-U column name"),
                           (["--format", "conll", "--word_column", "form"],
                            "--word_column: expected a 0-based column number"),
-                          (["--eval", "--gold_columns", "xpos=4"], "expected TASK=COLUMN (e.g. xpos=xpos)")):
+                          (["--eval", "--gold_columns", "xpos=4"], "expected TASK=COLUMN with a CoNLL-U column name")):
         done = in_process("predict.py", "--model", str(model), "--input", conllu, "--tasks", "xpos",
                           *args, capsys=capsys)
         assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -271,7 +271,8 @@ MALFORMED_MODELS = {
     "--tasks naming none": ("mtl/cp/t", None, ["--tasks", ","], "--tasks: no task named in ','"),
     "--tasks twice": ("mtl/cp/t", None, ["--tasks", "ner,ner"], "--tasks: task 'ner' is named twice"),
     "--gold_columns without =": ("mtl/cp/t", None, ["--eval", "--gold_columns", "ner"],
-                                 "--gold_columns: expected TASK=COLUMN (e.g. ner=3), got 'ner'"),
+                                 "--gold_columns: expected TASK=COLUMN with a column of 0 to 999 "
+                                 "(e.g. ner=3), got 'ner'"),
     "--gold_columns missing a task": ("mtl/cp/t", None, ["--eval", "--gold_columns", "pos=1"],
                                       "--gold_columns: no column given for chunk, ner"),
     "--batch_size": ("mtl/cp/t", None, ["--batch_size", "0"], "--batch_size: must be at least 1, got 0"),

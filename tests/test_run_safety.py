@@ -174,25 +174,26 @@ def test_resume_refuses_masks_replaced_during_an_interrupted_run(inputs, tmp_pat
 
 def test_fingerprints_name_what_changed(tmp_path, monkeypatch):
     from utils.training.fingerprint import differences, fingerprints
+    from utils.training.run_dir import FOLDER_INPUTS
     (tmp_path / "masks").mkdir()
     for name in ("0.th", "1.th"):
         (tmp_path / "masks" / name).write_bytes(name.encode())
     (tmp_path / "data.pt").write_bytes(b"12345")
     monkeypatch.chdir(tmp_path)
-    before = fingerprints({"data_path": "data.pt", "masks_path": "masks", "init_weights": None})
-    same = fingerprints({"data_path": str(tmp_path / "data.pt"), "masks_path": "./masks/"})
+    before = fingerprints({"data_path": "data.pt", "masks_path": "masks", "init_weights": None}, FOLDER_INPUTS)
+    same = fingerprints({"data_path": str(tmp_path / "data.pt"), "masks_path": "./masks/"}, FOLDER_INPUTS)
     assert differences(before, same) == []                  # other spellings, same files
     (tmp_path / "data.pt").write_bytes(b"12346")
     (tmp_path / "masks" / "1.th").unlink()
     (tmp_path / "masks" / "2.th").write_bytes(b"2")
     (tmp_path / "other.pt").write_bytes(b"12345")
-    after = fingerprints({"data_path": "data.pt", "masks_path": "masks", "init_weights": "other.pt"})
+    after = fingerprints({"data_path": "data.pt", "masks_path": "masks", "init_weights": "other.pt"}, FOLDER_INPUTS)
     assert differences(before, after) == [
         "--data_path data.pt changed since the run started (5 bytes, sha256 5994471abb01 then, "
         "5 bytes, sha256 34d128f5b3de now)",
         "--init_weights was not given, now other.pt",
         "--masks_path masks: 1.th (gone), 2.th (new) changed since the run started"]
-    moved = fingerprints({"data_path": "other.pt", "masks_path": "masks"})
+    moved = fingerprints({"data_path": "other.pt", "masks_path": "masks"}, FOLDER_INPUTS)
     assert differences(before, moved)[0] == (f"--data_path was {tmp_path / 'data.pt'}, "
                                              f"now {tmp_path / 'other.pt'}")
 

@@ -151,6 +151,16 @@ def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_
     assert done.returncode == 0, done.stdout + done.stderr
     sparse = json.loads((exp / "mtl" / "cp" / "m" / "results.json").read_text())
     assert sparse["masks_path"] == str(tmp_path / "my masks") and sparse["mode"] == "sparse"
+    # other masks chosen: the finished sparse run was trained on the old ones and is not reused
+    finished = {p: p.read_bytes() for p in (exp / "mtl").rglob("*") if p.is_file() and "mask" not in p.parts}
+    chosen = subprocess.run(["bash", str(REPO / "prepare-masks.sh"), exp.name, "0", "0", "0"],
+                            env={**os.environ, "EXP_ROOT": str(exp.parent)}, capture_output=True, text=True)
+    assert chosen.returncode == 0, chosen.stderr
+    stale = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t")
+    assert stale.returncode == 2 and "reusing t:" not in stale.stdout, stale.stdout + stale.stderr
+    assert f"{exp / 'mtl' / 'cp' / 't'}: built from inputs that changed since: masks_path" in stale.stderr
+    assert "OVERWRITE=1 trains it again, or ACCEPT_STALE=1" in stale.stderr
+    assert {p: p.read_bytes() for p in finished} == finished
 
 
 def test_a_failing_pruning_fails_the_script_loudly(tmp_path):

@@ -83,11 +83,11 @@ CONLLU_TASK = 'name = "t"\ncorpus = "c"\nformat = "conllu"\ntag_column = "xpos"\
      r"tasks\[1\].name: task name 't' is used twice \(also tasks\[0\].name\)"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace('"t"', '"2nd,task"'), r"tasks\[0\].name: expected a letter"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace('tag_column = 1\n', ''),
-     r"tasks\[0\].tag_column: missing; expected a whole number >= 0"),
+     r"tasks\[0\].tag_column: missing; expected a whole number >= 0 and <= 999"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace('tag_column = 1', 'tag_column = "1"'),
-     r"tasks\[0\].tag_column: expected a whole number >= 0, got '1'"),
+     r"tasks\[0\].tag_column: expected a whole number >= 0 and <= 999, got '1'"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace('tag_column = 1', 'tag_column = -1'),
-     r"tasks\[0\].tag_column: expected a whole number >= 0, got -1"),
+     r"tasks\[0\].tag_column: expected a whole number >= 0 and <= 999, got -1"),
     ('name = "x"\n[[tasks]]\n' + TASK + "columns = 4\ntag_column = 4\n", r"not valid TOML"),
     ('name = "x"\n[[tasks]]\n' + TASK.replace("tag_column = 1", "tag_column = 4") + "columns = 4\n",
      r"tasks\[0\].tag_column: column 4 is out of range for 4 columns"),
@@ -140,7 +140,7 @@ CONLLU_TASK = 'name = "t"\ncorpus = "c"\nformat = "conllu"\ntag_column = "xpos"\
     ('name = "x"\ntrainer = "round-robin"\n[[tasks]]\n' + TASK, r"trainer: expected one of"),
     ('name = "x"\nvocabulary_from = ["training"]\n[[tasks]]\n' + TASK,
      r"vocabulary_from: expected split names"),
-    ('name = "x"\nseed = true\n[[tasks]]\n' + TASK, r"seed: expected a whole number, got True"),
+    ('name = "x"\nseed = true\n[[tasks]]\n' + TASK, r"seed: expected a whole number >= 0 and <= 4294967295, got True"),
     ('name = "x"\n[[tasks]\n', r"not valid TOML: .*line 2"),
 ], ids=lambda value: None if "\n" in value else "")
 def test_every_mistake_is_one_line_naming_the_file_and_key(tmp_path, text, message):

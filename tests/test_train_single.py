@@ -70,8 +70,8 @@ def test_outputs_of_a_run(reference):
     assert [r["percent"] for r in rows] == [100.0, pytest.approx(31.62, abs=0.011), 10.0]
     masks = [f"{r['round']}_{r['percent']:.2f}.th" for r in rows]
     names = sorted(p.name for p in reference.iterdir())
-    assert names == sorted([".lock", "args.json", "init_weights.th", "log.jsonl", "results.jsonl",
-                            *masks, *[f"best_{m}" for m in masks]])
+    assert names == sorted([".lock", ".sparse-sharing", "args.json", "init_weights.th", "log.jsonl",
+                            "results.jsonl", *masks, *[f"best_{m}" for m in masks]])
     init = torch.load(reference / "init_weights.th", weights_only=True)
     assert init["model_config"]["hidden_size"] == 8 and "lstm.0.weight_ih_l0" in init["state_dict"]
     mask_file = torch.load(reference / masks[1], weights_only=True)

@@ -14,11 +14,12 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
 from utils.errors import os_error_in
+from utils.owned import check_ours, mark, swap_leftovers
 
 
 def current_umask() -> int:
@@ -67,17 +68,22 @@ def text_save_atomic(text: str, path: str | os.PathLike) -> None:
 
 
 @contextmanager
-def replacing_folder(target: str | os.PathLike) -> Iterator[Path]:
+def replacing_folder(target: str | os.PathLike, kind: str,
+                     legacy: Callable[[Path], bool] | None = None) -> Iterator[Path]:
     """Build the new content of the folder `target` in the folder this yields (beside it, named
-    `.<name>.new-<random>`). When the block ends normally the new folder takes the place of
-    `target` and what was there is deleted; when it fails, the new folder is deleted and
-    `target` is left as it was. At no moment is `target` half old and half new."""
+    `.<name>.new-<random>`, marked as a `kind` folder of the tool, utils/owned.py). When the block
+    ends normally the new folder takes the place of `target` and what was there is deleted; when
+    it fails, the new folder is deleted and `target` is left as it was. At no moment is `target`
+    half old and half new. A `target` that is not empty must carry the marker of `kind` (or pass
+    `legacy`, for folders written before the marker was): another is refused, never deleted."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(target)
+    check_ours(target, kind, f"a {kind} folder", legacy)
+    _remove_leftovers(target, kind)
     new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
     try:
         os.chmod(new, _default_mode(folder=True))
+        mark(new, kind)
         yield new
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
@@ -86,19 +92,24 @@ def replacing_folder(target: str | os.PathLike) -> Iterator[Path]:
         os.replace(new, target)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    mark(old, _OLD_HALF)
     os.replace(target, old / target.name)
     os.replace(new, target)
     shutil.rmtree(old)
 
 
-def _remove_leftovers(target: Path) -> None:
+_OLD_HALF = "swap-old"     # the marker of the folder that holds the replaced one until deleted
+
+
+def _remove_leftovers(target: Path, kind: str) -> None:
     """The halves of an earlier swap of `target` that was killed: a new folder never swapped in,
-    and an old one whose replacement is in place. An old folder whose replacement is not (killed
-    between the two renames) is the only copy of that run: it is kept."""
-    for leftover in target.parent.glob(f".{target.name}.new-*"):
+    and an old one whose replacement is in place; each found by its exact name and its marker
+    (utils/owned.py). An old folder whose replacement is not (killed between the two renames) is
+    the only copy of that run: it is kept."""
+    for leftover in swap_leftovers(target, "new", kind):
         shutil.rmtree(leftover, ignore_errors=True)
     if target.exists():
-        for leftover in target.parent.glob(f".{target.name}.old-*"):
+        for leftover in swap_leftovers(target, "old", _OLD_HALF):
             shutil.rmtree(leftover, ignore_errors=True)
 
 

@@ -21,13 +21,38 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 
+# The longest message an error prints (a bad value is shown shortened, never whole: a column
+# number of a billion or a megabyte-long argument must not make a message of that size).
+MAX_MESSAGE = 2000
+SHOWN_VALUE = 80
+
+
+def shorten(text: str, limit: int = SHOWN_VALUE) -> str:
+    """`text` itself when it is at most `limit` characters, else its start and end around
+    "...[N characters]..." (N: the length of the whole)."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 30, 10)
+    return f"{text[:keep * 2 // 3]}...[{len(text):,} characters]...{text[len(text) - keep // 3:]}"
+
+
+def shown(value: object, limit: int = SHOWN_VALUE) -> str:
+    """repr(value) shortened for a message (see `shorten`); a string too long for a message is
+    cut before repr is taken, so a huge value costs no huge copy."""
+    if isinstance(value, str) and len(value) > limit * 4:
+        return shorten(repr(value[:limit * 2]) + f"... ({len(value):,} characters)", limit)
+    return shorten(repr(value), limit)
+
+
 class InputError(Exception):
-    """Bad input from the user: a file, a line and what was expected."""
+    """Bad input from the user: a file, a line and what was expected. The message is kept to
+    MAX_MESSAGE characters, whatever it quotes."""
 
     def __init__(self, message: str, path: object = None, line: int | None = None) -> None:
+        message = shorten(str(message), MAX_MESSAGE)
         where = ""
         if path is not None:
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
+            where = f"{shorten(str(path), 300)}:{line}: " if line is not None else f"{shorten(str(path), 300)}: "
         super().__init__(where + message)
         self.message, self.path, self.line = message, path, line
 
@@ -38,7 +63,7 @@ class ArgumentParser(argparse.ArgumentParser):
     instead of the usage text followed by the error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {' '.join(message.split())}; see {self.prog} -h\n")
+        self.exit(2, f"error: {shorten(' '.join(message.split()), MAX_MESSAGE)}; see {self.prog} -h\n")
 
 
 class TrainingDiverged(Exception):

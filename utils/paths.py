@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from utils.errors import InputError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RAW_DATA_DIR = REPO_ROOT / "data" / "raw"
 SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
@@ -38,3 +40,23 @@ def display_path(path: str | os.PathLike) -> str:
             continue
         return str(Path(prefix) / relative) if prefix else str(relative)
     return str(path)
+
+
+def check_path_kind(path: str | os.PathLike, kind: str, shown: object = None,
+                    must_exist: bool = True, noun: str | None = None) -> Path:
+    """`path`, when it is the `kind` of thing an option names ("file" or "folder"); else
+    InputError, naming `shown` (default the path; e.g. "--output"): "<noun> not found" (when
+    `must_exist`), or "expected a <noun>, found a folder" (or file). `noun` says what the thing
+    is ("data file"; default `kind`). A file option checked here never reads a whole folder."""
+    path = Path(path)
+    where = path if shown is None else shown
+    noun = noun or kind
+    if not path.exists():
+        if must_exist:
+            raise InputError(f"{noun} not found", where)
+        return path
+    if (kind == "file") == path.is_dir():
+        other = "folder" if kind == "file" else "file"
+        raise InputError(f"expected {'an' if noun[0] in 'aeiou' else 'a'} {noun}, found a {other}",
+                         where)
+    return path

@@ -15,6 +15,8 @@ from utils.errors import InputError
 def load(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, Any]:
     """Load a file this project writes (checkpoint, mask file, resume state); InputError when it
     is missing, unreadable, holds Python objects or is not a dict."""
+    if os.path.isdir(path):        # (utils.paths.check_path_kind's words; this layer cannot import it)
+        raise InputError(f"expected a {what} file, found a folder", path)
     if not os.path.isfile(path):
         raise InputError(f"{what} not found", path)
     try:

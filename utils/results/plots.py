@@ -227,3 +227,57 @@ def training_curves(rows: Sequence[dict], tasks: Sequence[str], title: str, path
         ax.axis("off")
     fig.suptitle(title + " (star: selected epoch)")
     _save(fig, path)
+
+
+def place_columns(rows: Sequence[dict]) -> list[str]:
+    """The parts (matrix kinds, then blocks, then "all") of the layers in `overlap_by_place` rows."""
+    return list(dict.fromkeys(r["part"] for r in rows if r["layer"] == "all"))
+
+
+def place_heatmaps(rows: Sequence[dict], tasks: Sequence[str], title: str, path) -> None:
+    """Where in the encoder the tasks share, from `overlap_by_place` rows: one layer x part heat
+    map (the bottom row: all layers) per statistic, in percent of the cell's weights: each task's
+    share kept, each pair's share kept by both (up to MAX_PAIRS pairs), the share kept by all
+    tasks; last, per layer, the overlap ratio of all tasks (kept by all / kept by any) in
+    attention and in feed-forward, dotted: independent masks of the same densities."""
+    layers = [layer for layer in dict.fromkeys(r["layer"] for r in rows) if layer != "all"] + ["all"]
+    parts = place_columns(rows)
+    cell = {(r["layer"], r["part"]): r for r in rows}
+    pairs = [key for key in rows[-1] if key.startswith("both:")]
+    panels = [(f"{t}: share kept", f"kept:{t}") for t in tasks]
+    panels += [(f"{key[5:]}: kept by both", key) for key in pairs] if len(pairs) <= MAX_PAIRS else []
+    panels += [(f"kept by all {len(tasks)} tasks", "all")] if len(tasks) > 2 or not pairs else []
+    ncols = 3
+    nrows = (len(panels) + 1 + ncols - 1) // ncols
+    height = max(3.2, 0.3 * len(layers) + 1.6)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, height * nrows), squeeze=False)
+    grids = {key: [[cell[(layer, part)][key] if (layer, part) in cell else None for part in parts]
+                   for layer in layers] for _, key in panels}
+    vmax = max([v for grid in grids.values() for line in grid for v in line if v is not None] + [1.0])
+    names = [f"layer {layer}" if layer != "all" else "all layers" for layer in layers]
+    for ax, (label, key) in zip(axes.flat, panels):
+        _annotated_heatmap(ax, grids[key], names, parts, vmax)
+        ax.set_title(label + " (%)", fontsize=10)
+    _attention_against_feed_forward(list(axes.flat)[len(panels)], cell, layers[:-1], tasks)
+    for ax in list(axes.flat)[len(panels) + 1:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def _attention_against_feed_forward(ax: plt.Axes, cell: dict, layers: Sequence[Any],
+                                    tasks: Sequence[str]) -> None:
+    key = f"subset_iou:{len(tasks)}"
+    for i, block in enumerate(("attention", "feed-forward")):
+        shown = [layer for layer in layers if (layer, block) in cell]
+        color = COLORS[(len(tasks) + i) % len(COLORS)]
+        ax.plot(shown, [cell[(layer, block)][key] for layer in shown], "o-", color=color, label=block)
+        ax.plot(shown, [cell[(layer, block)][f"independent_{key}"] for layer in shown], ":", color=color)
+    ax.plot([], [], ":", color="gray", label="independent masks")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("kept by all / kept by any (%)")
+    ax.set_title(f"overlap ratio of all {len(tasks)} tasks per layer", fontsize=10)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)

@@ -1,24 +1,27 @@
 """analyze.py's report: every figure with its CSV, the Markdown tables and report.md, written to
 a temporary folder beside the output and moved into place at the end, so an interrupted report
-never leaves a half-written folder and an old report is replaced whole."""
+never leaves a half-written folder and an old report is replaced whole; only a folder analyze.py
+made (its marker, utils/owned.py) is ever replaced."""
 from __future__ import annotations
 
 import csv
 import io
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from utils.atomic import current_umask
-from utils.errors import InputError
+from utils.atomic import replacing_folder
+from utils.errors import InputError, shorten
+from utils.owned import check_ours
 from utils.results import analysis, plots
 from utils.results.results_table import METRIC_NAMES, format_markdown
-from utils.results.runs import Experiment, discover
+from utils.results.runs import Experiment, Selection, discover
+from utils.training.fingerprint import content_changes
+from utils.training.run_dir import INPUTS_KEY
 
 REPORT = "report.md"
+REPORT_KIND = "report"      # the marker of analyze.py's folders (utils/owned.py)
 
 
 @dataclass
@@ -72,15 +75,35 @@ def _names(labels: Sequence[str], stem: str) -> list[str]:
 # ---- sections -------------------------------------------------------------------------------
 def runs_section(report: Report, exp: Experiment) -> None:
     rows = [["kind", "run", "what", "seed", "status"]]
+    changed = []
     for run in exp.pruning:
         rows.append(["pruning", exp.relative(run.path), run.task, str(run.seed), run.status()])
+        changed += _changed_inputs(exp, run.path, run.args.get(INPUTS_KEY))
     for sel in exp.selections:
         chosen = ", ".join(f"{t} round {k}" for t, k in sel.rounds.items())
         rows.append(["masks", exp.relative(sel.path), chosen, "", sel.summary.get("rule", "")])
+        changed += _changed_inputs(exp, sel.path, sel.summary.get(INPUTS_KEY), gone_ok=True)
     for run in exp.mtl:
         rows.append(["multi-task", exp.relative(run.path), f"{run.mode}: {', '.join(run.tasks)}",
                      str(run.seed), run.status()])
+        changed += _changed_inputs(exp, run.path, run.args.get(INPUTS_KEY))
     report.add("## Runs found", "", format_markdown(rows))
+    if changed:
+        report.add("Built from inputs that have changed since (their numbers are those of the "
+                   "inputs as they were; train them again to have the new ones):", "",
+                   "\n".join(f"- {line}" for line in changed))
+
+
+def _changed_inputs(exp: Experiment, path: Path, recorded: Any, gone_ok: bool = False) -> list[str]:
+    """"`run`: what changed" for an artifact whose recorded inputs (utils/built_from.py) no longer
+    hold what they held; nothing when none were recorded."""
+    if not isinstance(recorded, dict):
+        return []
+    try:
+        changes = content_changes(recorded, gone_ok=gone_ok)
+    except (InputError, OSError) as err:
+        changes = [f"its inputs cannot be read ({err})"]
+    return [f"`{exp.relative(path)}`: {shorten('; '.join(changes), 400)}"] if changes else []
 
 
 def pruning_section(report: Report, sets: Sequence[analysis.PruningSet]) -> None:
@@ -114,12 +137,13 @@ def _pruning_cell(row: dict | None) -> str:
     return f"{_fmt(row['dev'])} / {_fmt(row['test'])}" + (" *" if row["chosen"] else "")
 
 
-def _rows_or_skip(exp: Experiment, rows: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _rows_or_skip(exp: Experiment, rows: Callable[[], list[dict[str, Any]]],
+                  then: str = "left out of the overlap") -> list[dict[str, Any]]:
     """The rows, or none when a file they need cannot be used (listed with the skipped files)."""
     try:
         return rows()
     except InputError as err:
-        exp.unreadable.append((Path(str(err.path)), f"{err.message} (left out of the overlap)"))
+        exp.unreadable.append((Path(str(err.path)), f"{err.message} ({then})"))
         return []
 
 
@@ -152,12 +176,14 @@ def overlap_rounds_section(report: Report, exp: Experiment,
                    f"Overlap ratios and the share kept by all, in percent. Data: `{stem}.csv`.")
 
 
-def chosen_section(report: Report, exp: Experiment) -> None:
+def chosen_section(report: Report, exp: Experiment) -> list[Selection]:
+    """The overlap of each selection's masks per tensor; returns the selections whose masks
+    could be read."""
     found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_overlap_rows(s)))
              for s in exp.selections if len(s.rounds) > 1]
     usable = [s for s, rows in found if rows]
     if not usable:
-        return
+        return usable
     report.add("## Overlap of the chosen masks",
                "Per parameter tensor and overall, in percent of the tensor's prunable weights: kept "
                "by each task, by both tasks of each pair, by all, by one task only (private), by none "
@@ -181,6 +207,50 @@ def chosen_section(report: Report, exp: Experiment) -> None:
         ratio += [[r["tensor"]] + [_fmt(r[k], 1) for k in ious] for r in rows]
         report.add(f"### `{exp.relative(sel.path)}`", "", image, "", format_markdown(shares), "",
                    format_markdown(ratio), "", f"Data: `{stem}.csv`.")
+    return usable
+
+
+def places_section(report: Report, exp: Experiment, selections: Sequence[Selection]) -> None:
+    """For an encoder's chosen masks (of `selections`, whose masks chosen_section could read):
+    the overlap per layer and matrix kind, attention against feed-forward (nothing for the
+    BiLSTM tagger)."""
+    found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_place_rows(s),
+                               "left out of the overlap per layer")) for s in selections]
+    found = [(s, rows) for s, rows in found if rows]
+    if not found:
+        return
+    report.add("## Where in the encoder the tasks share",
+               "The chosen masks per encoder layer (as numbered in the parameter names, 0 nearest "
+               "the embeddings) and matrix kind: attention query, key, value and output, "
+               "feed-forward in and out, each block and the whole layer, in percent of the weights "
+               "there. Heat maps: the share each task keeps, the share each pair keeps (both) and "
+               "the share all tasks keep; the bottom row pools the layers. Line plot and table: "
+               "the overlap ratio of all tasks (kept by all / kept by any) in attention and in "
+               "feed-forward, and in brackets what independent masks of the same densities would "
+               "give.")
+    stems = _names([exp.relative(s.path) for s, _ in found], "chosen_masks_by_layer")
+    for (sel, rows), stem in zip(found, stems):
+        tasks = list(sel.rounds)
+        report.csv(f"{stem}.csv", rows)
+        image = report.figure(f"{stem}.png", lambda p: plots.place_heatmaps(
+            rows, tasks, f"Where the chosen masks share ({exp.relative(sel.path)})", p))
+        ratio = f"subset_iou:{len(tasks)}"
+        table = [["layer", "weights"] + [f"kept {t}" for t in tasks]
+                 + [f"kept by all: {part}" for part in ("attention", "feed-forward", "all")]
+                 + [f"ratio of all: {part} (indep.)" for part in ("attention", "feed-forward")]]
+        cell = {(r["layer"], r["part"]): r for r in rows}
+        for layer in dict.fromkeys(r["layer"] for r in rows):
+            whole = cell[layer, "all"]
+            table.append([str(layer), f"{whole['weights']:,}"]
+                         + [_fmt(whole[f"kept:{t}"], 1) for t in tasks]
+                         + [_fmt(cell[layer, part]["all"], 1) if (layer, part) in cell else "-"
+                            for part in ("attention", "feed-forward", "all")]
+                         + [f"{_fmt(cell[layer, part][ratio], 1)} "
+                            f"({_fmt(cell[layer, part][f'independent_{ratio}'], 1)})"
+                            if (layer, part) in cell else "-" for part in ("attention", "feed-forward")])
+        report.add(f"### `{exp.relative(sel.path)}`", "", image, "", format_markdown(table), "",
+                   f"Percent of the weights of each layer or block. Data (every layer, kind and "
+                   f"block; every pair): `{stem}.csv`.")
 
 
 def comparison_section(report: Report, exp: Experiment,
@@ -269,27 +339,20 @@ def commands_section(report: Report, exp: Experiment, commands: dict[str, Callab
 
 # ---- the whole report ---------------------------------------------------------------------------
 def write_report(exp_dir: Path, out: Path, commands: dict[str, Callable[[dict], str]]) -> Report:
-    """Analyse `exp_dir` and write the report into `out` (replacing an earlier report there)."""
+    """Analyse `exp_dir` and write the report into `out` (replacing an earlier report there: only
+    a folder analyze.py made, utils/owned.py)."""
     if not exp_dir.is_dir():
         raise InputError("no such experiment folder", exp_dir)
-    if out.exists() and not (out / REPORT).is_file() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"exists and is not a report folder (no {REPORT}); choose another --out", out)
+    check_ours(out, REPORT_KIND, "a report folder of analyze.py")
     exp = discover(exp_dir, skip=[out])
     if exp.empty:
         raise InputError("no runs found: no args.json of train_single.py or train_mtl.py and no "
                          "selection.json of prepare-masks.sh below this folder", exp_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replacing_folder(out, REPORT_KIND) as staging:
         report = Report(staging)
         build(report, exp, commands)
         (staging / REPORT).write_text("\n\n".join(report.sections) + "\n", encoding="utf-8")
         report.files.append(REPORT)
-        staging.chmod(0o777 & ~current_umask())   # mkdtemp makes it private
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     report.folder = out
     return report
 
@@ -305,7 +368,7 @@ def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], 
     if sets:
         pruning_section(report, sets)
         overlap_rounds_section(report, exp, sets)
-    chosen_section(report, exp)
+    places_section(report, exp, chosen_section(report, exp))
     found = analysis.methods(exp)
     if found:
         comparison_section(report, exp, found)
@@ -315,14 +378,3 @@ def build(report: Report, exp: Experiment, commands: dict[str, Callable[[dict], 
     if exp.unreadable:     # listed under the runs, also those found unusable while drawing
         report.sections.insert(notes_at, "\n".join(f"- skipped `{exp.relative(p)}`: {why}"
                                                     for p, why in exp.unreadable))
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished report into place; an earlier one is removed only after that."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-        out.rename(old / out.name)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old)

@@ -23,12 +23,14 @@ from models import Tagger
 from utils.data.datafile import PreparedData, Split, encode_split, index_of, load_data_file
 from utils.data.readers.schemes import tags_in_scheme
 from utils.data.readers.sentences import TaggedSentences
+from utils.built_from import ACCEPT_ENV, accepted_by_environment, check_built_from
 from utils.errors import InputError
 from utils.paths import REPO_ROOT, display_path
 from utils.sparsity.mask_files import load_mask
 from utils.sparsity.masking import check_mask
 from utils.training.checkpoint import load_model
 from utils.training.config import TrainConfig
+from utils.training.fingerprint import content_changes
 from utils.training.tasks import TaskData
 from utils.training.trainer import Trainer
 
@@ -65,10 +67,12 @@ def load_trained(model_path: Path, data_path: str | None = None) -> TrainedModel
     else:
         raise InputError("not a trained model: expected best.th of train_mtl.py or "
                          "best_[k]_[pct].th of train_single.py", model_path)
-    data = load_data_file(_data_file(data_path, args, model_path))
+    data_file = _data_file(data_path, args, model_path)
+    data = load_data_file(data_file)
     check_vocabulary(model, data, data_path or args.get("data_path"))
     task_ids = _checked_tasks(task_ids, data, model_path)
     check_labels(loaded.get("labels"), data, task_ids, model_path)
+    check_data_file_current(data_file, args, model_path)     # the same sizes: the same words?
     masks = _checked_masks(masks, task_ids, model, masks_from)
     return TrainedModel(model, data, task_ids, masks, display_path(model_path))
 
@@ -132,6 +136,17 @@ def _data_file(given: str | None, args: dict, model_path: Path) -> Path:
             return candidate
     raise InputError(f"the data file the model was trained on ({named}, from args.json) is not "
                      "here; pass --data_path", model_path)
+
+
+def check_data_file_current(data_file: Path, args: dict, model_path: Path) -> None:
+    """The data file must hold what the one the model was trained on held (args.json records its
+    sha256): another file of the same sizes (words in another order) would read every word as
+    another."""
+    recorded = args.get("inputs", {}).get("data_path") if isinstance(args.get("inputs"), dict) else None
+    if isinstance(recorded, dict):
+        check_built_from(model_path, content_changes({"data file": recorded}, at={"data file": data_file}),
+                         rebuild="pass the data file it was trained on with --data_path",
+                         accept=f"{ACCEPT_ENV}=1", accepted=accepted_by_environment())
 
 
 def check_vocabulary(model: Tagger, data: PreparedData, data_path: object) -> None:

@@ -20,6 +20,8 @@ from typing import Mapping, Sequence
 
 import torch
 
+from utils.sparsity.places import BLOCKS, KINDS, place
+
 Mask = Mapping[str, torch.Tensor]
 _TASK_PART = re.compile(r"^(heads|crfs)\.(\d+)\.")
 _LSTM_LAYER = re.compile(r"^lstm\.(\d+)\.")
@@ -195,3 +197,36 @@ def overlap_by_tensor(masks: Mapping[str, Mask]) -> list[dict]:
         rows.append({"tensor": name, "weights": int(histogram.sum()), **overlap_row(histogram, tasks)})
     rows.append({"tensor": "overall", "weights": int(overall.sum()), **overlap_row(overall, tasks)})
     return rows
+
+
+def overlap_by_place(masks: Mapping[str, Mask]) -> list[dict]:
+    """`overlap_row` of the weights at each place of the network (utils.sparsity.places), each
+    row naming its `layer` (as in the parameter names; None below the layers; "all" for every
+    layer) and its `part` (a matrix kind, a block such as "attention" when a layer has several
+    blocks and it several kinds, or "all"), and counting its `weights`. Per layer in order, then
+    over all layers; the last row (layer "all", part "all") equals `overlap_by_tensor`'s overall.
+    ValueError naming a parameter that cannot be placed."""
+    tasks, values = list(masks), list(masks.values())
+    groups: dict[tuple, dict[str, torch.Tensor]] = {}   # (layer, part) -> {tensor: histogram}
+    for name in _same_names(values):
+        where = place(name)
+        histogram = membership_histogram(values, name)
+        for layer in (where.layer, "all"):
+            for part in (where.kind, where.block, "all"):
+                groups.setdefault((layer, part), {})[name] = histogram
+    layers = sorted({layer for layer, _ in groups if layer != "all"}, key=lambda k: -1 if k is None else k)
+    rows = []
+    for layer in layers + ["all"]:
+        blocks = [b for b in BLOCKS if (layer, b) in groups]
+        for part in [k for k in KINDS if (layer, k) in groups] + blocks + ["all"]:
+            tensors = groups.get((layer, part))
+            if part in blocks and (len(blocks) == 1 or _kinds_in(tensors) == 1):
+                continue                # the same weights as the layer's "all" or one kind's row
+            histogram = sum(tensors.values())
+            rows.append({"layer": layer, "part": part, "weights": int(histogram.sum()),
+                         **overlap_row(histogram, tasks)})
+    return rows
+
+
+def _kinds_in(tensors: Mapping[str, torch.Tensor]) -> int:
+    return len({place(name).kind for name in tensors})

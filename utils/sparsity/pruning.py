@@ -10,6 +10,7 @@ threshold); survivors equal to the threshold all stay, as in the original.
 """
 from __future__ import annotations
 
+import sys
 from typing import Mapping, Sequence
 
 import torch
@@ -100,3 +101,15 @@ def rewind_(model: nn.Module, init_state: Mapping[str, torch.Tensor],
 def mask_filename(round_k: int, percent: float) -> str:
     """`[round]_[percent kept, two decimals].th`, e.g. `10_31.62.th`."""
     return f"{round_k}_{percent:.2f}.th"
+
+
+def note_uncovered(model: nn.Module, mask: Mapping[str, torch.Tensor], where: object,
+                   consequence: str, need_cut: Sequence[str] = DEFAULT_NEED_CUT) -> list[str]:
+    """The prunable weights (`prunable_names`) a mask file holds no tensor for; when there are
+    any, a note on stderr naming them and their `consequence` (e.g. "they train dense")."""
+    missing = [name for name in prunable_names(model, need_cut) if name not in mask]
+    if missing:
+        listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        print(f"note: {where}: no mask for {len(missing)} prunable weight(s) ({listed}); "
+              f"{consequence}", file=sys.stderr)
+    return missing

@@ -26,7 +26,8 @@ from utils.errors import InputError
 from utils.sparsity.mask_files import load_mask
 from utils.sparsity.mask_stats import percent_kept
 from utils.sparsity.masking import check_mask
-from utils.sparsity.pruning import full_mask, mask_filename, prunable_names, prune_round, rewind_
+from utils.sparsity.pruning import (full_mask, mask_filename, note_uncovered, prunable_names, prune_round,
+                                    rewind_)
 from utils.torch_files import load
 from utils.training.checkpoint import (check_seed, load_into, load_model, load_weights,
                                        save_weights, seed_everything)
@@ -126,6 +127,7 @@ def base_mask(model: Tagger, plan: ImpPlan) -> dict[str, torch.Tensor]:
         check_mask(model, mask)
     except ValueError as err:
         raise InputError(str(err), plan.init_masks) from None
+    note_uncovered(model, mask, plan.init_masks, "they are not pruned", plan.need_cut)
     return {name: kept.bool() for name, kept in mask.items()}
 
 
@@ -183,7 +185,8 @@ def run_imp(pruning: Pruning, run_dir: Path,
                "scores": {"dev": result.dev_all[task.name], "test": result.test_all[task.name]},
                "epochs": result.epochs,
                "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
-               "epoch_seconds": _mean([h["epoch_seconds"] for h in result.history])}
+               "epoch_seconds": _mean([h["epoch_seconds"] for h in result.history]),
+               "lstm_costs": trainer.lstm_costs}
         save_weights(run_dir / best_name, model, config, round=k, percent=pct,
                      labels={task.name: task.labels}, dev=row["dev"], test=row["test"])
         append_jsonl(row, run_dir / RESULTS)

@@ -27,20 +27,25 @@ import argparse
 import json
 import math
 import re
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
 from utils.atomic import json_save_atomic, read_jsonl, replacing_folder, torch_save_atomic
-from utils.locks import locked_folder
+from utils.locks import locked_folder, take_lock
+from utils.owned import MARKER
 from utils.data.describe import data_file_chance, data_file_tasks
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.mask_files import load_mask
 from utils.training.checkpoint import checked_state
+from utils.training.fingerprint import fingerprint
+from utils.training.reuse import check_run_current
+from utils.training.run_dir import LOCK_FILE
 from utils.torch_files import load as load_checkpoint
 
 DEFAULT_MARGIN = 0.5
@@ -48,6 +53,7 @@ CHANCE_MARGIN = 1.0     # dev points above chance still counted as chance
 _MASK_FILE = re.compile(r"^(\d+)_(\d+(?:\.\d+)?)\.th$")
 _TASK_MASK = re.compile(r"^\d+\.th$")
 _PLACED = ("init_weights.th", "selection.json")         # what place() writes besides <task_id>.th
+INPUTS_KEY = "inputs"           # selection.json: fingerprints of the files the masks came from
 
 
 @dataclass
@@ -190,6 +196,23 @@ def select(exp: Path, task_ids: Sequence[int], rounds: Sequence[int] | None,
     return chosen
 
 
+@contextmanager
+def pruning_run_read(task_dir: Path) -> Iterator[None]:
+    """Hold the lock of a pruning run while its masks are read (one still being written is
+    refused, naming its process), after checking that its inputs (the data file, start weights)
+    are those it was trained from."""
+    if not (task_dir / "args.json").is_file():
+        yield                    # not a run of train_single.py: select() says what is missing
+        return
+    lock = take_lock(task_dir / LOCK_FILE, task_dir)
+    try:
+        check_run_current(task_dir, rebuild="prune again (the run script's `single` with "
+                                            "OVERWRITE=1)")
+        yield
+    finally:
+        lock.release()
+
+
 def _same_weights(a: dict, b: dict) -> bool:
     sa, sb = a.get("state_dict", a), b.get("state_dict", b)
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -217,10 +240,16 @@ def _check_out(out: Path) -> None:
     """`out` is replaced whole: refuse a folder holding files this script did not write."""
     if not out.is_dir():
         return
-    foreign = [p.name for p in out.iterdir() if not (_TASK_MASK.match(p.name) or p.name in _PLACED)]
+    foreign = _foreign(out)
     if foreign:
         raise InputError(f"refusing to replace a folder that holds other files ({', '.join(sorted(foreign)[:3])}); "
                          "choose another --out or remove them", out)
+
+
+def _foreign(out: Path) -> list[str]:
+    """The files in `out` that placing masks does not write."""
+    return [p.name for p in out.iterdir()
+            if not (_TASK_MASK.match(p.name) or p.name in _PLACED or p.name == MARKER)]
 
 
 def place(chosen: dict[int, Round], out: Path, rule: str,
@@ -247,13 +276,16 @@ def place(chosen: dict[int, Round], out: Path, rule: str,
         "init_weights_from": first,
         "init_weights_differ": differ,
         "at_chance": dict(chance or {}),
+        # what the masks were built from, checked by train_mtl.py before it uses them
+        INPUTS_KEY: {**{f"{task_names[t]} mask": fingerprint(r.mask_file) for t, r in chosen.items()},
+                     "init_weights": fingerprint(init_paths[first])},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     # One placement in this folder at a time: a second would take the first's half-built folder
     # for a killed run's leftover and delete it.
     with locked_folder(out.parent):
         _check_out(out)
-        with replacing_folder(out) as new:
+        with replacing_folder(out, "masks", legacy=lambda folder: not _foreign(folder)) as new:
             for task_id, loaded in masks.items():
                 torch_save_atomic({**loaded, "task_id": task_id,
                                    "source": chosen[task_id].mask_file.name}, new / f"{task_id}.th")
@@ -332,11 +364,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         listed = ", ".join(f"{t} {names.get(t, '?')}" for t in task_ids)
         raise InputError(f"expected one round per task ({len(task_ids)}: {listed}), got "
                          f"{len(args.rounds)}: {' '.join(map(str, args.rounds))}", "rounds")
-    chosen = select(args.exp, task_ids, None if args.auto else args.rounds, args.margin)
-    rule = (f"auto: sparsest round with dev >= best dev - {args.margin:g}" if args.auto
-            else "rounds given: " + " ".join(str(r) for r in args.rounds))
-    summary = place(chosen, out, rule, {t: names.get(t, str(t)) for t in task_ids},
-                    at_chance(args.exp, task_ids, names))
+    with ExitStack() as held:
+        for task_id in task_ids:
+            held.enter_context(pruning_run_read(args.exp / "single" / "cp" / str(task_id)))
+        chosen = select(args.exp, task_ids, None if args.auto else args.rounds, args.margin)
+        rule = (f"auto: sparsest round with dev >= best dev - {args.margin:g}" if args.auto
+                else "rounds given: " + " ".join(str(r) for r in args.rounds))
+        summary = place(chosen, out, rule, {t: names.get(t, str(t)) for t in task_ids},
+                        at_chance(args.exp, task_ids, names))
     print(report(summary, args.exp, out))
 
 

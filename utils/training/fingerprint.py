@@ -5,15 +5,19 @@ holds one per file in it (hidden files and temp files left out). A run records t
 of its inputs (data file, masks, start weights) in args.json; `--resume` compares them with the
 files it is given and names every difference (the same file written another way, e.g. `exp/x/`
 or an absolute path, is the same input).
+
+The same records tell every later consumer whether an artifact is still what it was built from
+(`content_changes`; utils/training/built_from.py holds the one check they all go through).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from utils.errors import InputError
+from utils.paths import check_path_kind
 
 _CHUNK = 1 << 20
 
@@ -42,9 +46,14 @@ def fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     return record
 
 
-def fingerprints(inputs: Mapping[str, str | os.PathLike | None]) -> dict[str, Any]:
-    """{argument: fingerprint} of the inputs given (None values are left out)."""
-    return {name: fingerprint(path) for name, path in inputs.items() if path is not None}
+def fingerprints(inputs: Mapping[str, str | os.PathLike | None],
+                 folders: Collection[str] = ()) -> dict[str, Any]:
+    """{argument: fingerprint} of the inputs given (None values are left out). Each must be the
+    kind of thing its argument names: a folder for those in `folders`, else a file (a file
+    argument given a folder is refused, not read whole)."""
+    return {name: fingerprint(check_path_kind(path, "folder" if name in folders else "file",
+                                              f"--{name} {path}"))
+            for name, path in inputs.items() if path is not None}
 
 
 def differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
@@ -72,6 +81,8 @@ def _shown(record: Mapping[str, Any] | None) -> str:
 
 
 def _content(record: Mapping[str, Any]) -> str:
+    if not isinstance(record.get("size"), int) or not isinstance(record.get("sha256"), str):
+        return "no content recorded"
     return f"{record['size']:,} bytes, sha256 {record['sha256'][:12]}"
 
 
@@ -79,3 +90,32 @@ def _changed_files(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return [name + ("" if name in old and name in new else
                     " (new)" if name in new else " (gone)")
             for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+
+
+def content_changes(recorded: Mapping[str, Any],
+                    at: Mapping[str, str | os.PathLike] | None = None,
+                    gone_ok: bool = False) -> list[str]:
+    """What changed in the content of each recorded input since its fingerprint was taken: the
+    file or folder now at its recorded (resolved) path, or at `at[name]` where given (another
+    copy that must hold the same content), compared by size and sha256. One phrase per input;
+    an input no longer there is one too, unless `gone_ok` (the artifact holds its own copy)."""
+    found = []
+    for name in sorted(recorded):
+        old = recorded[name]
+        if not isinstance(old, Mapping) or "resolved" not in old:
+            found.append(f"{name}: its fingerprint is unreadable")
+            continue
+        where = Path((at or {}).get(name, old["resolved"]))
+        if not where.exists():
+            if not gone_ok:
+                found.append(f"{name} {where} is gone")
+            continue
+        new = fingerprint(where)
+        if "files" in old or "files" in new:
+            changed = _changed_files(old.get("files", {}), new.get("files", {}))
+            if changed:
+                found.append(f"{name} {where}: {', '.join(changed[:5])}"
+                             f"{f' and {len(changed) - 5} more' if len(changed) > 5 else ''} changed")
+        elif (old.get("size"), old.get("sha256")) != (new["size"], new["sha256"]):
+            found.append(f"{name} {where} changed ({_content(old)} then, {_content(new)} now)")
+    return found

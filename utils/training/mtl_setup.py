@@ -7,6 +7,7 @@ found from, where multi-task training starts by default.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -14,10 +15,12 @@ import torch
 
 from models.config import canonical_arch, task_layers_for
 from utils.data.datafile import PreparedData
+from utils.built_from import ACCEPT_ENV, accepted_by_environment, check_built_from
 from utils.errors import InputError
 from utils.sparsity.mask_files import load_mask
 from utils.sparsity.mask_stats import percent_kept
 from utils.training.config import TrainResult
+from utils.training.fingerprint import content_changes
 from utils.training.tasks import TaskData
 
 
@@ -95,7 +98,22 @@ def load_task_masks(masks_path: Path, task_ids: Sequence[int]) -> dict[int, dict
             raise InputError(f"no mask for task {task_id}; masks present for tasks: "
                              f"{', '.join(present) or 'none'}", masks_path)
         masks[task_id] = load_mask(path)["mask"]
+    check_masks_current(masks_path)
     return masks
+
+
+def check_masks_current(masks_path: Path) -> None:
+    """The masks placed by prepare-masks.sh must still be those of the pruning runs they were
+    chosen from (selection.json records those files): a pruning run trained again since gives
+    other masks. Masks placed before the record was kept are not checked."""
+    try:
+        recorded = json.loads((masks_path / "selection.json").read_text(encoding="utf-8")).get("inputs")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, dict):
+        check_built_from(masks_path, content_changes(recorded, gone_ok=True),
+                         rebuild="place them again with prepare-masks.sh",
+                         accept=f"{ACCEPT_ENV}=1", accepted=accepted_by_environment())
 
 
 def init_weights_path(init_weights: Path | None, masks_path: Path | None) -> Path | None:

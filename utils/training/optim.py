@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
-from utils.errors import InputError
+from utils.errors import InputError, shown
 from utils.training.spec import parse_call
 
 OPTIMIZERS = {
@@ -23,14 +23,22 @@ OPTIMIZERS = {
 }
 _ALLOWED_KEYS = {"lr", "momentum", "weight_decay", "nesterov", "dampening", "betas", "eps",
                  "alpha", "rho", "lr_decay", "amsgrad", "centered", "initial_accumulator_value"}
+_FLAG_KEYS = {"nesterov", "amsgrad", "centered"}             # the others are numbers (betas two)
 
 
 def parse_optim(spec: str) -> tuple[str, dict[str, Any]]:
     """("sgd", {"lr": 0.1, "momentum": 0.9}) from "sgd(lr=0.1, momentum=0.9)"; InputError if bad."""
     name, kwargs = parse_call(spec, {name: _ALLOWED_KEYS for name in OPTIMIZERS}, "--optim", "optimizer")
+    for key, value in kwargs.items():
+        flag = isinstance(value, bool)
+        if key in _FLAG_KEYS and not flag:
+            raise InputError(f"argument {key!r} must be True or False, got {shown(value)}", "--optim")
+        if key not in _FLAG_KEYS and key != "betas" and (flag or not isinstance(value, (int, float))):
+            raise InputError(f"argument {key!r} must be a number, got {shown(value)}", "--optim")
     betas = kwargs.get("betas", (0.9, 0.999))
-    if not (isinstance(betas, tuple) and len(betas) == 2):
-        raise InputError(f"argument 'betas' must be two numbers, e.g. betas=(0.9, 0.999), got {betas!r}",
+    if not (isinstance(betas, tuple) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in betas)):
+        raise InputError(f"argument 'betas' must be two numbers, e.g. betas=(0.9, 0.999), got {shown(betas)}",
                          "--optim")
     return name, kwargs
 

@@ -35,6 +35,8 @@ LOCK_FILE = ".lock"
 DIVERGED_FILE = "diverged.json"
 INPUTS_KEY = "inputs"
 CHANGES_KEY = "changed_on_resume"
+FOLDER_INPUTS = ("masks_path",)    # the inputs that are folders; every other one is a file
+RUN_KIND = "run"            # the marker of a run folder (utils/owned.py): --overwrite replaces only those
 # Arguments that may differ on --resume after the run diverged (to continue with a lower lr).
 MAY_CHANGE_AFTER_DIVERGENCE = ("optim", "clip", "clip_type")
 # Arguments that name the run folder itself: the folder found is the run, however it is spelled.
@@ -76,7 +78,7 @@ def _prepare(path: Path, args: dict[str, Any], *, resume: bool, overwrite: bool,
                          "each other", "--resume")
     if path.exists() and not path.is_dir():
         raise InputError("expected a folder for the run, found a file", path)
-    record = {**args, INPUTS_KEY: fingerprints(inputs)}
+    record = {**args, INPUTS_KEY: fingerprints(inputs, folders=FOLDER_INPUTS)}
     exists = path.is_dir() and any(path.iterdir())
     if exists and resume:
         lock = take_lock(path / LOCK_FILE, path)
@@ -108,7 +110,7 @@ def _new_folder(path: Path, record: dict[str, Any]) -> Lock:
     """The new run folder with args.json, swapped in whole, its lock taken before it appears."""
     lock = None
     try:
-        with replacing_folder(path) as new:
+        with replacing_folder(path, RUN_KIND, legacy=_recorded_run) as new:
             json_save_atomic(record, new / ARGS_FILE)
             lock = take_lock(new / LOCK_FILE, path)
     except BaseException as err:
@@ -119,6 +121,15 @@ def _new_folder(path: Path, record: dict[str, Any]) -> Lock:
                              path) from None                  # (its rename came first)
         raise
     return lock
+
+
+def _recorded_run(path: Path) -> bool:
+    """A run folder written before the marker (utils/owned.py) was: its args.json, a JSON object
+    with the input fingerprints the tool records."""
+    try:
+        return INPUTS_KEY in json.loads((path / ARGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def read_run_args(path: str | Path, why: str) -> dict[str, Any]:

@@ -38,6 +38,8 @@ def parse_call(spec: str, allowed: Mapping[str, set[str]], where: str, what: str
     for keyword in node.keywords:
         if keyword.arg not in allowed[name]:
             raise InputError(f"unknown {what} argument {keyword.arg!r} in {spec!r}", where)
+        if keyword.arg in kwargs:
+            raise InputError(f"argument {keyword.arg!r} is given twice in {spec!r}", where)
         try:
             kwargs[keyword.arg] = ast.literal_eval(keyword.value)
         except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from models.lstm_costs_cache import fit_plan_to_model
 from utils.data.batching import SplitIndex
 from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.checkpoint import check_seed, cpu_state, seed_everything
@@ -82,6 +83,8 @@ class Trainer:
         self.scheduler = build_scheduler(config.scheduler, self.optimizer)
         self.evaluator = Evaluator(self.model, self.tasks, self.masks, config)
         self.log = LogSink(echo, log_path, log_fields, tensorboard_dir)
+        # The BiLSTM plan's constants for this machine (measured once, cached): what runs record.
+        self.lstm_costs = fit_plan_to_model(self.model, config.device, self.log.note)
         self.guard = FiniteGuard(config.device, where=lambda: self.log.prefix)
 
     # ---- the loop --------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def read_columns(lines: Iterable[tuple[int, str]], shown: str, columns: Mapping[
     file_index = len(out.files) - 1
     already = len(out.words)
     named = {word_column: "word", **{index: name for name, index in columns.items()}}
-    layout = " ".join(named.get(i, "-") for i in range(max(named) + 1))
+    layout = column_layout(named)
     needed = max(named) + 1
     words: list[str] = []
     tags: dict[str, list[str]] = {name: [] for name in columns}
@@ -96,3 +96,12 @@ def read_columns(lines: Iterable[tuple[int, str]], shown: str, columns: Mapping[
     if len(out.words) == already:
         raise InputError("no sentences found; expected tagged sentences", shown, 1)
     return out
+
+
+def column_layout(named: dict[int, str]) -> str:
+    """The columns a reader expects, for messages: "word - pos" (one word per column, "-" for
+    a column not read), or "word in column 0, ner in column 40" when that would be long (its
+    length never grows with a column number)."""
+    if max(named) < 12:
+        return " ".join(named.get(i, "-") for i in range(max(named) + 1))
+    return ", ".join(f"{name} in column {i}" for i, name in sorted(named.items()))

@@ -9,7 +9,9 @@ import sys
 from typing import BinaryIO, Iterator
 
 from utils.errors import InputError
-from utils.paths import display_path
+from utils.paths import check_path_kind, display_path
+
+BOM = "\ufeff"
 
 
 def iter_lines(path: str | os.PathLike, expected: str = "tagged sentences",
@@ -24,8 +26,7 @@ def iter_lines(path: str | os.PathLike, expected: str = "tagged sentences",
     if str(path) == "-":
         yield from _decoded(sys.stdin.buffer, shown, expected, encoding)
         return
-    if not os.path.isfile(path):
-        raise InputError("file not found", shown)
+    check_path_kind(path, "file", shown)
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         handle = opener(path, "rb")
@@ -48,6 +49,8 @@ def _decoded(handle: BinaryIO, shown: str, expected: str,
                 name = "UTF-8" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
                 raise InputError(f"byte 0x{byte:02x} is not {name} text", shown, number) from None
             line = line.rstrip("\r\n")
+            if number == 1:
+                line = line.removeprefix(BOM)         # a byte-order mark is no part of the text
             has_text = has_text or bool(line.strip())
             yield number, line
     except (OSError, EOFError) as err:  # e.g. a truncated or fake .gz file

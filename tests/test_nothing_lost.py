@@ -178,11 +178,12 @@ def _mask_select(args: list[str], capsys) -> subprocess.CompletedProcess:
 
 def test_the_gold_columns_are_checked_in_range(tmp_path):
     from utils.errors import InputError
-    from utils.results.tagging import gold_columns
-    for spec in ("pos=" + HUGE, "pos=1000", "pos=-1", "pos=1e3"):
-        with pytest.raises(InputError) as err:
-            gold_columns(spec, ["pos"], None)
-        assert len(str(err.value)) < 300
+    from utils.results.input_layout import gold_columns
+    for fmt in ("conll", "conllu"):
+        for spec in ("pos=" + HUGE, "pos=1000", "pos=-1", "pos=1e3", "pos=XPOS" + HUGE):
+            with pytest.raises(InputError) as err:
+                gold_columns(spec, ["pos"], {}, fmt)
+            assert len(str(err.value)) < 300
 
 
 # ---- path kinds: each option that names a path gets the kind it says ------------------------------

@@ -305,6 +305,7 @@ mode_demo() {  # `all` with the demo settings, in its own folder: an earlier one
     if [[ -e $EXP && ${OVERWRITE:-0} == 1 ]]; then   # (demo_settings refused it otherwise)
         "$PY" -m utils.folders remove "$EXP" || exit 2
     fi
+    "$PY" -m utils.folders mark "$EXP" || exit 2   # what OVERWRITE=1 may remove later
     prepare_data_if_missing
     mode_all
 }

@@ -299,5 +299,52 @@ def test_removal_refuses_what_is_not_a_run_folder(tmp_path, monkeypatch):
             remove_asked(bad)
     assert target.read_text() == "keep" and link.is_symlink()
     assert remove_asked(tmp_path / "absent") is False
-    (tmp_path / "run" / "cp").mkdir(parents=True)
+    (tmp_path / "run" / "single").mkdir(parents=True)        # written before the marker
     assert remove_asked(tmp_path / "run") is True and not (tmp_path / "run").exists()
+
+
+def _foreign_folder(folder: Path, entries: dict[str, str | None]) -> None:
+    """`folder` holding `entries` (name -> text of a file, None for a folder)."""
+    folder.mkdir(parents=True)
+    for name, text in entries.items():
+        if text is None:
+            (folder / name).mkdir()
+        else:
+            (folder / name).write_text(text)
+
+
+FOREIGN_EXPERIMENT_FOLDERS = {          # no tool marker and more than the run scripts write
+    "notes": {"notes.md": "my notes"},
+    "single and notes": {"single": None, "notes.md": "my notes"},
+    "a report only": {"report.md": "a report of my own"},
+    "another kind's marker": {".sparse-sharing": "report\n", "mtl": None},
+    "an empty marker": {".sparse-sharing": "", "mtl": None, "draft.txt": "x"},
+    "glob [name]*": {"mtl": None, "keep me": "x"},
+    "-leading dash": {"seed-1": None, "data.csv": "1,2"},
+    "ünï★ code": {"single": None, "src": None},
+}
+
+
+@pytest.mark.parametrize("name", FOREIGN_EXPERIMENT_FOLDERS)
+def test_removal_and_marking_refuse_a_folder_the_tool_did_not_make(tmp_path, monkeypatch, name):
+    from utils.folders import mark_experiment, remove_asked
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "exp" / name
+    _foreign_folder(folder, FOREIGN_EXPERIMENT_FOLDERS[name])
+    before = snapshot(folder)
+    for action in (remove_asked, mark_experiment):
+        with pytest.raises(InputError, match="not an experiment folder made by this tool"):
+            action(folder)
+    assert snapshot(folder) == before
+
+
+def test_a_marked_experiment_folder_is_removed_whatever_it_holds(tmp_path, monkeypatch):
+    from utils.folders import mark_experiment, remove_asked
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "exp" / "lr[0.1] ★"
+    mark_experiment(folder)
+    (folder / "notes.md").write_text("written inside the tool's own folder")
+    neighbour = tmp_path / "exp" / "lr1"
+    (neighbour / "single").mkdir(parents=True)
+    assert remove_asked(folder) is True
+    assert [p.name for p in (tmp_path / "exp").iterdir()] == ["lr1"]

@@ -81,15 +81,19 @@ def index_for(split: Split) -> SplitIndex:
     return PieceIndex(split) if isinstance(split, PieceSplit) else SplitIndex(split)
 
 
+def piece_split(split: Split, table: PieceTable) -> PieceSplit:
+    """`split` (with its word forms) carrying the subword table of those forms."""
+    return PieceSplit(**{f.name: getattr(split, f.name) for f in fields(Split)}, table=table)
+
+
 def with_pieces(data: PreparedData, table: PieceTable, data_path: object) -> PreparedData:
     """`data` with every split carrying the subword table (InputError for a data file without
     word forms, prepared before encoder support)."""
     if not data.forms or len(data.forms) != int(table.lengths.numel()):
         raise InputError("the data file has no word forms as written (it was prepared before "
                          "encoder support); run prepare-data.py again", data_path)
-    splits = {t: {s: PieceSplit(**{f.name: getattr(split, f.name) for f in fields(Split)},
-                                table=table)
-                  for s, split in parts.items()} for t, parts in data.data.items()}
+    splits = {t: {s: piece_split(split, table) for s, split in parts.items()}
+              for t, parts in data.data.items()}
     return PreparedData(data.setting, data.tasks, data.schemes, data.words, data.chars,
                         data.labels, data.embedding, splits, data.provenance, data.metrics,
                         data.layers, data.forms)

@@ -184,3 +184,18 @@ def test_the_whole_pipeline_over_a_tiny_encoder(tiny_bert, tmp_path, capsys):
     assert f"ent {reported:.2f} (F1)" in done.stdout
     tagged = (tmp_path / "tagged.conll").read_text().split("\n\n")
     assert len([s for s in tagged if s.strip()]) == 10
+
+
+def test_the_encoder_speed_bench_prints_every_field(tiny_bert, data_file):
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "bench/encoder_speed.py", "--encoder", str(tiny_bert),
+                           "--data", str(data_file), "--batch", "4", "--eval-batch", "8",
+                           "--batches", "2", "--repeats", "1", "--threads", "1"],
+                          cwd=repo, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for name in ("train", "train_masked", "tag", "tag_masked"):
+        assert report[name]["sentences_per_s"] > 0
+    assert set(report["mask_share"]) == {"train", "tag"} and report["model_type"] == "bert"

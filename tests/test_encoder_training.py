@@ -199,3 +199,23 @@ def test_the_encoder_speed_bench_prints_every_field(tiny_bert, data_file):
     for name in ("train", "train_masked", "tag", "tag_masked"):
         assert report[name]["sentences_per_s"] > 0
     assert set(report["mask_share"]) == {"train", "tag"} and report["model_type"] == "bert"
+
+
+def test_a_multi_task_run_over_an_encoder_rescores_its_epochs_and_checks_it_on_resume(
+        tiny_bert, data_file, tmp_path, capsys):
+    import shutil
+
+    common = ["--data_path", str(data_file), "--preset", "demo", "--epochs", "1",
+              "--num_threads", "1", "--save_dir", str(tmp_path / "mtl"), "--exp_name", "hard"]
+    done = in_process("train_mtl.py", *common, "--encoder", str(tiny_bert), "--save_ep",
+                      capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    done = in_process("train_mtl.py", *common, "--encoder", str(tiny_bert), "--save_ep",
+                      "--evaluate", capsys=capsys)
+    assert done.returncode == 0, done.stderr
+    assert "re-scoring the saved epochs" in done.stdout
+    other = tmp_path / "other-bert"
+    shutil.copytree(tiny_bert, other)
+    done = in_process("train_mtl.py", *common, "--encoder", str(other), "--save_ep", "--resume",
+                      capsys=capsys)
+    assert done.returncode == 2 and "encoder" in done.stderr

@@ -148,7 +148,7 @@ def check_vocabulary(model: Tagger, data: PreparedData, data_path: object) -> No
             "labels": [len(data.labels[t]) for t in data.tasks]}
     there = {"labels": list(config.n_labels)}
     if not isinstance(config, EncoderConfig):
-        there.update(words=config.n_words, chars=config.n_chars)
+        there = {"words": config.n_words, "chars": config.n_chars, **there}
     here = {k: here[k] for k in there}
     differ = [f"{k} {there[k]} in the model, {here[k]} here" for k in here if here[k] != there[k]]
     if differ:

@@ -13,8 +13,10 @@ PIECES = ["the", "The", "Paris", "##ian", "E", "##U", "reject", "##s", "German",
           "was", "said", "##ed", "##ing", "##ly", "(", ")", "'", '"', ":", "##er"]
 
 
-def write_tiny_bert(folder: Path, max_positions: int = 64, seed: int = 0) -> Path:
-    """A 2-layer BERT (hidden 32, 4 heads) with a random init and the vocabulary above."""
+def write_tiny_bert(folder: Path, max_positions: int = 64, seed: int = 0,
+                    family: str = "bert") -> Path:
+    """A 2-layer BERT (hidden 32, 4 heads; or a DistilBERT with `family="distilbert"`) with a
+    random init and the vocabulary above."""
     import torch
     import transformers
 
@@ -24,10 +26,15 @@ def write_tiny_bert(folder: Path, max_positions: int = 64, seed: int = 0) -> Pat
     tokenizer = transformers.BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=False,
                                                model_max_length=max_positions)
     tokenizer.save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    if family == "distilbert":
+        config = transformers.DistilBertConfig(vocab_size=len(vocab), dim=32, n_layers=2, n_heads=4,
+                                               hidden_dim=48, max_position_embeddings=max_positions)
+        transformers.DistilBertModel(config).save_pretrained(str(folder))
+        return folder
     config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
                                      num_attention_heads=4, intermediate_size=48,
                                      max_position_embeddings=max_positions)
-    torch.manual_seed(seed)
     transformers.BertModel(config).save_pretrained(str(folder))
     return folder
 

@@ -340,3 +340,24 @@ def test_a_checkpoint_whose_encoder_folder_changed_is_refused(tiny_bert, tmp_pat
     shutil.rmtree(folder)
     with pytest.raises(InputError, match="not a folder"):
         load_model(tmp_path / "best.th")
+
+
+def test_a_distilbert_folder_works_the_same_way(tmp_path):
+    from models import build_model
+
+    need_module("transformers", "the encoder tests build a tiny DistilBERT with it")
+    folder = write_tiny_bert(tmp_path / "distil", family="distilbert")
+    data, cfg = prepared(folder, tmp_path)
+    assert (cfg.model_type, cfg.n_layer, cfg.hidden_size) == ("distilbert", 2, 32)
+    model = build_model(cfg).eval()
+    kinds = sorted({name.split(".", 4)[-1] for name in model.prunable_names()})
+    assert kinds == ["attention.k_lin.weight", "attention.out_lin.weight", "attention.q_lin.weight",
+                     "attention.v_lin.weight", "ffn.lin1.weight", "ffn.lin2.weight"]
+    assert model.prunable_names()[0] == "encoder.transformer.layer.0.attention.q_lin.weight"
+    batch = one_batch(data)
+    states = model.piece_states(batch, 2)
+    reference = hf_model(folder)
+    for b in range(batch.pieces.size(0)):
+        n = int(batch.piece_mask[b].sum())
+        out = reference(encoder_input(cfg, batch, b), output_hidden_states=True).hidden_states[2]
+        torch.testing.assert_close(states[b, :n], out[0, 1:1 + n], atol=1e-5, rtol=1e-5)

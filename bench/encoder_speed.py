@@ -10,8 +10,9 @@ seed, in batches of --batch (32, the encoder presets' size) for training and --e
 tagging; the same batches for every method. A training step is forward, loss, backward, gradient
 clipping (norm 1.0) and an AdamW step (`Trainer.train_epoch`'s pieces); the masked step runs the
 forward through `masked_call` with a mask keeping --keep of the encoder's linear weights (a later
-IMP round). Every method is warmed up once and timed --repeats times; the best and the
-median repeat are kept. `mask_share` = 1 - dense / masked sentences per second (median repeats).
+IMP round). Every method is warmed up once, then the methods are timed in turns --repeats times;
+the best and the median repeat are kept. `mask_share` = 1 - masked / dense sentences per second,
+the median over repeats of each repeat's pair (dense and masked ran back to back).
 """
 from __future__ import annotations
 
@@ -54,18 +55,27 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def timed(run: Callable[[], int], repeats: int, device: str) -> dict[str, float]:
-    """Sentences per second of `run` (which returns the sentences it handled): best and median."""
-    run()                                                   # warm-up
-    rates = []
+def timed_in_turns(methods: dict[str, Callable[[], int]], repeats: int,
+                   device: str) -> dict[str, list[float]]:
+    """Sentences per second of each method (which returns the sentences it handled), every
+    method warmed up once, then the methods timed in turns `repeats` times, so that a busy
+    machine slows them alike."""
+    for run in methods.values():
+        run()
+    rates: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        n = run()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        rates.append(n / (time.perf_counter() - start))
+        for name, run in methods.items():
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            n = run()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            rates[name].append(n / (time.perf_counter() - start))
+    return rates
+
+
+def summary(rates: list[float]) -> dict[str, float]:
     return {"sentences_per_s": round(max(rates), 2),
             "median_sentences_per_s": round(statistics.median(rates), 2)}
 
@@ -110,12 +120,12 @@ def main() -> None:
             return sum(b.mask.size(0) for b in tagging)
         return run
 
-    results = {"train": timed(step(None), args.repeats, args.device),
-               "train_masked": timed(step(mask), args.repeats, args.device),
-               "tag": timed(tag(None), args.repeats, args.device),
-               "tag_masked": timed(tag(mask), args.repeats, args.device)}
-    share = lambda dense, masked: round(1 - results[masked]["median_sentences_per_s"]
-                                        / results[dense]["median_sentences_per_s"], 3)
+    rates = timed_in_turns({"train": step(None), "train_masked": step(mask), "tag": tag(None),
+                            "tag_masked": tag(mask)}, args.repeats, args.device)
+    results = {name: summary(values) for name, values in rates.items()}
+    # each repeat's dense and masked runs went back to back: the median of their paired ratios
+    share = lambda dense, masked: round(1 - statistics.median(
+        m / d for d, m in zip(rates[dense], rates[masked])), 3)
     report = {"encoder": args.encoder, "model_type": config.model_type, "device": args.device,
               "threads": args.threads, "batch": args.batch, "eval_batch": args.eval_batch,
               "batches": args.batches, "repeats": args.repeats, "keep": args.keep,

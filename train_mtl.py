@@ -98,7 +98,7 @@ def resolve(args: argparse.Namespace, data: PreparedData, given: set[str] = froz
     defaults derived from the data file."""
     values = apply_preset(vars(args), args.preset, encoder=bool(args.encoder))
     apply_encoder_recipe(values, set(given))
-    check_encoder_arch(values["encoder"], values["arch"])
+    check_encoder_arch(values.get("encoder"), values["arch"])
     values["tasks"] = check_task_ids(values["tasks"] or [], data)
     values["mode"] = mode_of(values["masks_path"], values["arch"], len(values["tasks"]))
     single = f"single-{data.tasks[values['tasks'][0]]}"
@@ -111,7 +111,7 @@ def resolve(args: argparse.Namespace, data: PreparedData, given: set[str] = froz
 def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelConfig | EncoderConfig:
     """The network: sizes from the start weights when they carry a config, else from the
     arguments; the architecture (which layer each task reads) always from the arguments."""
-    if values["encoder"]:
+    if values.get("encoder"):
         return encoder_model_config(values, data, start)
     fresh = ModelConfig(
         **data_sizes(data, values["arch"]), hidden_size=values["hidden_size"],
@@ -199,7 +199,7 @@ def build_run(values: dict, data: PreparedData, run_dir: Path) -> MultiTaskRun:
     that cannot work fails before anything is written: the data subsets, the masks, the model
     from its start weights, and the trainer (the device, the seed, the optimizer and its lr
     schedule, the batch schedule, the TensorBoard folder), and the parameter counts."""
-    if values["encoder"]:
+    if values.get("encoder"):
         data = encoder_data(data, values["data_path"], values["encoder"])
     data = subset_data(data, values["train_subset"], values["eval_subset"])
     masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
@@ -229,7 +229,7 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
                             masks=masks,
                             extra={"masks_path": values["masks_path"],
                                    "init_weights": values["init_weights"], "arch": values["arch"],
-                                   "encoder": values["encoder"],
+                                   "encoder": values.get("encoder"),
                                    "trainer": values["trainer"], "preset": values["preset"],
                                    "span_metric": values["metric"],
                                    "scores": {"dev": result.dev_all, "test": result.test_all}})

@@ -65,10 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve(args: argparse.Namespace, data: PreparedData, given: set[str] = frozenset()) -> dict:
     values = apply_preset(vars(args), args.preset, args.debug, encoder=bool(args.encoder))
     apply_encoder_recipe(values, set(given))
-    check_encoder_arch(values["encoder"], values["arch"])
+    check_encoder_arch(values.get("encoder"), values["arch"])
     values["task_id"] = task_id_of(values["task_id"], data, "--task_id")
     if values["need_cut"] is None:          # the network's own prunable weights
-        values["need_cut"] = "" if values["encoder"] else "lstm,conv"
+        values["need_cut"] = "" if values.get("encoder") else "lstm,conv"
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
     return resolve_run(values, data.setting, "single", str(values["task_id"]))
 
@@ -76,7 +76,7 @@ def resolve(args: argparse.Namespace, data: PreparedData, given: set[str] = froz
 def model_config(values: dict, data: PreparedData) -> ModelConfig | EncoderConfig:
     """The network: the encoder's (its task layers from the task set in hier-lstm), or the
     BiLSTM tagger's."""
-    if values["encoder"]:
+    if values.get("encoder"):
         layers = [data.layers[t] for t in data.tasks] if values["arch"] == "hier-lstm" else None
         return encoder_config(values["encoder"], data, dropout=values["dropout"], crf=values["crf"],
                               pooling=values["pooling"], layers=layers)
@@ -92,7 +92,7 @@ def main() -> None:
     data = load_data_file(args.data_path)
     values = resolve(args, data, given_options(parser, sys.argv[1:]))
     setup_torch(values["num_threads"], values["device"])
-    if values["encoder"]:
+    if values.get("encoder"):
         data = encoder_data(data, values["data_path"], values["encoder"])
     data = subset_data(data, values["train_subset"], values["eval_subset"])
     run_dir = Path(values["save_dir"]) / "cp" / values["exp_name"]

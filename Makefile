@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
+ENCODER := $(VENV)/.encoder-installed
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-runtime slurm test demo clean
+.PHONY: install install-runtime encoder slurm test demo clean
 
 install-runtime: $(RUNTIME)
 
@@ -18,8 +19,16 @@ $(RUNTIME): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(RUNTIME)
 
-# ... and the test tools on top (pytest, and fastNLP as the metric oracle, which pulls in much more).
-$(STAMP): $(RUNTIME) requirements-dev.txt
+# Encoder support (`--encoder`, docs/encoders.md): transformers, pinned.
+encoder: $(ENCODER)
+
+$(ENCODER): $(RUNTIME) requirements-encoder.txt
+	$(PY) -m pip install --quiet -r requirements-encoder.txt
+	touch $(ENCODER)
+
+# ... and the test tools on top (pytest, and fastNLP as the metric oracle, which pulls in much more;
+# transformers for the encoder tests).
+$(STAMP): $(RUNTIME) $(ENCODER) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 

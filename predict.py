@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Tag text with a trained model: every task through its own mask (see docs/analysis.md). Input: raw
-text (one sentence per line, whitespace-tokenised), a column file or a CoNLL-U file, read as the
-task set read the model's corpora (utils/results/input_layout.py); output: CoNLL columns, the word
-and one tag per task."""
+"""Tag text with a trained model (a BiLSTM tagger, or one over a pretrained encoder: its folder as
+the checkpoint records it, docs/encoders.md): every task through its own mask (see
+docs/analysis.md). Input: raw text (one sentence per line, whitespace-tokenised), a column file or
+a CoNLL-U file, read as the task set read the model's corpora (utils/results/input_layout.py);
+output: CoNLL columns, the word and one tag per task."""
 from __future__ import annotations
 
 import argparse
@@ -84,7 +85,8 @@ def main() -> None:
     if not sentences.words:
         raise InputError("no sentences found", shown)
     started = time.perf_counter()
-    splits = encode(sentences, trained.data, task_ids, gold=args.eval)
+    splits = encode(sentences, trained.data, task_ids, gold=args.eval,
+                    encoder=getattr(trained.model.config, "encoder", None))
     tags, scores = tag(trained, splits, args.batch_size, args.device)
     seconds = time.perf_counter() - started
     text = "\n".join(conll_lines(sentences, tags)) + "\n"

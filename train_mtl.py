@@ -4,17 +4,18 @@ hierarchical sharing, and single-task baselines (see docs/training.md, "Multi-ta
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from models import ModelConfig, build_model, data_sizes
+from models import EncoderConfig, ModelConfig, build_model, data_sizes
 from models.config import ARCH_CHOICES
 from utils.atomic import json_save_atomic
-from utils.cli_args import (RESUME_MAY_CHANGE, HelpFormatter, add_recipe_arguments,
-                            add_run_arguments, add_training_arguments, recipe_config,
-                            resolve_run, setup_torch)
+from utils.cli_args import (RESUME_MAY_CHANGE, HelpFormatter, add_encoder_arguments,
+                            add_recipe_arguments, add_run_arguments, add_training_arguments,
+                            given_options, recipe_config, resolve_run, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.sparsity.mask_stats import model_shapes, parameter_counts
@@ -23,11 +24,12 @@ from utils.sparsity.pruning import note_uncovered
 from utils.training.checkpoint import (load_into, load_weights, save_weights,
                                        seed_everything)
 from utils.training.config import TrainConfig
+from utils.training.encoder_setup import encoder_config, encoder_data
 from utils.training.epoch_rescore import EPOCHS_DIR, epochs_table, rescore_epochs
-from utils.training.mtl_setup import (check_schedule_values, check_task_ids, init_weights_path,
-                                      load_task_masks, loss_weights, make_tasks, mode_of,
-                                      results_record, subset_data, task_layers)
-from utils.training.presets import PRESETS, apply_preset
+from utils.training.mtl_setup import (check_encoder_arch, check_schedule_values, check_task_ids,
+                                      init_weights_path, load_task_masks, loss_weights, make_tasks,
+                                      mode_of, results_record, subset_data, task_layers)
+from utils.training.presets import PRESETS, apply_encoder_recipe, apply_preset
 from utils.training.run_dir import open_run_dir, read_run_args
 from utils.training.schedules import epoch_cycles
 from utils.training.tasks import TaskData
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of an existing run (trained with --save_ep) on dev and test, with that run's arguments "
         "from its args.json; writes nothing")
     add("--crf", action="store_true", help="a CRF on top of each task's head")
+    add_encoder_arguments(p)
     add("--save_dir", help="experiment folder; default exp/<setting>/mtl")
     add("--exp_name", help="run name, the folder under <save_dir>/cp/; default the mode "
         "(sparse, hard, hier, soft or single-<task>)")
@@ -96,9 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
-    """Every setting of the run: preset values filled in, defaults derived from the data file."""
-    values = apply_preset(vars(args), args.preset)
+def resolve(args: argparse.Namespace, data: PreparedData, given: set[str] = frozenset()) -> dict:
+    """Every setting of the run: preset values filled in (the encoder's recipe with --encoder),
+    defaults derived from the data file."""
+    values = apply_preset(vars(args), args.preset, encoder=bool(args.encoder))
+    apply_encoder_recipe(values, set(given))
+    check_encoder_arch(values.get("encoder"), values["arch"])
     values["tasks"] = check_task_ids(values["tasks"] or [], data)
     check_schedule_values(values["temperature"], values["steps_per_epoch"])
     values["mode"] = mode_of(values["masks_path"], values["arch"], len(values["tasks"]))
@@ -109,9 +115,11 @@ def resolve(args: argparse.Namespace, data: PreparedData) -> dict:
     return values
 
 
-def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelConfig:
+def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelConfig | EncoderConfig:
     """The network: sizes from the start weights when they carry a config, else from the
     arguments; the architecture (which layer each task reads) always from the arguments."""
+    if values.get("encoder"):
+        return encoder_model_config(values, data, start)
     fresh = ModelConfig(
         **data_sizes(data, values["arch"]), hidden_size=values["hidden_size"],
         n_layer=values["n_layer"], crf=values["crf"])
@@ -124,6 +132,19 @@ def model_config(values: dict, data: PreparedData, start: dict | None) -> ModelC
                              + "; ".join(differ) + ")", values["init_weights"])
     return ModelConfig(**sizes, dropout=values["dropout"], arch=values["arch"],
                        task_layers=task_layers(data, values["arch"], sizes["n_layer"]))
+
+
+def encoder_model_config(values: dict, data: PreparedData, start: dict | None) -> EncoderConfig:
+    """The encoder's config (each task's layer from the task set in hier-lstm); start weights
+    must come from a run over the same encoder folder."""
+    layers = [data.layers[t] for t in data.tasks] if values["arch"] == "hier-lstm" else None
+    config = encoder_config(values["encoder"], data, dropout=values["dropout"], crf=values["crf"],
+                            pooling=values["pooling"], layers=layers)
+    if start is not None and (start.get("arch") != "encoder"
+                              or start.get("fingerprint") != config.fingerprint):
+        raise InputError("start weights were not trained over this encoder folder "
+                         f"({values['encoder']})", values["init_weights"])
+    return config
 
 
 def start_model(values: dict, data: PreparedData, masks: dict | None):
@@ -189,6 +210,8 @@ def build_run(values: dict, data: PreparedData, run_dir: Path) -> MultiTaskRun:
     that cannot work fails before anything is written: the data subsets, the masks, the model
     from its start weights, and the trainer (the device, the seed, the optimizer and its lr
     schedule, the batch schedule, the TensorBoard folder), and the parameter counts."""
+    if values.get("encoder"):
+        data = encoder_data(data, values["data_path"], values["encoder"])
     data = subset_data(data, values["train_subset"], values["eval_subset"])
     masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
     model, config = start_model(values, data, masks)
@@ -217,6 +240,7 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
                             masks=masks,
                             extra={"masks_path": values["masks_path"],
                                    "init_weights": values["init_weights"], "arch": values["arch"],
+                                   "encoder": values.get("encoder"),
                                    "trainer": values["trainer"], "preset": values["preset"],
                                    "span_metric": values["metric"],
                                    "lstm_costs": trainer.lstm_costs,
@@ -231,9 +255,10 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
 
 
 def main() -> None:
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
     data = load_data_file(args.data_path)
-    values = resolve(args, data)
+    values = resolve(args, data, given_options(parser, sys.argv[1:]))
     setup_torch(values["num_threads"], values["device"])
     if values["evaluate"]:
         rescore(values)
@@ -242,7 +267,8 @@ def main() -> None:
     run = build_run(values, data, run_dir)            # everything built before the first write
     with open_run_dir(run_dir, values, resume=values["resume"], overwrite=values["overwrite"],
                       ignore=RESUME_MAY_CHANGE,
-                      inputs={k: values[k] for k in ("data_path", "masks_path", "init_weights")}) as resumed:
+                      inputs={k: values[k] for k in ("data_path", "masks_path", "init_weights",
+                                                     "encoder")}) as resumed:
         if resumed and (run_dir / RESULTS).is_file():
             print(f"{run_dir} has finished already (results.json); nothing to do")
             return

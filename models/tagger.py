@@ -34,6 +34,15 @@ from models.lstm_plan import Plan, batch_plan
 from models.word_embedding import WordEmbedding
 
 
+def make_heads(in_features: int, n_labels: list[int]) -> nn.ModuleList:
+    """One linear head per task, xavier-uniform with zero bias (the original's initialisation)."""
+    heads = nn.ModuleList(nn.Linear(in_features, n) for n in n_labels)
+    for head in heads:
+        nn.init.xavier_uniform_(head.weight)
+        nn.init.zeros_(head.bias)
+    return heads
+
+
 class Tagger(nn.Module):
     """`cnn-lstm`, `hier-lstm` or `random-lstm` (see the module docstring)."""
 
@@ -48,10 +57,7 @@ class Tagger(nn.Module):
         input_size = config.word_dim + (config.char_filters if config.uses_chars else 0)
         self.build_encoder(input_size)
         self.dropout = Dropout(config.dropout)
-        self.heads = nn.ModuleList(nn.Linear(2 * config.hidden_size, n) for n in config.n_labels)
-        for head in self.heads:
-            nn.init.xavier_uniform_(head.weight)
-            nn.init.zeros_(head.bias)
+        self.heads = make_heads(2 * config.hidden_size, config.n_labels)
         self.crfs = nn.ModuleList(CRF(n) for n in config.n_labels) if config.crf else None
 
     def build_encoder(self, input_size: int) -> None:

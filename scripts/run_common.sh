@@ -27,7 +27,10 @@
 #   masks or finished run whose inputs changed since it was built); DEVICE (default cuda with GPUs,
 #   else cpu); TRAIN_ARGS (extra arguments for both training scripts), SINGLE_ARGS
 #   (train_single.py only), MTL_ARGS (train_mtl.py only); DATA and EXP (default data/$SETTING.pt
-#   and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`).
+#   and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`);
+#   ENCODER=PATH: a local Hugging Face model folder in place of the BiLSTM (docs/encoders.md):
+#     every training stage gets --encoder PATH, EXP defaults to exp/$SETTING-<folder name>, and
+#     the baselines leave out soft sharing.
 
 set -euo pipefail
 CALLER_DIR=$PWD
@@ -74,7 +77,20 @@ read_setting() {  # SETTING and TRAINER from the task-set file; DATA, EXP; how t
         PREPARE_ARGS=(--tasks "$TASK_SET_FILE")
     fi
     DATA=${DATA:-data/$SETTING.pt}
-    EXP=${EXP:-exp/$SETTING}
+    EXP=${EXP:-exp/$SETTING$(encoder_suffix)}
+}
+
+read_encoder() {  # ENCODER (a path from where the script was called); no soft sharing over it
+    [[ -n ${ENCODER:-} ]] || return 0
+    ENCODER=$(from_caller "$ENCODER")
+    [[ -d $ENCODER ]] || die "ENCODER must be a local Hugging Face model folder, got '$ENCODER'"
+    local entry kept=()
+    for entry in "${BASELINES[@]}"; do [[ $entry == soft\|* ]] || kept+=("$entry"); done
+    BASELINES=("${kept[@]}")
+}
+
+encoder_suffix() {  # "-<encoder folder name>" with ENCODER, else nothing
+    [[ -z ${ENCODER:-} ]] || echo "-$(basename "${ENCODER%/}")"
 }
 
 load_tasks() {  # TASK_NAMES (and TASK_IDS, their positions) from the data file, which must be
@@ -140,6 +156,7 @@ run_flags() {
 
 set_common() {  # COMMON: the arguments both training scripts get (read again after demo's changes)
     COMMON=(--data_path "$DATA" --preset "$PRESET" --device "$DEVICE")
+    [[ -z ${ENCODER:-} ]] || COMMON+=(--encoder "$ENCODER")
     [[ -z $(run_flags) ]] || COMMON+=("$(run_flags)")
 }
 
@@ -294,7 +311,7 @@ demo_settings() {  # after check_settings: the user's own settings are checked a
     NAME=demo
     # Small batches gain little from a second thread, and threads contend with the other runs.
     THREADS=${THREADS:-1}
-    EXP=${DEMO_EXP:-exp/$SETTING-demo}
+    EXP=${DEMO_EXP:-exp/$SETTING$(encoder_suffix)-demo}
     [[ ! -e $EXP || ${RESUME:-0} == 1 || ${OVERWRITE:-0} == 1 ]] ||
         die "$EXP holds an earlier demo; RESUME=1 continues it, OVERWRITE=1 replaces it," \
             "DEMO_EXP=FOLDER runs the demo in another folder"
@@ -335,6 +352,7 @@ run_main() {
         *) usage ;;
     esac
     [[ $LAUNCHER == local || $LAUNCHER == slurm ]] || die "LAUNCHER must be local or slurm, got '$LAUNCHER'"
+    read_encoder
     read_setting
     if [[ $mode == status ]]; then mode_status; return; fi
     choose_seeds

@@ -71,6 +71,26 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, *, scheduler: str, cli
         "lower NER scores in the measured comparison, docs/differences.md)")
 
 
+def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """--encoder (a local Hugging Face model folder in place of the BiLSTM) and --pooling."""
+    add = parser.add_argument
+    add("--encoder", help="a local Hugging Face model folder (config, weights, fast tokenizer; "
+        "BERT, RoBERTa, DistilBERT, XLM-R families) that replaces word embedding + char CNN + "
+        "BiLSTM; the presets become the transformer recipe (AdamW, linear warm-up and decay, "
+        "norm clip 1.0, batch 32; docs/encoders.md); needs `make encoder`")
+    add("--pooling", choices=["first", "mean"], default="first", help="with --encoder: a word "
+        "is read from its first subword, or from the mean of its subwords")
+
+
+def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The `dest` of every option written on the command line `argv` (a unique prefix counts, as
+    argparse accepts it), so that a preset does not override what the user asked for."""
+    written = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    return {action.dest for action in parser._actions
+            if any(option.startswith(w) and len(w) > 2 for option in action.option_strings
+                   for w in written)}
+
+
 # Arguments that may change between a run and its --resume without changing its results.
 RESUME_MAY_CHANGE = ("resume", "overwrite", "num_threads", "device", "tensorboard", "evaluate",
                      "save_ep")

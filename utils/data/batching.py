@@ -39,9 +39,9 @@ class Batch:
     def to(self, device: torch.device | str) -> "Batch":
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in moved.items():
-            if name != "lengths":
+            if name != "lengths" and value is not None:
                 moved[name] = value.to(device, non_blocking=True)
-        return Batch(**moved)
+        return type(self)(**moved)
 
 
 class SplitIndex:

@@ -13,6 +13,8 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
     words           the word embedding's rows: the lower-cased form of each; 0 = PAD, 1 = UNK
                     (a token's row: `word_row`; which forms get rows: utils.data.vocab)
     chars           list of character strings; 0 = PAD, 1 = UNK
+    forms           (optional) every word type as written, case kept; 0 = PAD, 1 = UNK: what a
+                    pretrained transformer encoder reads (files written before it lack it)
     labels          {task: list of label strings}  (no padding label)
     embedding       float tensor [n, dim]: the initial vectors of the first n rows (PAD, UNK and
                     the forms with a pretrained vector); None without vectors. The model
@@ -23,6 +25,7 @@ Layout (plain dicts, lists, strings, numbers and tensors only, so that
         sent_lengths  int64 [n_sentences]  tokens per sentence
         chars         int64 [n_chars]      char ids of all tokens, concatenated
         word_lengths  int64 [n_tokens]     chars per token (at least 1)
+        forms         int64 [n_tokens]     (optional, with `forms`) the token's form as written
     provenance      dict of plain values: sources, sha256, counts, arguments, conversions, the
                     task-set file it was prepared from (`task_set`: its name, sha256, table)
 """
@@ -62,6 +65,7 @@ class Split:
     sent_lengths: torch.Tensor
     chars: torch.Tensor
     word_lengths: torch.Tensor
+    forms: torch.Tensor | None = None
 
     @property
     def n_sentences(self) -> int:
@@ -79,10 +83,12 @@ class Split:
         n_tok = int(self.sent_lengths[:n_sentences].sum())
         n_chr = int(self.word_lengths[:n_tok].sum())
         return Split(self.words[:n_tok], self.labels[:n_tok], self.sent_lengths[:n_sentences],
-                     self.chars[:n_chr], self.word_lengths[:n_tok])
+                     self.chars[:n_chr], self.word_lengths[:n_tok],
+                     None if self.forms is None else self.forms[:n_tok])
 
     def to_dict(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in SPLIT_FIELDS}
+        fields = {name: getattr(self, name) for name in SPLIT_FIELDS}
+        return fields if self.forms is None else {**fields, "forms": self.forms}
 
 
 def word_row(word: str, rows: Mapping[str, int]) -> int:
@@ -97,10 +103,13 @@ def word_row(word: str, rows: Mapping[str, int]) -> int:
 
 def encode_split(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
                  word_index: Mapping[str, int], char_index: Mapping[str, int],
-                 label_index: Mapping[str, int]) -> Split:
+                 label_index: Mapping[str, int],
+                 form_index: Mapping[str, int] | None = None) -> Split:
     """Turn token and tag lists into a Split: rows by `word_row` (`word_index` = the rows' index),
-    unknown chars map to UNK."""
+    unknown chars map to UNK; with `form_index`, each token's form as written too."""
     words, labels, lengths, chars, word_lengths = [], [], [], [], []
+    forms = [form_index.get(token, UNK_ID) for tokens in sentences for token in tokens] \
+        if form_index is not None else None
     for tokens, sent_tags in zip(sentences, tags):
         lengths.append(len(tokens))
         for token, tag in zip(tokens, sent_tags):
@@ -111,7 +120,7 @@ def encode_split(sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str
             word_lengths.append(len(ids))
     as_long = lambda values: torch.tensor(values, dtype=torch.long)
     return Split(as_long(words), as_long(labels), as_long(lengths), as_long(chars),
-                 as_long(word_lengths))
+                 as_long(word_lengths), None if forms is None else as_long(forms))
 
 
 @dataclass
@@ -129,6 +138,7 @@ class PreparedData:
     provenance: dict[str, Any]
     metrics: dict[str, str] = field(default_factory=dict)          # default: by scheme
     layers: dict[str, int | None] = field(default_factory=dict)    # default: the top layer
+    forms: list[str] = field(default_factory=list)                 # empty in older files
 
     def __post_init__(self) -> None:
         self.metrics = {t: self.metrics.get(t, default_metric(self.schemes[t])) for t in self.tasks}
@@ -149,6 +159,7 @@ class PreparedData:
             "data": {t: {s: split.to_dict() for s, split in splits.items()}
                      for t, splits in self.data.items()},
             "provenance": self.provenance,
+            **({"forms": list(self.forms)} if self.forms else {}),
         }
 
     def subset(self, n_train: int | None, n_eval: int | None) -> "PreparedData":
@@ -157,7 +168,7 @@ class PreparedData:
                     for s, split in splits.items()} for t, splits in self.data.items()}
         return PreparedData(self.setting, self.tasks, self.schemes, self.words, self.chars,
                             self.labels, self.embedding, data, dict(self.provenance),
-                            self.metrics, self.layers)
+                            self.metrics, self.layers, self.forms)
 
 
 def save_data_file(prepared: PreparedData, path: str | os.PathLike) -> None:
@@ -200,11 +211,12 @@ def load_data_file(path: str | os.PathLike) -> PreparedData:
     problem = layout_problem(raw)
     if problem:
         raise InputError(f"not a complete data file: {problem}; run prepare-data.py again", path)
-    data = {t: {s: Split(**{f: split[f] for f in SPLIT_FIELDS}) for s, split in splits.items()}
+    data = {t: {s: Split(**{f: split[f] for f in SPLIT_FIELDS}, forms=split.get("forms"))
+                for s, split in splits.items()}
             for t, splits in raw["data"].items()}
     return PreparedData(raw["setting"], raw["tasks"], raw["schemes"], raw["words"],
                         raw["chars"], raw["labels"], raw["embedding"], data, raw["provenance"],
-                        raw["metrics"], raw["layers"])
+                        raw["metrics"], raw["layers"], raw.get("forms", []))
 
 
 _TOP_LEVEL = ("setting", "tasks", "schemes", "metrics", "layers", "words", "chars", "labels",
@@ -254,13 +266,15 @@ def layout_problem(raw: dict[str, Any]) -> str | None:
     for task in raw["tasks"]:
         for split in SPLITS:
             problem = _split_problem(raw["data"][task].get(split), len(raw["words"]),
-                                     len(raw["chars"]), len(raw["labels"][task]))
+                                     len(raw["chars"]), len(raw["labels"][task]),
+                                     len(raw.get("forms", [])))
             if problem:
                 return f"data[{task!r}][{split!r}]: {problem}"
     return None
 
 
-def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int) -> str | None:
+def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int,
+                   n_forms: int = 0) -> str | None:
     if not isinstance(split, dict):
         return "missing"
     absent = [f for f in SPLIT_FIELDS if not isinstance(split.get(f), torch.Tensor)]
@@ -277,7 +291,14 @@ def _split_problem(split: Any, n_words: int, n_chars: int, n_labels: int) -> str
         return "no sentences (training reads the train, dev and test sentences of every task)"
     if int(split["sent_lengths"].min()) < 1 or int(split["word_lengths"].min()) < 1:
         return "a sentence of no words or a word of no characters"
-    for name, size in (("words", n_words), ("chars", n_chars), ("labels", n_labels)):
+    checks = [("words", n_words), ("chars", n_chars), ("labels", n_labels)]
+    if n_forms:
+        forms = split.get("forms")
+        if not isinstance(forms, torch.Tensor) or forms.dtype != torch.long or forms.dim() != 1 \
+                or forms.numel() != n_tokens:
+            return "forms must be a 1-d int64 tensor with one entry per token"
+        checks.append(("forms", n_forms))
+    for name, size in checks:
         values = split[name]
         if values.numel() and not (0 <= int(values.min()) and int(values.max()) < size):
             return f"{name} ids outside 0..{size - 1}"

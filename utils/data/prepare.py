@@ -15,7 +15,7 @@ import torch
 
 from utils.data.checks import chance_levels, check_tasks
 from utils.data.collect import Collected, TaskSplits, collect
-from utils.data.datafile import SPLITS, UNK_ID, PreparedData, Split, encode_split, index_of
+from utils.data.datafile import PAD, SPLITS, UNK, UNK_ID, PreparedData, Split, encode_split, index_of
 from utils.data.embeddings import Vectors, load_vectors, pretrained_rows
 from utils.data.readers.text import sha256_of
 from utils.data.taskset import TaskSet
@@ -48,7 +48,8 @@ def build(task_set: TaskSet, collected: Collected, embedding: str,
     labels = {t: build_labels(*(tasks[t].tags[split] for split in label_scan(tasks[t])))
               for t in tasks}
     matrix = pretrained_rows(words, vectors) if vectors else None
-    data = encode_all(collected, index_of(words), index_of(chars), labels)
+    forms = [PAD, UNK] + types
+    data = encode_all(collected, index_of(words), index_of(chars), labels, index_of(forms))
     provenance = make_provenance(collected, data, arguments, embedding, vectors, matrix,
                                  len(words), entry_splits)
     provenance["task_set"] = task_set_record(task_set)
@@ -58,7 +59,7 @@ def build(task_set: TaskSet, collected: Collected, embedding: str,
     return PreparedData(task_set.name, list(tasks),
                         {t.name: t.train_scheme for t in task_set.tasks}, words, chars, labels,
                         matrix, data, provenance, {t.name: t.metric for t in task_set.tasks},
-                        {t.name: t.layer for t in task_set.tasks})
+                        {t.name: t.layer for t in task_set.tasks}, forms)
 
 
 def label_scan(task: TaskSplits) -> tuple[str, ...]:
@@ -93,7 +94,8 @@ def distinct_sentence_sets(collected: Collected) -> list[tuple[str, list[list[st
 
 
 def encode_all(collected: Collected, word_index: dict[str, int], char_index: dict[str, int],
-               labels: dict[str, list[str]]) -> dict[str, dict[str, Split]]:
+               labels: dict[str, list[str]],
+               form_index: dict[str, int] | None = None) -> dict[str, dict[str, Split]]:
     """Every task's splits as tensors; the same sentences are encoded once and shared."""
     encoded: dict[int, Split] = {}
     data: dict[str, dict[str, Split]] = {}
@@ -104,13 +106,14 @@ def encode_all(collected: Collected, word_index: dict[str, int], char_index: dic
             words, tags = collected.tasks[task].words[split], collected.tasks[task].tags[split]
             known = encoded.get(id(words))
             if known is None:
-                data[task][split] = encode_split(words, tags, word_index, char_index, label_index)
+                data[task][split] = encode_split(words, tags, word_index, char_index, label_index,
+                                                 form_index)
                 encoded[id(words)] = data[task][split]
             else:
                 label_ids = torch.tensor([label_index[tag] for sent in tags for tag in sent],
                                          dtype=torch.long)
                 data[task][split] = Split(known.words, label_ids, known.sent_lengths,
-                                          known.chars, known.word_lengths)
+                                          known.chars, known.word_lengths, known.forms)
     return data
 
 

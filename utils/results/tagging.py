@@ -19,11 +19,14 @@ from typing import Iterator, Mapping, Sequence
 
 import torch
 
-from models import Tagger
-from utils.data.datafile import PreparedData, Split, encode_split, index_of, load_data_file
+from models import EncoderConfig, Tagger
+from utils.built_from import ACCEPT_ENV, accepted_by_environment, check_built_from
+from utils.data.datafile import PAD, UNK, PreparedData, Split, encode_split, index_of, load_data_file
+from utils.data.encoder_folder import load_tokenizer
 from utils.data.readers.schemes import tags_in_scheme
 from utils.data.readers.sentences import TaggedSentences
-from utils.built_from import ACCEPT_ENV, accepted_by_environment, check_built_from
+from utils.data.subword_batching import piece_split
+from utils.data.subwords import tokenize_forms
 from utils.errors import InputError
 from utils.paths import REPO_ROOT, display_path
 from utils.sparsity.mask_files import load_mask
@@ -150,11 +153,15 @@ def check_data_file_current(data_file: Path, args: dict, model_path: Path) -> No
 
 
 def check_vocabulary(model: Tagger, data: PreparedData, data_path: object) -> None:
-    """The data file must be the one the model was trained on: the same vocabulary sizes."""
+    """The data file must be the one the model was trained on: the same vocabulary sizes (over
+    an encoder, which reads subwords, the same label counts)."""
     config = model.config
     here = {"words": len(data.words), "chars": len(data.chars),
             "labels": [len(data.labels[t]) for t in data.tasks]}
-    there = {"words": config.n_words, "chars": config.n_chars, "labels": list(config.n_labels)}
+    there = {"labels": list(config.n_labels)}
+    if not isinstance(config, EncoderConfig):
+        there = {"words": config.n_words, "chars": config.n_chars, **there}
+    here = {k: here[k] for k in there}
     differ = [f"{k} {there[k]} in the model, {here[k]} here" for k in here if here[k] != there[k]]
     if differ:
         raise InputError("this data file is not the one the model was trained on ("
@@ -224,18 +231,27 @@ def gold_tags(sentences: TaggedSentences, task: str, data: PreparedData) -> list
 
 
 def encode(sentences: TaggedSentences, data: PreparedData, task_ids: Sequence[int],
-           gold: bool) -> dict[int, Split]:
-    """One Split per task over the same sentences; labels are the gold tags, or placeholders."""
+           gold: bool, encoder: str | None = None) -> dict[int, Split]:
+    """One Split per task over the same sentences; labels are the gold tags, or placeholders.
+    For a model over an `encoder` folder, the words as written with their subwords from its
+    tokenizer."""
     words, chars = index_of(data.words), index_of(data.chars)
+    forms = [PAD, UNK] + sorted({w for s in sentences.words for w in s}) if encoder else None
+    form_index = index_of(forms) if forms else None
     if not gold:
         placeholder = [[_PLACEHOLDER] * len(s) for s in sentences.words]
-        split = encode_split(sentences.words, placeholder, words, chars, {_PLACEHOLDER: 0})
-        return {t: split for t in task_ids}
-    splits: dict[int, Split] = {}
-    for task_id in task_ids:
-        task = data.tasks[task_id]
-        tags = gold_tags(sentences, task, data)
-        splits[task_id] = encode_split(sentences.words, tags, words, chars, index_of(data.labels[task]))
+        split = encode_split(sentences.words, placeholder, words, chars, {_PLACEHOLDER: 0}, form_index)
+        splits = {t: split for t in task_ids}
+    else:
+        splits = {}
+        for task_id in task_ids:
+            task = data.tasks[task_id]
+            tags = gold_tags(sentences, task, data)
+            splits[task_id] = encode_split(sentences.words, tags, words, chars,
+                                           index_of(data.labels[task]), form_index)
+    if encoder:
+        table = tokenize_forms(forms, load_tokenizer(encoder))
+        splits = {t: piece_split(split, table) for t, split in splits.items()}
     return splits
 
 

@@ -22,7 +22,14 @@ DEFAULT_NEED_CUT = ("lstm", "conv")
 
 
 def prunable_names(model: nn.Module, need_cut: Sequence[str] = DEFAULT_NEED_CUT) -> list[str]:
-    """Parameters whose name contains one of `need_cut`; biases are never pruned."""
+    """Parameters whose name contains one of `need_cut`; biases are never pruned. An empty
+    `need_cut` asks the network: a model with a `prunable_names()` method names its own (a
+    transformer encoder's linear weight matrices, models.encoder_tagger), else DEFAULT_NEED_CUT."""
+    if not need_cut:
+        own = getattr(model, "prunable_names", None)
+        if callable(own):
+            return own()
+        need_cut = DEFAULT_NEED_CUT
     names = []
     for name, _ in model.named_parameters():
         leaf = name.rsplit(".", 1)[-1]

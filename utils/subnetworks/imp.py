@@ -147,8 +147,9 @@ def round_mask(k: int, run_dir: Path, model: Tagger, plan: ImpPlan,
         mask = prune_round(weights, prev_mask, plan.final_rate, plan.pruning_iter)
     pct = round(percent_kept(mask), 2)
     name = mask_filename(k, pct)
-    torch_save_atomic({"mask": mask, "pruning_time": k, "percent": pct},
-                      run_dir / name)
+    # An encoder's mask file also says what was prunable and which encoder (models.encoder_tagger).
+    record = getattr(model, "mask_record", dict)()
+    torch_save_atomic({"mask": mask, "pruning_time": k, "percent": pct, **record}, run_dir / name)
     return mask, name
 
 

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from models import ModelConfig, Tagger, build_model
+from models import ModelConfig, Tagger, build_model, config_from_dict
 from utils.atomic import torch_save_atomic
 from utils.errors import InputError
 from utils.sparsity.original_masks import accept_state
@@ -78,7 +78,7 @@ def load_model(path: str | os.PathLike) -> tuple[Tagger, dict[str, Any]]:
                          "train_mtl.py or best_[k]_[pct].th of train_single.py)", path)
     state = checked_state(loaded["state_dict"], path)
     try:
-        model = build_model(ModelConfig.from_dict(loaded["model_config"]))
+        model = build_model(config_from_dict(loaded["model_config"]))
     except (ValueError, TypeError, RuntimeError, AssertionError) as err:   # sizes torch refuses too
         raise InputError(f"bad model_config: {(str(err).splitlines() or [''])[0][:200]}",
                          path) from None

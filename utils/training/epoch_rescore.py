@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from models import ModelConfig, build_model
+from models import build_model, config_from_dict
 from utils.data.datafile import load_data_file
 from utils.errors import InputError
 from utils.training.checkpoint import load_weights
 from utils.training.config import TrainConfig
+from utils.training.encoder_setup import encoder_data
 from utils.training.mtl_setup import load_task_masks, make_tasks, subset_data
 from utils.training.trainer import Trainer
 
@@ -37,8 +38,10 @@ def rescore_epochs(run_dir: Path, values: dict[str, Any], train: TrainConfig) ->
     """One row per saved epoch: {"epoch", "dev": {task: score}, "test": {...}} in percent.
     `values` are the run's arguments (args.json)."""
     files = epoch_files(run_dir)
-    data = subset_data(load_data_file(values["data_path"]), values["train_subset"],
-                       values["eval_subset"])
+    data = load_data_file(values["data_path"])
+    if values.get("encoder"):                       # a run over an encoder reads subwords
+        data = encoder_data(data, values["data_path"], values["encoder"])
+    data = subset_data(data, values["train_subset"], values["eval_subset"])
     masks = load_task_masks(Path(values["masks_path"]), values["tasks"]) if values["masks_path"] else None
     tasks = make_tasks(data, values["tasks"])
     rows = []
@@ -46,7 +49,7 @@ def rescore_epochs(run_dir: Path, values: dict[str, Any], train: TrainConfig) ->
         state, config = load_weights(path)
         if config is None:
             raise InputError("weights file lacks its model_config", path)
-        model = build_model(ModelConfig.from_dict(config))
+        model = build_model(config_from_dict(config))
         model.load_state_dict(state)
         trainer = Trainer(model, tasks, train, seed=0, masks=masks, echo=lambda line: None)
         rows.append({"epoch": int(path.stem), "dev": trainer.evaluate("dev"),

@@ -8,7 +8,8 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from utils.data.batching import SplitIndex, eval_batches, in_split_order
+from utils.data.batching import eval_batches, in_split_order
+from utils.data.subword_batching import index_for
 from utils.sparsity.masking import masked_call
 from utils.training.config import TrainConfig
 from utils.training.metrics import make_metrics
@@ -60,7 +61,7 @@ class Evaluator:
         """The length-sorted batches of one task's split, built on first use and kept."""
         key = (task.task_id, split)
         if key not in self._batches:
-            self._batches[key] = eval_batches(SplitIndex(getattr(task, split)),
+            self._batches[key] = eval_batches(index_for(getattr(task, split)),
                                               self.config.eval_batch_size,
                                               self.config.eval_max_positions)
         return self._batches[key]

@@ -38,6 +38,15 @@ def mode_of(masks_path: Path | None, arch: str, n_tasks: int) -> str:
     return "sparse" if masks_path is not None else "hard"
 
 
+def check_encoder_arch(encoder: str | None, arch: str) -> None:
+    """InputError for an architecture an encoder cannot take: over an encoder, cnn-lstm means
+    every task reads the top layer and hier-lstm each task its task set's layer; random-lstm
+    has no meaning and soft sharing (one network per task) is left out."""
+    if encoder and canonical_arch(arch) in ("random-lstm", "soft"):
+        raise InputError(f"--arch {arch} is not offered with an encoder (soft sharing would need "
+                         "one encoder per task; see docs/encoders.md)", "--encoder")
+
+
 def task_layers(data: PreparedData, arch: str, n_layer: int) -> list[int]:
     """The BiLSTM layer each task of the data file reads (models.task_layers_for): in
     hierarchical sharing the layer its task set names, which must exist."""

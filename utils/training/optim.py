@@ -69,6 +69,19 @@ def build_optimizer(spec: str, params: Iterable[torch.nn.Parameter]) -> torch.op
     return _construct(name, kwargs, params)
 
 
+def parameter_groups(model: torch.nn.Module) -> list:
+    """The trainable parameters for the optimizer: one group, or, for a model that names the
+    parameters weight decay must spare (`no_decay_names()`: a transformer encoder's biases and
+    LayerNorms, as BERT and transformers' Trainer do), two groups, the second without decay."""
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    spared = getattr(model, "no_decay_names", None)
+    if not callable(spared):
+        return [p for _, p in named]
+    names = spared()
+    return [{"params": [p for n, p in named if n not in names]},
+            {"params": [p for n, p in named if n in names], "weight_decay": 0.0}]
+
+
 def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
     """Gradient-norm clipping with the result of `torch.nn.utils.clip_grad_norm_`.
 

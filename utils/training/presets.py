@@ -21,6 +21,21 @@ Explicit command-line arguments override a preset's values.
 - demo: minutes for the whole pipeline: the first 1,000 training and 200 dev/test sentences,
   3 epochs per round, pruning_iter 2 (about 4 minutes on 2 idle cores for `make demo`; with 500
   sentences and 2 epochs the single-task models stayed near chance, which made the table useless).
+
+With `--encoder` (a pretrained transformer, docs/encoders.md) the presets are ENCODER_PRESETS:
+the transformer fine-tuning recipe of BERT (Devlin et al. 2019, appendix A.3) and transformers'
+defaults: AdamW (lr 5e-5, weight decay 0.01, none on biases and LayerNorms), linear warm-up over
+10% of the steps then linear decay to 0, gradient-norm clipping at 1.0, batches of 32 sentences,
+dropout 0.1 before the heads, 3 epochs. IMP follows Chen et al. (2020, lottery tickets in BERT):
+rewind to the pretrained weights after every round.
+- paper: that recipe on the full data, pruning_iter 10 to final_rate 0.1 (21% of the remaining
+  weights per round, 11 rounds of 3 epochs). For a GPU.
+- cpu: meant for 2 CPU cores and a 6-layer 384-wide encoder (MiniLM), the whole pipeline in
+  about an hour by estimate (not yet measured end to end: docs/encoders.md): the first 2,000
+  training and 500 dev/test sentences, 2 epochs per round, pruning_iter 2 (100, 31.62, 10 %
+  kept), lr 1e-4 (fewer steps than BERT's recipe assumes).
+- demo: the steps in minutes, not a result: 300 training and 100 dev/test sentences, 3 epochs
+  per round of batches of 16, pruning_iter 2, lr 2e-4 (so few steps need a larger one).
 """
 from __future__ import annotations
 
@@ -49,15 +64,38 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {**PAPER, "epochs": 3, "pruning_iter": 2, "train_subset": 1000, "eval_subset": 200},
 }
 
+ENCODER_PAPER: dict[str, Any] = {
+    "epochs": 3,
+    "pruning_iter": 10,
+    "final_rate": 0.1,
+    "optim": "adamw(lr=5e-5, weight_decay=0.01)",
+    "batch_size": 32,
+    "dropout": 0.1,
+    "patience": 0,
+    "train_subset": 0,
+    "eval_subset": 0,
+}
+ENCODER_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": ENCODER_PAPER,
+    "cpu": {**ENCODER_PAPER, "epochs": 2, "pruning_iter": 2,
+            "optim": "adamw(lr=1e-4, weight_decay=0.01)", "train_subset": 2000, "eval_subset": 500},
+    "demo": {**ENCODER_PAPER, "epochs": 3, "pruning_iter": 2, "batch_size": 16,
+             "optim": "adamw(lr=2e-4, weight_decay=0.01)", "train_subset": 300, "eval_subset": 100},
+}
+# The recipe arguments (utils.cli_args.add_recipe_arguments) an encoder run takes unless given.
+ENCODER_RECIPE: dict[str, Any] = {"scheduler": "linear(warmup=0.1)", "clip_type": "norm", "clip": 1.0}
+
 # --debug, as in the original code: 200 sentences per split, 3 epochs, 3 prunings.
 DEBUG: dict[str, Any] = {"epochs": 3, "pruning_iter": 3, "train_subset": 200, "eval_subset": 200}
 
 
-def apply_preset(values: dict[str, Any], preset: str, debug: bool = False) -> dict[str, Any]:
-    """Fill every unset (None) value from the preset (then from --debug); set values win."""
+def apply_preset(values: dict[str, Any], preset: str, debug: bool = False,
+                 encoder: bool = False) -> dict[str, Any]:
+    """Fill every unset (None) value from the preset (an encoder's, with `encoder`; then from
+    --debug); set values win."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    defaults = {**PRESETS[preset], **(DEBUG if debug else {})}
+    defaults = {**(ENCODER_PRESETS if encoder else PRESETS)[preset], **(DEBUG if debug else {})}
     filled = dict(values)
     for key, value in defaults.items():
         if filled.get(key) is None:
@@ -98,6 +136,17 @@ def check_ranges(values: dict[str, Any]) -> None:
             raise InputError(f"must be {expected}, got {value}", f"--{key}")
 
 
+def apply_encoder_recipe(values: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """With an encoder: the recipe arguments not given on the command line take ENCODER_RECIPE."""
+    if values.get("encoder"):
+        values.update({k: v for k, v in ENCODER_RECIPE.items() if k not in given})
+    return values
+
+
 def preset_help(key: str) -> str:
-    """'paper: 100, cpu: 2, demo: 2' for an argument's help text."""
-    return ", ".join(f"{name}: {values[key]}" for name, values in PRESETS.items())
+    """'paper: 100, cpu: 2, demo: 2' for an argument's help text (and the encoder presets')."""
+    text = ", ".join(f"{name}: {values[key]}" for name, values in PRESETS.items())
+    if key in ENCODER_PAPER and any(ENCODER_PRESETS[n][key] != PRESETS[n].get(key) for n in PRESETS):
+        text += "; with --encoder " + ", ".join(f"{name}: {values[key]}"
+                                                for name, values in ENCODER_PRESETS.items())
+    return text

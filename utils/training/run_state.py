@@ -88,7 +88,8 @@ def load_state(path: str | os.PathLike, parts: TrainingParts,
         parts.optimizer.load_state_dict(saved["optimizer"])
         parts.scheduler.load_state_dict(saved["scheduler"])
     else:                                  # --optim changed after a divergence
-        _fast_forward(parts.scheduler, saved["epoch"])
+        # the steps the old schedule took: epochs, or optimizer steps for a per-step schedule
+        _fast_forward(parts.scheduler, int(saved["scheduler"].get("last_epoch", saved["epoch"])))
         note(f"new optimizer {parts.optim} (was {saved['optim']}), its lr schedule at epoch "
              f"{saved['epoch']}")
     parts.schedule.load_state_dict(saved.get("schedule", {}))
@@ -98,9 +99,9 @@ def load_state(path: str | os.PathLike, parts: TrainingParts,
                     steps=saved.get("steps", 0), had_grad=set(saved.get("had_grad", [])))
 
 
-def _fast_forward(scheduler: torch.optim.lr_scheduler.LRScheduler, epochs: int) -> None:
-    """Step a fresh per-epoch lr schedule to where it stood after `epochs` epochs."""
+def _fast_forward(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int) -> None:
+    """Step a fresh lr schedule to where the old one stood after `steps` of its steps."""
     with warnings.catch_warnings():                  # "scheduler.step() before optimizer.step()"
         warnings.simplefilter("ignore", UserWarning)
-        for _ in range(epochs):
+        for _ in range(steps):
             scheduler.step()

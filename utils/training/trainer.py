@@ -24,15 +24,15 @@ from torch import nn
 from tqdm import tqdm
 
 from models.lstm_costs_cache import fit_plan_to_model
-from utils.data.batching import SplitIndex
+from utils.data.subword_batching import index_for
 from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.checkpoint import check_seed, cpu_state, seed_everything
 from utils.training.config import TrainConfig, TrainResult
 from utils.training.evaluator import Evaluator, Scores
 from utils.training.finite import FiniteGuard
 from utils.training.log_sink import LogSink
-from utils.training.lr_schedules import build_scheduler
-from utils.training.optim import build_optimizer, clip_gradients, keep_zero_grads
+from utils.training.lr_schedules import build_scheduler, per_step
+from utils.training.optim import build_optimizer, clip_gradients, keep_zero_grads, parameter_groups
 from utils.training.run_state import RunState, TrainingParts, load_state, save_state
 from utils.training.schedules import make_schedule
 from utils.training.tasks import TaskData
@@ -73,14 +73,16 @@ class Trainer:
         all_masked = all(masks.get(t.task_id) for t in self.tasks)
         union = union_masks([masks[t.task_id] for t in self.tasks]) if all_masked else {}
         self.pruned = float_mask(union, config.device)
-        self.train_index = {t.task_id: SplitIndex(t.train) for t in self.tasks}
+        self.train_index = {t.task_id: index_for(t.train) for t in self.tasks}
         self.schedule = make_schedule(config.batch_schedule,
                                       {t: i.lengths for t, i in self.train_index.items()},
                                       config.batch_size, self.generator, config.bucketing,
                                       config.bucket_chunks, config.cycles_per_epoch,
                                       config.temperature, config.steps_per_epoch)
-        self.optimizer = build_optimizer(config.optim, [p for p in model.parameters() if p.requires_grad])
-        self.scheduler = build_scheduler(config.scheduler, self.optimizer)
+        self.optimizer = build_optimizer(config.optim, parameter_groups(model))
+        self.step_lr = per_step(config.scheduler)       # linear warm-up/decay: once per step
+        steps = config.epochs * -(-self.schedule.n_batches() // config.accumulation_steps)
+        self.scheduler = build_scheduler(config.scheduler, self.optimizer, steps)
         self.evaluator = Evaluator(self.model, self.tasks, self.masks, config)
         self.log = LogSink(echo, log_path, log_fields, tensorboard_dir)
         # The BiLSTM plan's constants for this machine (measured once, cached): what runs record.
@@ -98,7 +100,8 @@ class Trainer:
             epoch, epoch_start = state.epoch + 1, time.monotonic()
             lr = self.optimizer.param_groups[0]["lr"]
             loss = self.train_epoch(self.optimizer, epoch, f"{self.log.prefix}epoch {epoch}")
-            self.scheduler.step()
+            if not self.step_lr:
+                self.scheduler.step()
             dev_all, selection = self.score_epoch()
             state.keep_if_best(epoch, self.evaluator.selection_scores(dev_all), dev_all,
                                _mean(selection), self.model)
@@ -141,6 +144,8 @@ class Trainer:
                     clip_gradients(params, cfg.clip_type, cfg.clip)
                     optimizer.step()
                     optimizer.zero_grad()
+                    if self.step_lr and optimizer is self.optimizer:
+                        self.scheduler.step()
                 loss_sum += loss.detach()
                 n_batches += 1
                 self.epoch_batches[task_id] += 1

@@ -44,12 +44,7 @@ class ModelConfig:
         self.arch = canonical_arch(self.arch)
         if self.word_dropout is None:
             self.word_dropout = 0.0 if self.arch == "random-lstm" else WORD_DROPOUT
-        if not self.task_layers:
-            self.task_layers = [self.n_layer] * len(self.n_labels)
-        if len(self.task_layers) != len(self.n_labels):
-            raise ValueError("task_layers needs one entry per task")
-        if any(not 1 <= layer <= self.n_layer for layer in self.task_layers):
-            raise ValueError(f"task_layers must lie in 1..{self.n_layer}: {self.task_layers}")
+        self.task_layers = checked_task_layers(self.task_layers, len(self.n_labels), self.n_layer)
 
     @property
     def uses_chars(self) -> bool:
@@ -68,6 +63,18 @@ class ModelConfig:
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def checked_task_layers(task_layers: list[int], n_tasks: int, n_layer: int) -> list[int]:
+    """The 1-based layer each task reads (every task the top one when none are given); ValueError
+    for a wrong count or a layer the network does not have."""
+    if not task_layers:
+        return [n_layer] * n_tasks
+    if len(task_layers) != n_tasks:
+        raise ValueError("task_layers needs one entry per task")
+    if any(not 1 <= layer <= n_layer for layer in task_layers):
+        raise ValueError(f"task_layers must lie in 1..{n_layer}: {task_layers}")
+    return task_layers
 
 
 def data_sizes(data: Any, arch: str) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from models.config import checked_task_layers
+
 ENCODER_ARCH = "encoder"
 POOLINGS = ("first", "mean")       # a word read from its first subword, or the mean of its subwords
 ENCODER_DROPOUT = 0.1              # BERT's classifier dropout (Devlin et al. 2019, and transformers')
@@ -33,12 +35,7 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if not self.task_layers:
-            self.task_layers = [self.n_layer] * len(self.n_labels)
-        if len(self.task_layers) != len(self.n_labels):
-            raise ValueError("task_layers needs one entry per task")
-        if any(not 1 <= layer <= self.n_layer for layer in self.task_layers):
-            raise ValueError(f"task_layers must lie in 1..{self.n_layer}: {self.task_layers}")
+        self.task_layers = checked_task_layers(self.task_layers, len(self.n_labels), self.n_layer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

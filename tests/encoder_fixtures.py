@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from needs import need_module
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Cased words and word pieces: "Paris" is one piece, "Parisian" is "Paris" + "##ian", "EU" is
 # "E" + "##U", "rejects" is "reject" + "##s"; a word of letters not here becomes [UNK].
@@ -11,6 +15,13 @@ PIECES = ["the", "The", "Paris", "##ian", "E", "##U", "reject", "##s", "German",
           ",", "to", "boycott", "British", "lamb", "a", "b", "c", "##a", "##b", "##c", "1", "##1",
           "Peter", "Blackburn", "BRUSSELS", "-", "DOCSTART", "of", "in", "and", "for", "on", "is",
           "was", "said", "##ed", "##ing", "##ly", "(", ")", "'", '"', ":", "##er"]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> Path:
+    """The tiny BERT, written once per test module that uses it."""
+    need_module("transformers", "the encoder tests build a tiny BERT with it")
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert") / "bert")
 
 
 def write_tiny_bert(folder: Path, max_positions: int = 64, seed: int = 0,

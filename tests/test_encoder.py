@@ -11,18 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from encoder_fixtures import encoder_data, write_tiny_bert
+from encoder_fixtures import encoder_data, tiny_bert, write_tiny_bert  # noqa: F401 (a fixture)
 from needs import need_module
 from utils.data.datafile import index_of, encode_split, save_data_file, PreparedData
 from utils.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory) -> Path:
-    need_module("transformers", "the encoder tests build a tiny BERT with it")
-    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert") / "bert")
 
 
 @pytest.fixture(scope="module")

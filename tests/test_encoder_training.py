@@ -12,19 +12,13 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from encoder_fixtures import encoder_data, write_tiny_bert  # noqa: E402
+from encoder_fixtures import encoder_data, tiny_bert, write_tiny_bert  # noqa: E402,F401 (a fixture)
 from experiment_fixtures import in_process  # noqa: E402
 from needs import need_module  # noqa: E402
 from test_own_tasks import TINY, chunk_corpus, entity_corpus, run_tasks  # noqa: E402
 from task_sets import write_task_set  # noqa: E402
 
 from utils.data.datafile import load_data_file, save_data_file  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory) -> Path:
-    need_module("transformers", "the encoder tests build a tiny BERT with it")
-    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert") / "bert")
 
 
 @pytest.fixture(scope="module")

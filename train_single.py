@@ -12,7 +12,7 @@ from utils.cli_args import (RESUME_MAY_CHANGE, HelpFormatter, add_encoder_argume
                             add_recipe_arguments, add_run_arguments, add_training_arguments,
                             given_options, recipe_config, resolve_run, setup_torch)
 from utils.data.datafile import PreparedData, load_data_file
-from utils.errors import ArgumentParser, run_main
+from utils.errors import ArgumentParser, InputError, run_main, shown
 from utils.subnetworks.imp import ImpPlan, build_pruning, evaluate_run, results_table, run_imp
 from utils.training.config import TrainConfig
 from utils.training.encoder_setup import encoder_config, encoder_data
@@ -67,9 +67,13 @@ def resolve(args: argparse.Namespace, data: PreparedData, given: set[str] = froz
     apply_encoder_recipe(values, set(given))
     check_encoder_arch(values.get("encoder"), values["arch"])
     values["task_id"] = task_id_of(values["task_id"], data, "--task_id")
-    if values["need_cut"] is None:          # the network's own prunable weights
+    given_cut = values["need_cut"]
+    if given_cut is None:          # the network's own prunable weights (none named: an encoder's)
         values["need_cut"] = "" if values.get("encoder") else "lstm,conv"
     values["need_cut"] = [s.strip() for s in values["need_cut"].split(",") if s.strip()]
+    if given_cut is not None and not values["need_cut"]:
+        raise InputError(f"no parameter name contains any of {shown(given_cut)} (no name part "
+                         "given)", "--need_cut")
     return resolve_run(values, data.setting, "single", str(values["task_id"]))
 
 

@@ -129,6 +129,11 @@ def common_cases(f: dict[str, Path], tmp: Path) -> dict[str, Case]:
         "num_threads": (["--num_threads", "-1"], "--num_threads: must be 0 or more", 2),
         "resume with overwrite": (["--resume"], "--resume: --resume (continue the run) and --overwrite", 2),
         "tensorboard a file": (["--tensorboard", str(f["text"] / "tb")], "--tensorboard: ", 2),
+        "encoder missing": (["--encoder", str(tmp / "none")], f"{tmp / 'none'}: not a folder", 2),
+        "encoder a file": (["--encoder", str(f["text"])], f"{f['text']}: not a folder", 2),
+        "encoder not a model folder": (["--encoder", str(f["masks"])],
+                                       f"{f['masks']}: not a Hugging Face model folder: no config.json", 2),
+        "pooling": (["--pooling", "max"], "argument --pooling: invalid choice: 'max'", 2),
     }
 
 

@@ -77,6 +77,8 @@ def test_outputs_of_a_run(reference):
     mask_file = torch.load(reference / masks[1], weights_only=True)
     assert mask_file["pruning_time"] == 1 and mask_file["percent"] == rows[1]["percent"]
     assert [r["round"] for r in rows] == [0, 1, 2]
+    # each round records the BiLSTM plan's constants it ran with (the tests run today's defaults)
+    assert all(r.pop("lstm_costs")["source"] == "default" for r in rows)
     assert rows[2] | {"dev": 0, "test": 0, "seconds": 0, "epoch_seconds": 0, "best_epoch": 0,
                       "scores": 0} == {
         "round": 2, "percent": 10.0, "mask_file": "2_10.00.th", "weights_file": "best_2_10.00.th",

@@ -35,7 +35,7 @@ LOCK_FILE = ".lock"
 DIVERGED_FILE = "diverged.json"
 INPUTS_KEY = "inputs"
 CHANGES_KEY = "changed_on_resume"
-FOLDER_INPUTS = ("masks_path",)    # the inputs that are folders; every other one is a file
+FOLDER_INPUTS = ("masks_path", "encoder")   # the inputs that are folders; every other one is a file
 RUN_KIND = "run"            # the marker of a run folder (utils/owned.py): --overwrite replaces only those
 # Arguments that may differ on --resume after the run diverged (to continue with a lower lr).
 MAY_CHANGE_AFTER_DIVERGENCE = ("optim", "clip", "clip_type")

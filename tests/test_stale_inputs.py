@@ -128,6 +128,20 @@ def data_file_from_task_set(tmp_path):
     return [data], consume, lambda: toml.write_text(TASK_SET + EXTRA_TASK, encoding="utf-8")
 
 
+def data_file_from_corpus(tmp_path):
+    toml, data = mini_setting(tmp_path)
+
+    def consume():     # the run scripts' load_tasks: `describe tasks DATA --task-set FILE`
+        done = subprocess.run([sys.executable, "-m", "utils.data.describe", "tasks", str(data),
+                               "--task-set", str(toml)], cwd=REPO, capture_output=True, text=True)
+        return done.stderr if done.returncode else ""
+
+    def change():      # one tag corrected in the train file, the same size
+        train = tmp_path / "corpus" / "train.txt"
+        train.write_text(train.read_text(encoding="utf-8").replace("T1", "T0", 1), encoding="utf-8")
+    return [data], consume, change
+
+
 def data_file_replaced_by_prepare_data(tmp_path):
     toml, data = mini_setting(tmp_path)
 
@@ -206,6 +220,7 @@ def model_from_data_file(tmp_path, tiny_experiment):
 
 
 CASES = {"data file <- task-set file (run scripts)": data_file_from_task_set,
+         "data file <- corpus (run scripts)": data_file_from_corpus,
          "data file <- task-set file (prepare-data.py again)": data_file_replaced_by_prepare_data,
          "finished run <- masks (baselines' reuse)": finished_run_from_masks,
          "finished run <- data file (baselines' reuse)": finished_run_from_data,

@@ -2,7 +2,7 @@
 
     python -m utils.data.describe tasks DATA.pt     the data file's task names, one per line
         [--task-set FILE.toml]                      ... once the data file is known to be prepared
-                                                    from FILE.toml as it is now
+                                                    from FILE.toml and corpora as they are now
     python -m utils.data.describe setting FILE.toml  the task set's name and trainer, on one line
 
 Reading the task list from the data file is what lets the run scripts, prepare-masks.sh and the
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Sequence
 
 from utils.built_from import ACCEPT_ENV, accepted_by_environment, check_built_from
+from utils.data.readers.text import sha256_of
 from utils.data.taskset import load_task_set
 from utils.errors import InputError, run_main
-from utils.paths import check_path_kind
+from utils.paths import REPO_ROOT, check_path_kind
 
 
 def _data_file_header(path: str | os.PathLike) -> dict:
@@ -75,6 +76,23 @@ def task_set_changes(data_path: str | os.PathLike, task_set_path: str | os.PathL
     return [f"{task_set_path}: {', '.join(found)} since {data_path} was prepared from it"]
 
 
+def corpus_changes(data_path: str | os.PathLike) -> list[str]:
+    """The corpus and vector files a data file was prepared from (its provenance keeps their
+    sha256, by the path it showed) whose bytes differ now. A file no longer where it was (moved, or
+    named relative to another folder) is not compared."""
+    provenance = _data_file_header(data_path).get("provenance")
+    recorded = provenance.get("sha256") if isinstance(provenance, dict) else None
+    if not isinstance(recorded, dict):
+        return []
+    changed = [str(name) for name, digest in recorded.items() if _differs(str(name), digest)]
+    return [f"{', '.join(changed)} changed since {data_path} was prepared from it"] if changed else []
+
+
+def _differs(shown_path: str, digest: object) -> bool:
+    path = Path(shown_path) if Path(shown_path).is_absolute() else REPO_ROOT / shown_path
+    return isinstance(digest, str) and path.is_file() and sha256_of(path) != digest
+
+
 def _plain(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -91,12 +109,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("what", choices=("tasks", "setting"))
     parser.add_argument("path", type=Path)
     parser.add_argument("--task-set", type=Path, default=None,
-                        help="tasks: check that the data file was prepared from this file as it is now")
+                        help="tasks: check that the data file was prepared from this file (and its "
+                             "corpora) as they are now")
     args = parser.parse_args(argv)
     if args.what == "tasks":
         tasks = data_file_tasks(args.path)
         if args.task_set is not None:
-            check_built_from(args.path, task_set_changes(args.path, args.task_set),
+            changes = task_set_changes(args.path, args.task_set) + corpus_changes(args.path)
+            check_built_from(args.path, changes,
                              rebuild="prepare it again (prepare-data.py with --overwrite)",
                              accept=f"{ACCEPT_ENV}=1", accepted=accepted_by_environment())
         print("\n".join(tasks))

@@ -118,28 +118,28 @@ def permuted_words(data: Path, out: Path) -> Path:
 Case = Callable[[Path], tuple[list[Path], Callable[[], str], Callable[[], None]]]
 
 
-def data_file_from_task_set(tmp_path):
-    toml, data = mini_setting(tmp_path)
-
-    def consume():     # the run scripts' load_tasks: `describe tasks DATA --task-set FILE`
+def load_tasks_in_run_script(data: Path, toml: Path) -> Callable[[], str]:
+    """The run scripts' load_tasks: `describe tasks DATA --task-set FILE`; its error line."""
+    def consume():
         done = subprocess.run([sys.executable, "-m", "utils.data.describe", "tasks", str(data),
                                "--task-set", str(toml)], cwd=REPO, capture_output=True, text=True)
         return done.stderr if done.returncode else ""
-    return [data], consume, lambda: toml.write_text(TASK_SET + EXTRA_TASK, encoding="utf-8")
+    return consume
+
+
+def data_file_from_task_set(tmp_path):
+    toml, data = mini_setting(tmp_path)
+    change = lambda: toml.write_text(TASK_SET + EXTRA_TASK, encoding="utf-8")  # noqa: E731
+    return [data], load_tasks_in_run_script(data, toml), change
 
 
 def data_file_from_corpus(tmp_path):
     toml, data = mini_setting(tmp_path)
 
-    def consume():     # the run scripts' load_tasks: `describe tasks DATA --task-set FILE`
-        done = subprocess.run([sys.executable, "-m", "utils.data.describe", "tasks", str(data),
-                               "--task-set", str(toml)], cwd=REPO, capture_output=True, text=True)
-        return done.stderr if done.returncode else ""
-
     def change():      # one tag corrected in the train file, the same size
         train = tmp_path / "corpus" / "train.txt"
         train.write_text(train.read_text(encoding="utf-8").replace("T1", "T0", 1), encoding="utf-8")
-    return [data], consume, change
+    return [data], load_tasks_in_run_script(data, toml), change
 
 
 def data_file_replaced_by_prepare_data(tmp_path):

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from encoder_fixtures import encoder_data, tiny_bert, write_tiny_bert  # noqa: E402,F401 (a fixture)
 from experiment_fixtures import in_process  # noqa: E402
 from needs import need_module  # noqa: E402
-from test_own_tasks import TINY, chunk_corpus, entity_corpus, run_tasks  # noqa: E402
+from test_own_tasks import (TINY, chunk_corpus, entity_corpus,  # noqa: E402
+                            predict_eval_equals_the_runs_test_score, run_tasks)
 from task_sets import write_task_set  # noqa: E402
 
 from utils.data.datafile import load_data_file, save_data_file  # noqa: E402
@@ -169,14 +170,7 @@ def test_the_whole_pipeline_over_a_tiny_encoder(tiny_bert, tmp_path, capsys):
     assert done.returncode == 0, done.stderr
     assert "chunk-ent" in (exp / "report" / "report.md").read_text()
 
-    gold = tmp_path / "entities" / "eng.testb"
-    done = in_process("predict.py", "--model", str(exp / "mtl" / "cp" / "demo" / "best.th"),
-                      "--input", str(gold), "--tasks", "ent", "--eval", "--num_threads", "1",
-                      "--output", str(tmp_path / "tagged.conll"), capsys=capsys)
-    assert done.returncode == 0, done.stderr
-    reported = json.loads((exp / "mtl" / "cp" / "demo" / "results.json").read_text())["test"]["ent"]
-    assert f"ent {reported:.2f} (F1)" in done.stdout
-    tagged = (tmp_path / "tagged.conll").read_text().split("\n\n")
+    tagged = predict_eval_equals_the_runs_test_score(exp, tmp_path, capsys).read_text().split("\n\n")
     assert len([s for s in tagged if s.strip()]) == 10
 
 

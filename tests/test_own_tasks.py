@@ -224,13 +224,20 @@ def test_a_two_task_setting_through_the_whole_demo_pipeline(tiny, tmp_path, caps
     report = (exp / "report" / "report.md").read_text()
     assert "chunk-ent" in report and "| chunk (F1) |" in report and "| ent (F1) |" in report
 
+    predict_eval_equals_the_runs_test_score(exp, tmp_path, capsys)    # the default gold column: 1
+
+
+def predict_eval_equals_the_runs_test_score(exp: Path, tmp_path: Path, capsys) -> Path:
+    """predict.py --eval of the demo's sparse run on the entity test file scores what the run's
+    results.json reported for it; the tagged file written."""
     gold = tmp_path / "entities" / "eng.testb"
     done = in_process("predict.py", "--model", str(exp / "mtl" / "cp" / "demo" / "best.th"),
                       "--input", str(gold), "--tasks", "ent", "--eval", "--num_threads", "1",
                       "--output", str(tmp_path / "tagged.conll"), capsys=capsys)
     assert done.returncode == 0, done.stderr
     reported = json.loads((exp / "mtl" / "cp" / "demo" / "results.json").read_text())["test"]["ent"]
-    assert f"ent {reported:.2f} (F1)" in done.stdout          # the default gold column: 1
+    assert f"ent {reported:.2f} (F1)" in done.stdout
+    return tmp_path / "tagged.conll"
 
 
 def test_hierarchical_layers_come_from_the_task_set():

@@ -28,6 +28,8 @@
 #   else cpu); TRAIN_ARGS (extra arguments for both training scripts), SINGLE_ARGS
 #   (train_single.py only), MTL_ARGS (train_mtl.py only); DATA and EXP (default data/$SETTING.pt
 #   and exp/$SETTING); AUTO_MARGIN (for `prepare-masks.sh auto`);
+#   BASELINES="single hard soft hier sparse": the columns `baselines`, `all` and `demo` train and
+#     tabulate (default all of them; commas or spaces);
 #   ENCODER=PATH: a local Hugging Face model folder in place of the BiLSTM (docs/encoders.md):
 #     every training stage gets --encoder PATH, EXP defaults to exp/$SETTING-<folder name>, and
 #     the baselines leave out soft sharing.
@@ -51,7 +53,8 @@ DEFAULT_SEED=2019   # the seed the original's run scripts pass
 
 # The multi-task runs of `baselines` besides the single-task models (one per task), in the
 # table's order: column|run name after $NAME|train_mtl.py arguments (MASKS: the masks folder).
-BASELINES=(
+# BASELINES (the environment) picks some of them (choose_baselines).
+BASELINE_RUNS=(
     "hard|-hard|"
     "soft|-soft|--arch soft"
     "hier|-hier|--arch hier-lstm"
@@ -85,8 +88,30 @@ read_encoder() {  # ENCODER (a path from where the script was called); no soft s
     ENCODER=$(from_caller "$ENCODER")
     [[ -d $ENCODER ]] || die "ENCODER must be a local Hugging Face model folder, got '$ENCODER'"
     local entry kept=()
-    for entry in "${BASELINES[@]}"; do [[ $entry == soft\|* ]] || kept+=("$entry"); done
-    BASELINES=("${kept[@]}")
+    for entry in "${BASELINE_RUNS[@]}"; do [[ $entry == soft\|* ]] || kept+=("$entry"); done
+    BASELINE_RUNS=("${kept[@]}")
+}
+
+choose_baselines() {  # BASELINES="single hard ..." (default: every column the setting offers):
+                      # BASELINE_RUNS and SINGLE_COLUMN (1: the single-task models too)
+    local offered=(single) entry name wanted kept=()
+    for entry in "${BASELINE_RUNS[@]}"; do offered+=("${entry%%|*}"); done
+    SINGLE_COLUMN=1
+    [[ -n ${BASELINES+set} ]] || return 0
+    read -r -a wanted <<<"${BASELINES//,/ }"
+    (( ${#wanted[@]} > 0 )) || die "BASELINES names no column ('$BASELINES'); give some of: ${offered[*]}, or leave it unset"
+    declare -A seen=()
+    for name in "${wanted[@]}"; do
+        if [[ " ${offered[*]} " != *" $name "* ]]; then
+            [[ $name != soft || -z ${ENCODER:-} ]] || die "BASELINES: soft sharing is not offered over an encoder (ENCODER); choose among: ${offered[*]}"
+            die "BASELINES: '$name' is not a column; choose among: ${offered[*]}"
+        fi
+        [[ -z ${seen[$name]:-} ]] || die "BASELINES names '$name' twice ('$BASELINES')"
+        seen[$name]=1
+    done
+    [[ -n ${seen[single]:-} ]] || SINGLE_COLUMN=0
+    for entry in "${BASELINE_RUNS[@]}"; do [[ -z ${seen[${entry%%|*}]:-} ]] || kept+=("$entry"); done
+    BASELINE_RUNS=("${kept[@]}")
 }
 
 encoder_suffix() {  # "-<encoder folder name>" with ENCODER, else nothing
@@ -353,6 +378,7 @@ run_main() {
     esac
     [[ $LAUNCHER == local || $LAUNCHER == slurm ]] || die "LAUNCHER must be local or slurm, got '$LAUNCHER'"
     read_encoder
+    choose_baselines
     read_setting
     if [[ $mode == status ]]; then mode_status; return; fi
     choose_seeds

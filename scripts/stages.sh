@@ -39,10 +39,12 @@ plan_mtl_run() {  # plan_mtl_run SEED RUN_NAME [ARGS...]: one train_mtl.py run
 
 plan_baselines() {  # every baseline of every seed; a finished run (results.json) is reused
     local seed masks entry column suffix args arg list name i
-    new_stage "baselines: single-task and ${BASELINES[*]//|*/} (train_mtl.py)"
+    local columns="${BASELINE_RUNS[*]//|*/}"
+    (( SINGLE_COLUMN == 0 )) || columns="single-task${columns:+ and $columns}"
+    new_stage "baselines: $columns (train_mtl.py)"
     for seed in "${SEED_LIST[@]}"; do
         masks=$(seed_exp "$seed")/mtl/mask
-        for entry in "${BASELINES[@]}"; do
+        for entry in "${BASELINE_RUNS[@]}"; do
             IFS='|' read -r column suffix args <<<"$entry"
             list=()
             for arg in $args; do
@@ -50,6 +52,7 @@ plan_baselines() {  # every baseline of every seed; a finished run (results.json
             done
             plan_reusable "$seed" "$NAME$suffix" "${list[@]}" --init_weights "$masks/init_weights.th"
         done
+        (( SINGLE_COLUMN == 1 )) || continue
         for i in "${!TASK_IDS[@]}"; do
             plan_reusable "$seed" "$NAME-single-${TASK_NAMES[i]}" --tasks "${TASK_IDS[i]}" \
                 --init_weights "$masks/init_weights.th"
@@ -73,9 +76,12 @@ plan_reusable() {  # plan_reusable SEED RUN_NAME [ARGS...]: plan_mtl_run, unless
 
 table_columns() {  # table_columns DIR: COLUMNS, results_table's column specs for DIR/mtl/cp
     local cp=$1/mtl/cp singles="" entry column suffix task
-    for task in "${TASK_NAMES[@]}"; do singles+="${singles:+,}$cp/$NAME-single-$task"; done
-    COLUMNS=("single=$singles")
-    for entry in "${BASELINES[@]}"; do
+    COLUMNS=()
+    if (( SINGLE_COLUMN == 1 )); then
+        for task in "${TASK_NAMES[@]}"; do singles+="${singles:+,}$cp/$NAME-single-$task"; done
+        COLUMNS=("single=$singles")
+    fi
+    for entry in "${BASELINE_RUNS[@]}"; do
         IFS='|' read -r column suffix _ <<<"$entry"
         COLUMNS+=("$column=$cp/$NAME$suffix")
     done

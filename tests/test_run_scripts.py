@@ -135,6 +135,12 @@ def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_
     # again: every finished run is reused and only the table is made
     again = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t")
     assert again.returncode == 0 and again.stdout.count("reusing") == 7 and "started" not in again.stdout
+    # some columns only (BASELINES): their runs alone are planned, reused here, and tabulated
+    some = script("conll03", "baselines", DATA=str(data), EXP=str(exp), NAME="t", BASELINES="sparse,hard")
+    assert some.returncode == 0 and some.stdout.count("reusing") == 2, some.stdout + some.stderr
+    assert "baselines: hard sparse (train_mtl.py)" in some.stdout
+    assert some.stdout[some.stdout.index("test score (%)"):].split("\n")[0].split() == \
+        ["test", "score", "(%)", "hard", "sparse"]
     # the prunings again, refused: each log keeps the finished run and adds the refusal after it
     logs = {t: (exp / "single" / "logs" / f"{t}.log").read_text() for t in (0, 1, 2)}
     refused = script("conll03", "single", DATA=str(data), EXP=str(exp))
@@ -211,6 +217,12 @@ BAD_SETTINGS = {
     "LAUNCHER": ({"LAUNCHER": "ssh"}, "error: LAUNCHER must be local or slurm"),
     "AUTO_MARGIN negative": ({"AUTO_MARGIN": "-1"}, "error: AUTO_MARGIN must be a number of dev points"),
     "AUTO_MARGIN text": ({"AUTO_MARGIN": "half"}, "error: AUTO_MARGIN must be a number of dev points"),
+    "BASELINES unknown": ({"BASELINES": "hard,sparce"}, "error: BASELINES: 'sparce' is not a column; choose among: single hard soft hier sparse"),
+    "BASELINES empty": ({"BASELINES": " , "}, "error: BASELINES names no column (' , ')"),
+    "BASELINES repeated": ({"BASELINES": "hard sparse hard"}, "error: BASELINES names 'hard' twice"),
+    "BASELINES case": ({"BASELINES": "Hard"}, "error: BASELINES: 'Hard' is not a column"),
+    "BASELINES soft over an encoder": ({"BASELINES": "soft", "ENCODER": "."},
+                                       "error: BASELINES: soft sharing is not offered over an encoder (ENCODER); choose among: single hard hier sparse"),
 }
 
 

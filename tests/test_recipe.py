@@ -104,6 +104,16 @@ def test_decay_changes_the_lr_between_epochs_not_within_one():
         assert len(set(lrs)) == 1 and lrs[0] == pytest.approx(0.1 / (1 + 0.05 * e))
 
 
+def test_a_per_step_schedule_logs_each_epochs_largest_lr():
+    """Linear warm-up over 3 of 15 steps (0.2 x 3 epochs x 5 batches), then decay to 0: by hand,
+    step s runs at 0.1 * s / 3 up to s = 3, then 0.1 * (15 - s) / 12."""
+    trainer = trainer_for(task_ids=(0,), optim="sgd(lr=0.1)", scheduler="linear(warmup=0.2)")
+    with StepRecorder() as steps:
+        result = trainer.fit()
+    assert steps.lrs[:5] == pytest.approx([0.0, 0.1 / 3, 0.2 / 3, 0.1, 0.1 * 11 / 12])
+    assert [row["lr"] for row in result.history] == pytest.approx([0.1, 0.1 * 10 / 12, 0.1 * 5 / 12])
+
+
 # ---- clipping --------------------------------------------------------------------------------
 def test_value_clipping_equals_torch_and_differs_from_norm_clipping():
     torch.manual_seed(0)

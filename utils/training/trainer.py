@@ -88,6 +88,7 @@ class Trainer:
         # The BiLSTM plan's constants for this machine (measured once, cached): what runs record.
         self.lstm_costs = fit_plan_to_model(self.model, config.device, self.log.note)
         self.guard = FiniteGuard(config.device, where=lambda: self.log.prefix)
+        self.epoch_peak_lr = 0.0             # the largest lr of the epoch being trained (fit logs it)
 
     # ---- the loop --------------------------------------------------------------------------
     def fit(self) -> TrainResult:
@@ -98,8 +99,10 @@ class Trainer:
         started = time.monotonic() - state.elapsed
         while state.epoch < cfg.epochs and not (cfg.patience and state.bad_epochs >= cfg.patience):
             epoch, epoch_start = state.epoch + 1, time.monotonic()
-            lr = self.optimizer.param_groups[0]["lr"]
+            self.epoch_peak_lr = self.optimizer.param_groups[0]["lr"]
             loss = self.train_epoch(self.optimizer, epoch, f"{self.log.prefix}epoch {epoch}")
+            # the epoch's largest lr (a per-step warm-up starts each run at lr 0)
+            lr = self.epoch_peak_lr
             if not self.step_lr:
                 self.scheduler.step()
             dev_all, selection = self.score_epoch()
@@ -142,6 +145,7 @@ class Trainer:
                 if state.steps % cfg.accumulation_steps == 0:
                     keep_zero_grads(named, state.had_grad)
                     clip_gradients(params, cfg.clip_type, cfg.clip)
+                    self.epoch_peak_lr = max(self.epoch_peak_lr, optimizer.param_groups[0]["lr"])
                     optimizer.step()
                     optimizer.zero_grad()
                     if self.step_lr and optimizer is self.optimizer:

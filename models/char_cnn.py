@@ -2,7 +2,8 @@
 
 char embedding -> dropout -> convolution (kernel 3, same padding) -> ReLU -> max over the
 characters of the token -> Linear -> dropout (the ReLU computed after the max, which gives the
-same values and gradients). The char embedding has no padding row: fastNLP
+same values and gradients). The convolution is computed as one matrix product over each
+character's window (`convolve`), with the Conv1d's own parameters. The char embedding has no padding row: fastNLP
 looks the padding character up like any other, so a token's last character sees the (trained)
 padding vector as its right neighbour whenever a longer token shares the batch. Init as fastNLP's:
 char vectors uniform in +-sqrt(3 / char_dim); convolution and Linear torch's defaults.
@@ -39,13 +40,22 @@ class CharCNN(nn.Module):
     def forward(self, chars: torch.Tensor, char_mask: torch.Tensor) -> torch.Tensor:
         if self.word_markers:
             chars, char_mask = bracket_with_unknown(chars, char_mask)
-        x = self.dropout(self.char_embed(chars)).transpose(1, 2)    # [N, char_dim, C]
-        x = self.conv(x)                                            # [N, filters, C]
+        x = convolve(self.dropout(self.char_embed(chars)), self.conv)   # [N, C, filters]
         # Padding positions must not win the max.
-        x = x.masked_fill(~char_mask.unsqueeze(1), float("-inf"))
-        # ReLU after the max, on [N, filters] rather than [N, filters, C]: ReLU is monotone, so
+        x = x.masked_fill(~char_mask.unsqueeze(2), float("-inf"))
+        # ReLU after the max, on [N, filters] rather than [N, C, filters]: ReLU is monotone, so
         # max(relu(x)) = relu(max(x)) with the same gradient (zero unless the max is positive).
-        return self.dropout(self.fc(torch.relu(x.max(dim=2).values)))
+        return self.dropout(self.fc(torch.relu(x.max(dim=1).values)))
+
+
+def convolve(x: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+    """`conv` (zero-padded, stride 1) over x [N, C, channels], as [N, C, filters]: one matrix
+    product of every position's window with the flattened kernel, the same sums as conv1d.
+    On the CPU oneDNN builds a convolution kernel for every new [tokens, chars] shape, and
+    nearly every batch has a new one: the build cost twice the convolution (docs/performance.md)."""
+    kernel, pad = conv.kernel_size[0], conv.padding[0]
+    windows = nn.functional.pad(x, (0, 0, pad, pad)).unfold(1, kernel, 1)  # [N, C, channels, kernel]
+    return nn.functional.linear(windows.flatten(2), conv.weight.flatten(1), conv.bias)
 
 
 def bracket_with_unknown(chars: torch.Tensor,

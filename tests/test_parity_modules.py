@@ -65,16 +65,38 @@ def test_char_cnn_equals_cnn_char_embedding(markers):
     char_ids = torch.zeros(mask.shape, dtype=torch.long).masked_scatter(mask, split.chars)
     out_theirs = theirs(torch.tensor([[vocab.to_index(w) for w in WORDS]]))[0]
     out_ours = ours(char_ids, mask)
-    # Exactly equal: ours takes the ReLU after the max, which changes no value and no gradient
-    # (here some filters' maxima are negative, so the ReLU's zero gradients are exercised too).
+    # Equal to float32 rounding: ours takes the ReLU after the max, which changes no value and
+    # no gradient (here some filters' maxima are negative, so the ReLU's zero gradients are
+    # exercised too), and sums each window as one matrix product rather than oneDNN's conv1d.
     conv = ours.conv(ours.char_embed(char_ids).transpose(1, 2))
     assert (conv.masked_fill(~mask.unsqueeze(1), float("-inf")).amax(2) < 0).any()
-    torch.testing.assert_close(out_ours, out_theirs, rtol=0, atol=0)
+    torch.testing.assert_close(out_ours, out_theirs, rtol=1e-6, atol=1e-6)
     weights = torch.randn(out_ours.shape, generator=torch.Generator().manual_seed(1))
     (out_theirs * weights).sum().backward()
     (out_ours * weights).sum().backward()
     for g_ours, g_theirs in zip(gradients(ours), gradients(theirs)):
-        torch.testing.assert_close(g_ours, g_theirs, rtol=0, atol=0)
+        torch.testing.assert_close(g_ours, g_theirs, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_convolve_is_torchs_conv1d(kernel, dtype, tolerance):
+    """The char CNN's convolution as a matrix product against torch's conv1d (oneDNN on the CPU),
+    values and gradients: the same sums (float64), and in float32 apart from the order of a
+    sum's terms (the weight gradient sums 99 products here)."""
+    from models.char_cnn import convolve
+
+    torch.manual_seed(kernel)
+    conv = torch.nn.Conv1d(7, 5, kernel, padding=kernel // 2).to(dtype)
+    x = torch.randn(11, 9, 7, dtype=dtype, requires_grad=True)
+    weights = torch.randn(11, 9, 5, dtype=dtype)
+    theirs = conv(x.transpose(1, 2)).transpose(1, 2)
+    expected = torch.autograd.grad((theirs * weights).sum(), [x, conv.weight, conv.bias])
+    ours = convolve(x, conv)
+    torch.testing.assert_close(ours, theirs, rtol=tolerance, atol=tolerance)
+    got = torch.autograd.grad((ours * weights).sum(), [x, conv.weight, conv.bias])
+    for g_ours, g_theirs in zip(got, expected):
+        torch.testing.assert_close(g_ours, g_theirs, rtol=tolerance, atol=tolerance)
 
 
 def test_char_embedding_init_is_fastnlps():

@@ -157,6 +157,30 @@ def test_optimizer_strings_are_parsed_safely():
         assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + 0.05 * epoch))
 
 
+@pytest.mark.parametrize("spec, torch_class, arguments", [
+    ("sgd(lr=0.1, momentum=0.9)", torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+    ("adamw(lr=1e-3, weight_decay=0.01)", torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 0.01}),
+    ("adam(lr=1e-3)", torch.optim.Adam, {"lr": 1e-3}),
+    ("adagrad(lr=0.1)", torch.optim.Adagrad, {"lr": 0.1}),
+])
+def test_optimizers_take_torchs_per_tensor_steps_bit_for_bit(spec, torch_class, arguments):
+    """build_optimizer updates all tensors per call (foreach); torch's per-tensor loop is the
+    oracle, over 20 steps of random gradients on tensors of three shapes."""
+    torch.manual_seed(0)
+    start = [torch.randn(50, 30), torch.randn(30), torch.randn(7, 3, 5)]
+    ours = [torch.nn.Parameter(t.clone()) for t in start]
+    theirs = [torch.nn.Parameter(t.clone()) for t in start]
+    optimizers = build_optimizer(spec, ours), torch_class(theirs, **arguments, foreach=False)
+    assert optimizers[0].defaults["foreach"] is True
+    for _ in range(20):
+        for a, b in zip(ours, theirs):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        for optimizer in optimizers:
+            optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+
+
 def test_a_task_loss_weight_scales_its_step(tmp_path):
     """One step of plain SGD (one batch of all 60 sentences, no clipping): a loss weight of 2
     moves every weight twice as far, the same dropout drawn."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import statistics
 import sys
 import time
@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from machine import machine_info  # noqa: E402
 from models import build_model  # noqa: E402
 from utils.data.datafile import load_data_file  # noqa: E402
 from utils.data.subword_batching import index_for  # noqa: E402
@@ -83,6 +84,7 @@ def summary(rates: list[float]) -> dict[str, float]:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
     data = encoder_data(load_data_file(args.data), args.data, args.encoder)
     task_id = data.tasks.index(args.task)
     config = encoder_config(args.encoder, data, dropout=0.1, crf=False, pooling="first")
@@ -131,7 +133,7 @@ def main() -> None:
               "batches": args.batches, "repeats": args.repeats, "keep": args.keep,
               "subwords_per_sentence": round(float(sum(int(b.piece_mask.sum()) for b in train))
                                              / sum(b.mask.size(0) for b in train), 1),
-              "machine": platform.processor() or platform.machine(), **results,
+              "machine": machine_info(torch.device(args.device), load_before), **results,
               "mask_share": {"train": share("train", "train_masked"),
                              "tag": share("tag", "tag_masked")}}
     text = json.dumps(report, indent=1)

@@ -9,15 +9,13 @@ moment). `step_ms` gives the hard step in milliseconds and what each masking add
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import resource
 import statistics
 from typing import Any
 
 import torch
 
-from models.lstm_costs_cache import cpu_name
+from machine import machine_info
 from throughput_runs import EVAL_METHODS, TRAIN_METHODS, Bench, Runs, Timing
 
 
@@ -29,7 +27,7 @@ def result(args: argparse.Namespace, bench: Bench, runs: Runs,
     summary = {table: {m: _summary(timings, tokens[table][m]) for m, timings in runs[table].items()}
                for table in runs}
     return {
-        "machine": {**_machine(bench.device, load_before),
+        "machine": {**machine_info(bench.device, load_before),
                     "lstm_costs": bench.trainers["single"].lstm_costs},
         "config": _config(args, bench),
         "train": summary["train"],
@@ -108,19 +106,6 @@ def _step_ms(train_runs: dict[str, list[Timing]], steps: int) -> dict[str, float
         extra = [run[0] - hard_seconds for run, hard_seconds in zip(train_runs[method], hard)]
         step_ms[f"{method}_extra"] = round(statistics.median(extra) / steps * 1e3, 3)
     return step_ms
-
-
-def _machine(device: torch.device, load_before: tuple[float, ...]) -> dict[str, Any]:
-    info = {"cpu": cpu_name(), "cores": len(os.sched_getaffinity(0)),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "python": platform.python_version(), "device": str(device),
-            "load_avg_before": [round(x, 2) for x in load_before],
-            "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cudnn"] = torch.backends.cudnn.version()
-    return info
 
 
 def _config(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:

@@ -187,6 +187,9 @@ def test_the_encoder_speed_bench_prints_every_field(tiny_bert, data_file):
     for name in ("train", "train_masked", "tag", "tag_masked"):
         assert report[name]["sentences_per_s"] > 0
     assert set(report["mask_share"]) == {"train", "tag"} and report["model_type"] == "bert"
+    machine = report["machine"]          # the machine as the BiLSTM benchmark records it
+    assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert machine["torch_threads"] == 1 and machine["device"] == "cpu" and machine["cpu"]
 
 
 def test_a_multi_task_run_over_an_encoder_rescores_its_epochs_and_checks_it_on_resume(

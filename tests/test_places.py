@@ -4,6 +4,8 @@ random configs (no download), and our BiLSTM tagger; each prunable matrix must b
 layer the model holds it in, as the kind its shape and the table written out here say."""
 from __future__ import annotations
 
+import math
+
 import pytest
 from torch import nn
 from needs import need_module
@@ -69,6 +71,32 @@ def test_what_an_encoder_does_not_prune_is_not_placed(family):
     for name in others + ["heads.0.weight", "crfs.1.transitions"]:
         with pytest.raises(ValueError, match=f"cannot place parameter '{name}' in the network"):
             place(name)
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert"])
+def test_every_parameter_of_an_encoder_layer_has_its_layer_and_a_hierarchical_count_uses_it(family):
+    """layer_of: every parameter transformers holds in its layer i (weights, biases, norms) is in
+    layer i, the rest in none; a task reading layer L (1-based) uses layers 0..L-1 only."""
+    from utils.sparsity.mask_stats import parameter_counts
+    from utils.sparsity.places import layer_of
+
+    model, layers_at, _ = encoder_model(family)
+    in_layer = {f"encoder.{layers_at}.{i}.{name}": i
+                for i, layer in enumerate(model.get_submodule(layers_at))
+                for name, _ in layer.named_parameters()}
+    shapes = {f"encoder.{name}": p.shape for name, p in model.named_parameters()}
+    assert len(in_layer) >= 3 * 10
+    for name in shapes:
+        assert layer_of(name) == in_layer.get(name), name
+    shapes.update({"heads.0.weight": (5, 8), "heads.1.weight": (3, 8)})
+    size = lambda names: sum(math.prod(shapes[n]) for n in names)
+    below = [n for n in shapes if n.startswith("encoder.") and n not in in_layer]
+    layer = {i: [n for n, at in in_layer.items() if at == i] for i in range(3)}
+    counts = parameter_counts(shapes, [0, 1], {0: "pos", 1: "ner"}, task_layers=[1, 3])
+    assert counts["per_task"] == {"pos": size(below + layer[0]) + 40,
+                                  "ner": size(below + layer[0] + layer[1] + layer[2]) + 24}
+    assert counts["shared_by_2"] == size(below + layer[0])
+    assert counts["private"] == size(layer[1] + layer[2]) + 40 + 24
 
 
 def test_the_bilstm_tagger_is_placed_by_layer_and_direction_pooled():

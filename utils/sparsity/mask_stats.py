@@ -4,7 +4,7 @@ Masks are `{param_name: bool tensor}` (True = kept). Parameter counts follow one
 everywhere (results.json, the results table, prepare-masks.sh):
 
 - a task USES a parameter element when the element belongs to the part of the network the task
-  runs (shared layers, the BiLSTM layers up to the one it reads, its own head and CRF; not the
+  runs (shared layers, the BiLSTM or encoder layers up to the one it reads, its own head and CRF; not the
   other tasks' heads) and, if the parameter is masked, the task's mask keeps it;
 - `total`: elements used by at least one task; `model`: every element of the network;
 - `per_task`: elements each task uses (its kept prunable weights + every unmasked shared
@@ -20,21 +20,21 @@ from typing import Mapping, Sequence
 
 import torch
 
-from utils.sparsity.places import BLOCKS, KINDS, place
+from utils.sparsity.places import BLOCKS, KINDS, layer_of, place
 
 Mask = Mapping[str, torch.Tensor]
 _TASK_PART = re.compile(r"^(heads|crfs)\.(\d+)\.")
-_LSTM_LAYER = re.compile(r"^lstm\.(\d+)\.")
 
 
 def task_uses(name: str, task_id: int, task_layers: Sequence[int] | None = None) -> bool:
-    """Whether task `task_id` runs parameter `name` (its own head/CRF, LSTM layers it reads)."""
+    """Whether task `task_id` runs parameter `name` (its own head/CRF, the BiLSTM or encoder
+    layers up to the one it reads)."""
     own = _TASK_PART.match(name)
     if own:
         return int(own.group(2)) == task_id
-    layer = _LSTM_LAYER.match(name)
-    if layer and task_layers is not None:
-        return int(layer.group(1)) < task_layers[task_id]
+    layer = layer_of(name)
+    if layer is not None and task_layers is not None:
+        return layer < task_layers[task_id]
     return True
 
 
@@ -58,7 +58,7 @@ def parameter_counts(shapes: Mapping[str, torch.Size], task_ids: Sequence[int],
                      task_layers: Sequence[int] | None = None) -> dict:
     """Counts as defined in the module docstring. `shapes`: {param_name: shape} of the model;
     `masks`: per task id (absent task or absent name = fully kept); `task_layers`: 1-based top
-    LSTM layer each task reads (indexed by task id), None = all layers."""
+    BiLSTM or encoder layer each task reads (indexed by task id), None = all layers."""
     histogram = torch.zeros(len(task_ids) + 1, dtype=torch.int64)
     per_task = {task_names[t]: 0 for t in task_ids}
     model = 0

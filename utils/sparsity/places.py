@@ -54,6 +54,20 @@ KINDS = tuple(dict.fromkeys(kind for _, kind, _ in _TABLE))
 BLOCKS = tuple(dict.fromkeys(block for _, _, block in _TABLE))
 
 
+# The stacked layer of any parameter (weights, biases, LayerNorms) by the start of its name.
+_LAYER_PREFIXES = tuple(re.compile(prefix) for prefix in (_BERT, _DISTILBERT, r"lstm\.(\d+)\."))
+
+
+def layer_of(name: str) -> int | None:
+    """The layer (as in the name) of any parameter of the stacked layers; None outside them
+    (embeddings, the char CNN, heads, a pooler)."""
+    for prefix in _LAYER_PREFIXES:
+        found = prefix.match(name)
+        if found:
+            return int(found.group(1))
+    return None
+
+
 def place(name: str) -> Place:
     """The layer and kind of the prunable weight `name`; ValueError naming it if no pattern fits."""
     for pattern, kind, block in _TABLE:

@@ -117,7 +117,7 @@ def test_a_per_step_schedule_logs_each_epochs_largest_lr():
 # ---- clipping --------------------------------------------------------------------------------
 def test_value_clipping_equals_torch_and_differs_from_norm_clipping():
     torch.manual_seed(0)
-    grads = [torch.randn(6, 4) * 10, torch.randn(5) * 10]
+    grads = [torch.randn(6, 4) * 10, torch.randn(5) * 10, torch.tensor([5.0, -5.0, 5.5, -7.25, 1e30])]
     value, norm, ref = ([torch.nn.Parameter(torch.zeros_like(g)) for g in grads] for _ in range(3))
     for params in (value, norm, ref):
         for p, g in zip(params, grads):

@@ -101,6 +101,18 @@ def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> None:
     torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
 
 
+def clip_grad_value(params: list[torch.nn.Parameter], threshold: float) -> None:
+    """Clamp every gradient element to [-threshold, threshold], the result of
+    `torch.nn.utils.clip_grad_value_`. On the CPU each gradient is clamped in one pass: torch's
+    foreach version clamps below, then above, two passes over every gradient (the embedding's
+    dense one among them); on a GPU its fused kernels are kept."""
+    if params and params[0].grad.device.type == "cpu":
+        for param in params:
+            param.grad.clamp_(-threshold, threshold)
+    else:
+        torch.nn.utils.clip_grad_value_(params, threshold)
+
+
 def keep_zero_grads(named_params: Mapping[str, torch.nn.Parameter], had_grad: set[str]) -> None:
     """Before a step: a zero gradient for every parameter in `had_grad` that got none since the
     last step, then add to `had_grad` every parameter that has one. Gradients are freed after each
@@ -127,6 +139,6 @@ def clip_gradients(params: list[torch.nn.Parameter], clip_type: str, threshold: 
     if clip_type == "norm":
         clip_grad_norm(params, threshold)
     elif clip_type == "value":
-        torch.nn.utils.clip_grad_value_([p for p in params if p.grad is not None], threshold)
+        clip_grad_value([p for p in params if p.grad is not None], threshold)
     else:
         raise ValueError(f"unknown clip type {clip_type!r}; expected one of {', '.join(CLIP_TYPES)}")

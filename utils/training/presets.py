@@ -30,8 +30,8 @@ dropout 0.1 before the heads, 3 epochs. IMP follows Chen et al. (2020, lottery t
 rewind to the pretrained weights after every round.
 - paper: that recipe on the full data, pruning_iter 10 to final_rate 0.1 (21% of the remaining
   weights per round, 11 rounds of 3 epochs). For a GPU.
-- cpu: meant for 2 CPU cores and a 6-layer 384-wide encoder (MiniLM), the whole pipeline in
-  about an hour by estimate (not yet measured end to end: docs/encoders.md): the first 2,000
+- cpu: meant for 2 CPU cores and a 6-layer 384-wide encoder (MiniLM): MiniLM's prunings, hard
+  and sparse runs of three seeds took 84 min on 2 cores (docs/encoders.md): the first 2,000
   training and 500 dev/test sentences, 2 epochs per round, pruning_iter 2 (100, 31.62, 10 %
   kept), lr 1e-4 (fewer steps than BERT's recipe assumes).
 - demo: the steps in minutes, not a result: 300 training and 100 dev/test sentences, 3 epochs

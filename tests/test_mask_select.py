@@ -125,6 +125,15 @@ def _script(*args: str, exp_root: Path, **env: str) -> subprocess.CompletedProce
                           text=True, env=env, timeout=120)
 
 
+@pytest.mark.parametrize("rounds, noted", [(["0", "0", "0"], True), (["0", "1", "0"], False)])
+def test_masks_that_prune_nothing_are_named_as_hard_sharing(tmp_path, capsys, rounds, noted):
+    fake_pruning_runs(tmp_path)
+    select_main(["--exp", str(tmp_path), "--rounds", *rounds])
+    printed = capsys.readouterr().out
+    assert ("note: every mask keeps every weight (no round pruned): sparse sharing through them "
+            "is hard sharing (every task sees every weight)" in printed) is noted
+
+
 def test_prepare_masks_script(tmp_path):
     fake_pruning_runs(tmp_path / "toy")
     done = _script("toy", "auto", exp_root=tmp_path)

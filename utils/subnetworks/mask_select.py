@@ -317,6 +317,10 @@ def report(summary: dict, exp: Path, out: Path) -> str:
         lines.append(f"warning: init_weights.th of task(s) {summary['init_weights_differ']} differ from "
                      f"task {summary['init_weights_from']}'s; using task {summary['init_weights_from']}'s")
     lines += chance_lines(summary.get("at_chance", {}), "warning: ")
+    if all(row["percent_kept"] >= 100.0 for row in summary["tasks"].values()):
+        lines.append("note: every mask keeps every weight (no round pruned): sparse sharing through "
+                     "them is hard sharing (every task sees every weight); to prune, give the rounds by hand "
+                     "(prepare-masks.sh SETTING K1 K2 ...)")
     files = [f"{row['task_id']}.th" for row in summary["tasks"].values()]
     lines.append(f"wrote {out}/: {', '.join(files)}, init_weights.th, selection.json")
     return "\n".join(lines)

@@ -137,20 +137,25 @@ def _pruning_cell(row: dict | None) -> str:
     return f"{_fmt(row['dev'])} / {_fmt(row['test'])}" + (" *" if row["chosen"] else "")
 
 
-def _rows_or_skip(exp: Experiment, rows: Callable[[], list[dict[str, Any]]],
-                  then: str = "left out of the overlap") -> list[dict[str, Any]]:
-    """The rows, or none when a file they need cannot be used (listed with the skipped files)."""
-    try:
-        return rows()
-    except InputError as err:
-        exp.unreadable.append((Path(str(err.path)), f"{err.message} ({then})"))
-        return []
+def _readable_rows(exp: Experiment, items: Sequence[Any], rows: Callable[[Any], list[dict[str, Any]]],
+                   then: str = "left out of the overlap") -> list[tuple[Any, list[dict[str, Any]]]]:
+    """(item, its rows) for every item with rows; an item whose rows need a file that cannot be
+    used is left out (and the file listed with the skipped ones)."""
+    found = []
+    for item in items:
+        try:
+            item_rows = rows(item)
+        except InputError as err:
+            exp.unreadable.append((Path(str(err.path)), f"{err.message} ({then})"))
+            continue
+        if item_rows:
+            found.append((item, item_rows))
+    return found
 
 
 def overlap_rounds_section(report: Report, exp: Experiment,
                            sets: Sequence[analysis.PruningSet]) -> None:
-    usable = [(s, _rows_or_skip(exp, lambda s=s: analysis.overlap_round_rows(s))) for s in sets]
-    usable = [(s, rows) for s, rows in usable if rows]
+    usable = _readable_rows(exp, sets, analysis.overlap_round_rows)
     if not usable:
         return
     report.add("## Overlap across pruning rounds",
@@ -179,9 +184,9 @@ def overlap_rounds_section(report: Report, exp: Experiment,
 def chosen_section(report: Report, exp: Experiment) -> list[Selection]:
     """The overlap of each selection's masks per tensor; returns the selections whose masks
     could be read."""
-    found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_overlap_rows(s)))
-             for s in exp.selections if len(s.rounds) > 1]
-    usable = [s for s, rows in found if rows]
+    found = _readable_rows(exp, [s for s in exp.selections if len(s.rounds) > 1],
+                           analysis.chosen_overlap_rows)
+    usable = [s for s, _ in found]
     if not usable:
         return usable
     report.add("## Overlap of the chosen masks",
@@ -214,9 +219,7 @@ def places_section(report: Report, exp: Experiment, selections: Sequence[Selecti
     """For an encoder's chosen masks (of `selections`, whose masks chosen_section could read):
     the overlap per layer and matrix kind, attention against feed-forward (nothing for the
     BiLSTM tagger)."""
-    found = [(s, _rows_or_skip(exp, lambda s=s: analysis.chosen_place_rows(s),
-                               "left out of the overlap per layer")) for s in selections]
-    found = [(s, rows) for s, rows in found if rows]
+    found = _readable_rows(exp, selections, analysis.chosen_place_rows, "left out of the overlap per layer")
     if not found:
         return
     report.add("## Where in the encoder the tasks share",

@@ -1,19 +1,44 @@
-"""The CPU dropout: the rate, the scaling, eval mode, and gradients through kept units only."""
+"""The CPU dropout: the rate, the scaling, eval mode, gradients through kept units only, and the
+random bits of dyadic rates."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models.dropout import Dropout
+from models.dropout import Dropout, dyadic_bits
 
 
-def test_drops_at_the_rate_and_scales_the_kept_units():
+@pytest.mark.parametrize("rate", [0.3, 0.1, 0.5, 0.25, 0.75, 0.375])
+def test_drops_at_the_rate_and_scales_the_kept_units(rate):
     torch.manual_seed(0)
     x = torch.ones(200_000)
-    y = Dropout(0.3).train()(x)
+    y = Dropout(rate).train()(x)
     kept = y != 0
-    assert abs(kept.float().mean().item() - 0.7) < 0.005
-    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    assert abs(kept.float().mean().item() - (1 - rate)) < 0.005
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / (1 - rate)))
+
+
+@pytest.mark.parametrize("rate, bits", [
+    (0.5, 1), (0.25, 2), (0.75, 2), (0.125, 3), (0.375, 3), (1 / 256, 8), (255 / 256, 8),
+    (1 / 512, None), (0.3, None), (0.1, None), (0.2, None), (0.0, None),
+])
+def test_dyadic_rates_draw_the_fewest_bits_that_hold_them(rate, bits):
+    assert dyadic_bits(rate) == bits
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.25, 0.375])
+def test_units_drawn_from_one_word_are_independent(rate):
+    """Units that share a 32-bit draw (32 // bits of them in a row): each position within a
+    draw is kept at the rate, and so is each neighbour pair at the rate squared."""
+    per_draw = 32 // dyadic_bits(rate)
+    torch.manual_seed(3)
+    kept = (Dropout(rate).train()(torch.ones(per_draw * 40_000)) != 0).float().view(-1, per_draw)
+    keep = 1 - rate
+    assert (kept.mean(0) - keep).abs().max() < 0.015
+    both = (kept[:, :-1] * kept[:, 1:]).mean(0)
+    assert (both - keep ** 2).abs().max() < 0.015
+    across = (kept[:-1, -1] * kept[1:, 0]).mean()       # the last unit of a draw, the next's first
+    assert abs(across - keep ** 2) < 0.015
 
 
 def test_eval_mode_and_rate_zero_are_the_identity():

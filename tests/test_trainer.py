@@ -157,28 +157,46 @@ def test_optimizer_strings_are_parsed_safely():
         assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + 0.05 * epoch))
 
 
-@pytest.mark.parametrize("spec, torch_class, arguments", [
-    ("sgd(lr=0.1, momentum=0.9)", torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
-    ("adamw(lr=1e-3, weight_decay=0.01)", torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 0.01}),
-    ("adam(lr=1e-3)", torch.optim.Adam, {"lr": 1e-3}),
-    ("adagrad(lr=0.1)", torch.optim.Adagrad, {"lr": 0.1}),
-])
-def test_optimizers_take_torchs_per_tensor_steps_bit_for_bit(spec, torch_class, arguments):
-    """build_optimizer updates all tensors per call (foreach); torch's per-tensor loop is the
-    oracle, over 20 steps of random gradients on tensors of three shapes."""
+# (spec, torch's class and arguments, the mode build_optimizer must choose)
+OPTIMIZER_CASES = [
+    ("sgd(lr=0.1, momentum=0.9)", torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}, "fused"),
+    ("sgd(lr=0.1, momentum=0.9, nesterov=True)", torch.optim.SGD,
+     {"lr": 0.1, "momentum": 0.9, "nesterov": True}, "fused"),
+    ("sgd(lr=0.1)", torch.optim.SGD, {"lr": 0.1}, "fused"),
+    ("sgd(lr=0.1, momentum=0.9, dampening=0.5)", torch.optim.SGD,
+     {"lr": 0.1, "momentum": 0.9, "dampening": 0.5}, "foreach"),
+    ("adamw(lr=1e-3, weight_decay=0.01)", torch.optim.AdamW, {"lr": 1e-3, "weight_decay": 0.01}, "fused"),
+    ("adam(lr=1e-3)", torch.optim.Adam, {"lr": 1e-3}, "fused"),
+    ("adagrad(lr=0.1)", torch.optim.Adagrad, {"lr": 0.1}, "foreach"),
+]
+
+
+@pytest.mark.parametrize("spec, torch_class, arguments, mode", OPTIMIZER_CASES)
+def test_optimizers_take_torchs_per_tensor_steps(spec, torch_class, arguments, mode):
+    """build_optimizer updates each tensor in one fused pass (SGD, Adam, AdamW) or all tensors
+    per call (foreach); torch's per-tensor loop is the oracle, over 30 steps of random gradients
+    on four tensors, one of which gets its first gradient at step 10 and skips step 20 (a task's
+    head in multi-task training). foreach is bit for bit; fused differs in the last bits (a fused
+    multiply-add) and not more."""
     torch.manual_seed(0)
-    start = [torch.randn(50, 30), torch.randn(30), torch.randn(7, 3, 5)]
+    start = [torch.randn(50, 30), torch.randn(30), torch.randn(7, 3, 5), torch.randn(12)]
     ours = [torch.nn.Parameter(t.clone()) for t in start]
     theirs = [torch.nn.Parameter(t.clone()) for t in start]
     optimizers = build_optimizer(spec, ours), torch_class(theirs, **arguments, foreach=False)
-    assert optimizers[0].defaults["foreach"] is True
-    for _ in range(20):
+    assert optimizers[0].defaults.get(mode) is True
+    for step in range(30):
         for a, b in zip(ours, theirs):
-            a.grad = torch.randn_like(a)
-            b.grad = a.grad.clone()
+            late = a is ours[-1] and (step < 10 or step == 20)
+            a.grad = None if late else torch.randn_like(a)
+            b.grad = None if late else a.grad.clone()
         for optimizer in optimizers:
             optimizer.step()
-    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    for a, b, before in zip(ours, theirs, start):
+        assert not torch.equal(a, before)
+        if mode == "foreach":
+            assert torch.equal(a, b)
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
 def test_a_task_loss_weight_scales_its_step(tmp_path):

@@ -13,6 +13,7 @@ Elsewhere (CUDA's fused kernel) `nn.functional.dropout` is used as is. Kept unit
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 import torch
 from torch import nn
@@ -59,6 +60,11 @@ def kept_by_bits(shape: torch.Size, p: float, bits: int) -> torch.Tensor:
     n_units = shape.numel()
     # randint's range of exactly 2^32 gives 32 uniform bits; the int32 view keeps them all.
     draws = torch.randint(0, 1 << 32, (-(-n_units // per_draw), 1), dtype=torch.int64).to(torch.int32)
-    shifts = torch.arange(0, per_draw * bits, bits, dtype=torch.int32)
-    fields = draws.bitwise_right_shift(shifts).bitwise_and_((1 << bits) - 1)
+    fields = draws.bitwise_right_shift(_field_shifts(bits)).bitwise_and_((1 << bits) - 1)
     return fields.view(-1)[:n_units].view(shape).ge_(round(p * (1 << bits)))
+
+
+@lru_cache(maxsize=MAX_RATE_BITS)
+def _field_shifts(bits: int) -> torch.Tensor:
+    """Where each unit's `bits` bits start in a 32-bit draw (built once per width)."""
+    return torch.arange(0, 32 // bits * bits, bits, dtype=torch.int32)

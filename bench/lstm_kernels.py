@@ -136,10 +136,12 @@ def summary(rows: list[dict[str, Any]], grad: bool) -> dict[str, Any]:
             "plans": plans_chosen}
 
 
-def fit(rows: list[dict[str, Any]]) -> dict[str, float]:
+def fit(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """KernelCosts fitted to timed rows (models.lstm_calibration.fit_costs: relative least
     squares), in units of the fitted cost of one padded row-step, which is given in microseconds
-    (`row_step_us`). The chosen multi-group plans count as padded runs of their groups."""
+    (`row_step_us`). The chosen multi-group plans count as padded runs of their groups. Timings
+    too few or too noisy for a fit (a row-step fitted at or below zero) give `{"unusable": why}`
+    instead: the measurements above it still stand."""
     padded, packed = [], []
     for r in rows:
         lengths = r["lengths"]
@@ -147,7 +149,10 @@ def fit(rows: list[dict[str, Any]]) -> dict[str, float]:
         padded.append(([(len(lengths), lengths[0])], r["padded"]))
         if len(r["groups"]) > 1:
             padded.append(([(end - start, width) for start, end, width in r["groups"]], r["plan"]))
-    costs, row_step = fit_costs(padded, packed)
+    try:
+        costs, row_step = fit_costs(padded, packed)
+    except ValueError as err:
+        return {"unusable": str(err)}
     return {**{k: round(v, 2) for k, v in asdict(costs).items()}, "row_step_us": round(row_step * 1e6, 3)}
 
 

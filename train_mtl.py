@@ -243,7 +243,7 @@ def train(run: MultiTaskRun, run_dir: Path) -> dict:
                                    "encoder": values.get("encoder"),
                                    "trainer": values["trainer"], "preset": values["preset"],
                                    "span_metric": values["metric"],
-                                   "lstm_costs": trainer.lstm_costs,
+                                   "lstm_costs": trainer.lstm_costs, "heap": trainer.heap,
                                    "scores": {"dev": result.dev_all, "test": result.test_all}})
     save_weights(run_dir / BEST, run.model, run.config, tasks=[t.name for t in tasks],
                  labels={t.name: t.labels for t in tasks},

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_heap import HELD  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 import train_mtl  # noqa: E402
@@ -73,6 +74,7 @@ def test_sparse_run_outputs_and_parameter_counts(tmp_path, data_file, monkeypatc
                                                      "log.jsonl", "results.json"]
     results = json.loads((run / "results.json").read_text())
     assert results["mode"] == "sparse" and results["selected_on"] == "dev"
+    assert results["heap"] == HELD
     assert set(results["dev"]) == set(results["test"]) == {"pos", "ner"}
     assert results["avg"]["test"] == pytest.approx(sum(results["test"].values()) / 2)
     assert 1 <= results["best_epoch"] <= 2 and results["init_weights"] == str(folder / "init_weights.th")

@@ -15,6 +15,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cli_runner import InProcess, run  # noqa: E402
+from test_heap import HELD  # noqa: E402
 from test_model_fixtures import synthetic_data  # noqa: E402
 
 from utils.atomic import read_jsonl  # noqa: E402
@@ -79,6 +80,8 @@ def test_outputs_of_a_run(reference):
     assert [r["round"] for r in rows] == [0, 1, 2]
     # each round records the BiLSTM plan's constants it ran with (the tests run today's defaults)
     assert all(r.pop("lstm_costs")["source"] == "default" for r in rows)
+    # and whether glibc's heap was held between steps (utils/heap.py; the tests run on glibc)
+    assert all(r.pop("heap") == HELD for r in rows)
     assert rows[2] | {"dev": 0, "test": 0, "seconds": 0, "epoch_seconds": 0, "best_epoch": 0,
                       "scores": 0} == {
         "round": 2, "percent": 10.0, "mask_file": "2_10.00.th", "weights_file": "best_2_10.00.th",

@@ -187,7 +187,7 @@ def run_imp(pruning: Pruning, run_dir: Path,
                "epochs": result.epochs,
                "best_epoch": result.best_epoch, "seconds": round(result.seconds, 1),
                "epoch_seconds": _mean([h["epoch_seconds"] for h in result.history]),
-               "lstm_costs": trainer.lstm_costs}
+               "lstm_costs": trainer.lstm_costs, "heap": trainer.heap}
         save_weights(run_dir / best_name, model, config, round=k, percent=pct,
                      labels={task.name: task.labels}, dev=row["dev"], test=row["test"])
         append_jsonl(row, run_dir / RESULTS)

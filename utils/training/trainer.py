@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from models.lstm_costs_cache import fit_plan_to_model
 from utils.data.subword_batching import index_for
+from utils.heap import hold_freed_memory
 from utils.sparsity.masking import check_mask, float_mask, masked_call, union_masks, zero_pruned_
 from utils.training.checkpoint import check_seed, cpu_state, seed_everything
 from utils.training.config import TrainConfig, TrainResult
@@ -87,6 +88,8 @@ class Trainer:
         self.log = LogSink(echo, log_path, log_fields, tensorboard_dir)
         # The BiLSTM plan's constants for this machine (measured once, cached): what runs record.
         self.lstm_costs = fit_plan_to_model(self.model, config.device, self.log.note)
+        # Each step's freed blocks held for the next (utils/heap.py): what runs record too.
+        self.heap = hold_freed_memory()
         self.guard = FiniteGuard(config.device, where=lambda: self.log.prefix)
         self.epoch_peak_lr = 0.0             # the largest lr of the epoch being trained (fit logs it)
 

@@ -26,15 +26,18 @@ def result(args: argparse.Namespace, bench: Bench, runs: Runs,
               "eval": {m: bench.eval_tokens(m) for m in EVAL_METHODS}}
     summary = {table: {m: _summary(timings, tokens[table][m]) for m, timings in runs[table].items()}
                for table in runs}
+    paired = _paired_ratios(runs, tokens)
     return {
         "machine": {**machine_info(bench.device, load_before),
-                    "lstm_costs": bench.trainers["single"].lstm_costs},
+                    "lstm_costs": bench.trainers["single"].lstm_costs,
+                    "heap": bench.trainers["single"].heap},
         "config": _config(args, bench),
         "train": summary["train"],
         "eval": summary["eval"],
         "ratios": _ratios(summary, "tokens_per_s"),
         "ratios_cpu_time": _ratios(summary, "tokens_per_cpu_s"),
-        "ratios_paired": _paired_ratios(runs, tokens),
+        "ratios_paired": {k: round(statistics.median(v), 3) for k, v in paired.items()},
+        "ratios_paired_range": {k: [round(v[0], 3), round(v[-1], 3)] for k, v in paired.items()},
         "step_ms": _step_ms(runs["train"], bench.train_steps("hard")),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
@@ -82,15 +85,13 @@ def _ratios(summary: dict[str, dict[str, dict]], field: str) -> dict[str, float]
             for k, (table, m, n) in RATIO_PAIRS.items()}
 
 
-def _paired_ratios(runs: Runs, tokens: dict[str, dict[str, int]]) -> dict[str, float]:
-    """Median over repeats of each repeat's wall-time ratio. The two methods of a repeat ran
-    minutes apart at most, so on a shared machine this is steadier than a ratio of two bests."""
-    ratios = {}
-    for k, (table, m, n) in RATIO_PAIRS.items():
-        per_repeat = sorted((tokens[table][m] / a[0]) / (tokens[table][n] / b[0])
-                            for a, b in zip(runs[table][m], runs[table][n]))
-        ratios[k] = round(statistics.median(per_repeat), 3)
-    return ratios
+def _paired_ratios(runs: Runs, tokens: dict[str, dict[str, int]]) -> dict[str, list[float]]:
+    """Each repeat's wall-time ratio, lowest first. The two methods of a repeat ran minutes apart
+    at most, so on a shared machine their median is steadier than a ratio of two bests, and
+    their range shows how far one repeat can stray."""
+    return {k: sorted((tokens[table][m] / a[0]) / (tokens[table][n] / b[0])
+                      for a, b in zip(runs[table][m], runs[table][n]))
+            for k, (table, m, n) in RATIO_PAIRS.items()}
 
 
 def _step_ms(train_runs: dict[str, list[Timing]], steps: int) -> dict[str, float]:
@@ -120,6 +121,10 @@ def _config(args: argparse.Namespace, bench: Bench) -> dict[str, Any]:
                              for m in bench.masks.values()]}
 
 
+def _range(bounds: list[float]) -> str:
+    return f"{bounds[0]:.3f} to {bounds[1]:.3f}"
+
+
 def table(result: dict[str, Any]) -> str:
     m, c = result["machine"], result["config"]
     lines = [f"{m.get('gpu', m['cpu'])} | torch {m['torch']} | {m['torch_threads']} threads | "
@@ -128,9 +133,10 @@ def table(result: dict[str, Any]) -> str:
     lines += [_row(name, row) for name, row in result["train"].items()]
     lines.append(f"{'eval':<18}{'tokens/s':>12}{'median':>12}{'per CPU s':>12}{'peak MiB':>10}")
     lines += [_row(name, row) for name, row in result["eval"].items()]
-    lines.append(f"{'ratio':<30}{'wall':>8}{'CPU':>8}{'paired':>8}")
+    lines.append(f"{'ratio':<30}{'wall':>8}{'CPU':>8}{'paired':>8}{'range':>16}")
     lines += [f"{k:<30}{v:>8.3f}{result['ratios_cpu_time'][k]:>8.3f}"
-              f"{result['ratios_paired'][k]:>8.3f}" for k, v in result["ratios"].items()]
+              f"{result['ratios_paired'][k]:>8.3f}{_range(result['ratios_paired_range'][k]):>16}"
+              for k, v in result["ratios"].items()]
     step = result["step_ms"]
     lines.append(f"ms per 3-task step: hard {step['hard']:.2f} (random batches "
                  f"{step['hard_random']:.2f}), sparse masking "

@@ -114,6 +114,10 @@ def test_ratios_follow_from_the_rates(result):
     # One repeat: the paired median is the ratio of that repeat's (= the best) rates.
     assert result["ratios_paired"]["sparse_over_hard"] == pytest.approx(
         ratios["sparse_over_hard"], abs=2e-3)
+    # and its range is that one ratio
+    assert set(result["ratios_paired_range"]) == set(ratios)
+    assert all(low == high == result["ratios_paired"][k]
+               for k, (low, high) in result["ratios_paired_range"].items())
     expected = train["sparse"]["tokens_per_cpu_s"] / train["hard"]["tokens_per_cpu_s"]
     assert result["ratios_cpu_time"]["sparse_over_hard"] == pytest.approx(expected, abs=1e-3)
 

@@ -1,12 +1,13 @@
 """utils/heap.py: glibc's heap held between training steps.
 
 The oracle for the effect is the kernel's count of minor page faults (getrusage) over what a
-sparse step does with its masked weights: the products of eight weights of the BiLSTM's shapes
-(0.25 to 1.3 MB each) and their masks made, then freed, round after round, the weights and masks
-kept. By glibc's own settings the freed products go back to the system (the free top of the heap
-exceeds the trim threshold, twice the 1.3 MB the mmap threshold has risen to), so every round
-faults their 1,280 pages in again; with the heap held, later rounds reuse the same memory (a
-block now and then is placed anew as the heap's other contents move).
+sparse step does with its masked weights: blocks of the eight BiLSTM weights' sizes (0.25 to 1.3
+MB) allocated from the C library, written, and freed, round after round, in a process that does
+nothing else (torch's own allocations would move the heap's contents between rounds). By glibc's
+settings the freed blocks go back to the system (after the first round's mappings the mmap
+threshold has risen to the largest block, and the free heap top exceeds the trim threshold,
+twice that), so every round faults its 1,380-odd pages in again; with the heap held, later rounds
+reuse the same memory. docs/performance.md has the same with torch tensors and in training.
 """
 from __future__ import annotations
 
@@ -25,23 +26,26 @@ from utils.heap import MODE_VARIABLE, hold_freed_memory
 ROOT = Path(__file__).resolve().parents[1]
 # What a run on glibc records (the thresholds: glibc's 64-bit ceiling and twice it, by hand).
 HELD = {"mode": "hold", "held": True, "mmap_threshold_mib": 32, "trim_threshold_mib": 64}
-PAGES_PER_ROUND = 2 * (800 * 80 + 2 * 800 * 200 + 800 * 400) * 4 // os.sysconf("SC_PAGE_SIZE")
+BLOCKS = [4 * 800 * n for n in (80, 200, 400, 200)] * 2        # bytes of the eight weights
+PAGES_PER_ROUND = sum(BLOCKS) // os.sysconf("SC_PAGE_SIZE")
 
-FAULTS_PER_ROUND = """
-import json, resource
-import torch
-from utils.heap import hold_freed_memory
+FAULTS_PER_ROUND = f"""
+import ctypes, json, resource
+from utils.heap import glibc, hold_freed_memory
 record = hold_freed_memory()
-shapes = [(800, 80), (800, 200), (800, 400), (800, 200)] * 2
-weights = [torch.randn(shape) for shape in shapes]
-masks = [torch.ones(shape) for shape in shapes]        # made without temporaries
+libc = glibc()
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
 faults = []
-for _ in range(12):
+for _ in range(10):
     start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    products = [weight * mask for weight, mask in zip(weights, masks)]
-    del products
+    blocks = [libc.malloc(size) for size in {BLOCKS}]
+    for block, size in zip(blocks, {BLOCKS}):
+        ctypes.memset(block, 1, size)
+    for block in blocks:
+        libc.free(block)
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
-print(json.dumps({"record": record, "faults": faults[4:]}))
+print(json.dumps({{"record": record, "faults": faults[2:]}}))
 """
 
 
@@ -56,10 +60,10 @@ def faults_per_round(mode: str) -> dict:
 def test_held_heap_reuses_freed_blocks_instead_of_faulting_them_in():
     system = faults_per_round("system")
     assert system["record"] == {"mode": "system", "held": False, "why": f"{MODE_VARIABLE}=system"}
-    assert all(f >= PAGES_PER_ROUND // 2 for f in system["faults"]), system
+    assert all(f >= PAGES_PER_ROUND * 9 // 10 for f in system["faults"]), system
     held = faults_per_round("hold")
     assert held["record"] == HELD
-    assert sum(held["faults"]) <= sum(system["faults"]) // 4, (held, system)
+    assert all(f <= PAGES_PER_ROUND // 20 for f in held["faults"]), held
 
 
 class FakeLibc:

@@ -7,10 +7,10 @@ hands the free top of its heap back to the system once it exceeds its trim thres
 mmap threshold). Either way the next step gets fresh pages, and each faults on first touch:
 freeing and allocating again one sparse step's masked weights (5.6 MB) takes 2.1 ms with
 1,282 page faults, against 0.12 ms with none once the memory is held (docs/performance.md).
-Which of the two a step meets depends on the order of the process's earlier allocations.
+Whether a step meets them depends on the order of the process's earlier allocations.
 
 `hold_freed_memory()` sets both thresholds at the start to the ceiling glibc's own adjustment can
-reach on 64-bit machines (mmap 32 MiB, trim 64 MiB), so a step's blocks come back from the heap
+reach on 64-bit machines (mmap 32 MiB, trim 64 MiB), so a step reuses the heap's freed blocks
 every time. Nothing computed changes. The environment variable SPARSE_SHARING_HEAP says whether:
 `hold` (the default) or `system` (glibc's own settings, nothing set). Where the C library is not
 glibc nothing is set, and the record says so.

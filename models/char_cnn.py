@@ -5,8 +5,9 @@ characters of the token -> Linear -> dropout (the ReLU computed after the max, w
 same values and gradients). The convolution is computed as one matrix product over each
 character's window (`convolve`), with the Conv1d's own parameters. The char embedding has no
 padding row: fastNLP looks the padding character up like any other, so a token's last character
-sees the (trained) padding vector as its right neighbour whenever a longer token shares the batch. Init as fastNLP's:
-char vectors uniform in +-sqrt(3 / char_dim); convolution and Linear torch's defaults.
+sees the (trained) padding vector as its right neighbour whenever a longer token shares the
+batch. Init as fastNLP's: char vectors uniform in +-sqrt(3 / char_dim); convolution and Linear
+torch's defaults.
 
 `word_markers` brackets every token with the unknown character, which is what the original's
 hierarchical model got: its `CNNCharEmbedding` adds `<bow>`/`<eow>` markers that fastNLP's

@@ -31,11 +31,11 @@ from models.bilstm import BiLSTMLayer
 from models.lstm_calibration import BatchTimer, calibrate, stack_timer
 from models.lstm_plan import DEFAULT_COSTS, KernelCosts, use_costs
 from utils.atomic import json_save_atomic
-from utils.errors import InputError
+from utils.env_choice import env_choice
 
 MODE_VARIABLE = "SPARSE_SHARING_LSTM_COSTS"
 CACHE_VARIABLE = "SPARSE_SHARING_CACHE"
-MODES = ("auto", "calibrate", "default")
+MODES = ("auto", "calibrate", "default")     # the first is the default
 _fitted: dict[str, dict[str, Any]] = {}     # this process's records by key: one calibration each
 
 
@@ -46,7 +46,7 @@ def fit_plan_to_machine(input_size: int, hidden: int, layers: int, device: torch
     record of what is in use: `source` (`default`, `cache` or `calibrated`), the constants with
     (`grad`) and without (`no grad`) gradients, the `key`, and the calibration's `seconds`.
     `time_batch` replaces the bare stack's clock (tests)."""
-    mode = plan_costs_mode()
+    mode = env_choice(MODE_VARIABLE, MODES)
     key = machine_key(input_size, hidden, layers)
     if torch.device(device).type != "cpu" or mode == "default":
         return _use(DEFAULT_COSTS, "default", key)
@@ -84,13 +84,6 @@ def fit_plan_to_model(model: torch.nn.Module, device: torch.device | str,
         return None
     depth = getattr(getattr(model, "config", None), "n_layer", len(layers))
     return fit_plan_to_machine(layers[0].input_size, layers[0].hidden_size, depth, device, note)
-
-
-def plan_costs_mode() -> str:
-    mode = os.environ.get(MODE_VARIABLE, "auto").strip() or "auto"
-    if mode not in MODES:
-        raise InputError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
 
 
 def machine_key(input_size: int, hidden: int, layers: int) -> dict[str, Any]:

@@ -18,13 +18,12 @@ glibc nothing is set, and the record says so.
 from __future__ import annotations
 
 import ctypes
-import os
 from typing import Any
 
-from utils.errors import InputError
+from utils.env_choice import env_choice
 
 MODE_VARIABLE = "SPARSE_SHARING_HEAP"
-MODES = ("hold", "system")
+MODES = ("hold", "system")                   # the first is the default
 # mallopt parameters (glibc's malloc.h) and the values set: glibc's DEFAULT_MMAP_THRESHOLD_MAX
 # on 64-bit, and the trim threshold its dynamic adjustment pairs with it (twice as much).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -32,17 +31,10 @@ MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
 
 
-def heap_mode() -> str:
-    mode = os.environ.get(MODE_VARIABLE, "hold").strip() or "hold"
-    if mode not in MODES:
-        raise InputError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
-
-
 def hold_freed_memory() -> dict[str, Any]:
     """Set glibc's thresholds as the module docstring says (process-wide; setting them again is
     harmless) and return a record of what was done, for the run's results."""
-    mode = heap_mode()
+    mode = env_choice(MODE_VARIABLE, MODES)
     if mode == "system":
         return {"mode": mode, "held": False, "why": f"{MODE_VARIABLE}=system"}
     libc = glibc()

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,16 @@ def script(setting: str, *args: str, cwd: Path = REPO, **env: str) -> subprocess
     path = cwd / name if (cwd / name).is_file() else REPO / name
     return subprocess.run(["bash", str(path), *args], cwd=cwd, capture_output=True,
                           text=True, env=full_env, timeout=600)
+
+
+def test_the_light_steps_of_a_plan_do_not_import_torch():
+    """A plan checks every finished run it reuses twice, and makes its tables, each in a process
+    of its own: importing torch would be most of their time (7 reused runs took 33 s, now 3 s)."""
+    light = ("utils.training.reuse", "utils.results.results_table")
+    code = f"import sys; import {', '.join(light)}; print(sorted(m for m in sys.modules if m == 'torch'))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_path):

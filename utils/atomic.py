@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import torch
-
 from utils.errors import os_error_in
 from utils.owned import check_ours, mark, swap_leftovers
 
@@ -59,6 +57,10 @@ def _atomic_write(path: Path, write) -> None:
 
 def torch_save_atomic(obj: Any, path: str | os.PathLike) -> None:
     """torch.save to `path` atomically."""
+    # Imported here: the light steps of a plan (reuse checks, tables) import this module, and
+    # importing torch would be most of their time (about 1.5 s a process).
+    import torch
+
     _atomic_write(Path(path), lambda handle: torch.save(obj, handle))
 
 

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from utils.atomic import json_save_atomic, text_save_atomic
 from utils.errors import ArgumentParser, InputError, run_main
-from utils.subnetworks.mask_select import chance_lines
+from utils.subnetworks.chance_report import chance_lines
 
 METRIC_NAMES = {"accuracy": "acc", "f1": "F1"}
 

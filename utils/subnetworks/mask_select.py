@@ -40,6 +40,7 @@ from utils.owned import MARKER
 from utils.data.describe import data_file_chance, data_file_tasks
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
+from utils.subnetworks.chance_report import chance_lines
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.mask_files import load_mask
 from utils.training.checkpoint import checked_state
@@ -324,14 +325,6 @@ def report(summary: dict, exp: Path, out: Path) -> str:
     files = [f"{row['task_id']}.th" for row in summary["tasks"].values()]
     lines.append(f"wrote {out}/: {', '.join(files)}, init_weights.th, selection.json")
     return "\n".join(lines)
-
-
-def chance_lines(flagged: dict[str, dict], prefix: str) -> list[str]:
-    """One line per task that stayed at chance level in every pruning round."""
-    return [f"{prefix}{name}: dev {row['best_dev']:.2f} at best, its chance level "
-            f"{row['chance']:.2f}, in every pruning round: it learned nothing, and its mask was "
-            "chosen without a signal (more epochs or sentences, or leave the task out)"
-            for name, row in flagged.items()]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

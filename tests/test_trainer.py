@@ -2,6 +2,7 @@
 batch schedules."""
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -15,10 +16,13 @@ from test_model_fixtures import synthetic_data  # noqa: E402
 
 from models import build_model  # noqa: E402
 from torch.optim.optimizer import register_optimizer_step_post_hook  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from utils.errors import InputError  # noqa: E402
 from utils.sparsity.mask_stats import n_total  # noqa: E402
+from utils.sparsity.masking import zero_pruned_  # noqa: E402
 from utils.sparsity.pruning import full_mask, magnitude_prune, prunable_names  # noqa: E402
 from utils.training.config import TrainConfig  # noqa: E402
+from utils.training.evaluator import Evaluator  # noqa: E402
 from utils.training.lr_schedules import build_scheduler  # noqa: E402
 from utils.training.optim import build_optimizer, parse_optim  # noqa: E402
 from utils.training.tasks import TaskData  # noqa: E402
@@ -64,6 +68,43 @@ def test_training_learns_and_tests_the_selected_epoch(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[0]["round"] == 0
     assert rows[1]["lr"] == pytest.approx(0.02 / 1.05)
+
+
+class MaskProducts(TorchDispatchMode):
+    """Counts the products that read one of `masks`' tensors."""
+
+    def __init__(self, masks):
+        super().__init__()
+        self.pointers, self.count = {m.data_ptr() for mask in masks for m in mask.values()}, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.mul.Tensor and any(
+                isinstance(a, torch.Tensor) and a.data_ptr() in self.pointers for a in args):
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_evaluation_masks_each_task_once_a_split_and_scores_its_subnetwork(tmp_path):
+    seeds = iter(range(2))
+    trainer, model = make_trainer(tmp_path, mask=lambda m: random_kept(m, next(seeds)),
+                                  task_ids=(0, 1), eval_batch_size=4)
+    assert all(len(trainer.evaluator.batches(t, "dev")) > 2 for t in trainer.tasks)
+    predicted = {}
+    with MaskProducts(trainer.masks.values()) as products:
+        trainer.evaluator.all_scores("dev", predicted)
+    assert products.count == sum(len(mask) for mask in trainer.masks.values())
+    for task in trainer.tasks:     # the oracle: each task's weights set to zero by hand, no mask
+        zeroed = copy.deepcopy(model)
+        zero_pruned_(zeroed, trainer.masks[task.task_id])
+        alone = {}
+        Evaluator(zeroed, [task], {}, trainer.config).all_scores("dev", alone)
+        assert alone[task.name] == predicted[task.name]
+
+
+def random_kept(model, seed):
+    gen = torch.Generator().manual_seed(seed)
+    params = dict(model.named_parameters())
+    return {n: torch.rand(params[n].shape, generator=gen) < 0.5 for n in prunable_names(model)}
 
 
 def test_pruned_weights_never_move_and_end_at_zero(tmp_path):

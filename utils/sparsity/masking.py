@@ -31,11 +31,19 @@ def float_mask(mask: Mapping[str, torch.Tensor], device: torch.device | str,
 
 def masked_call(model: nn.Module, mask: FloatMask | None, *args: Any) -> Any:
     """`model(*args)` with every masked parameter replaced by `param * mask`."""
-    if not mask:
-        return model(*args)
+    return call_with_weights(model, masked_weights(model, mask) if mask else {}, *args)
+
+
+def masked_weights(model: nn.Module, mask: FloatMask) -> dict[str, torch.Tensor]:
+    """`param * mask` for every masked parameter: the weights the network sees through `mask`.
+    Without gradients (evaluation) they hold as long as the parameters do: make them once."""
     params = dict(model.named_parameters())
-    masked = {name: params[name] * weight_mask for name, weight_mask in mask.items()}
-    return functional_call(model, masked, args)
+    return {name: params[name] * weight_mask for name, weight_mask in mask.items()}
+
+
+def call_with_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], *args: Any) -> Any:
+    """`model(*args)` with the parameters named in `weights` replaced by them (none: as it is)."""
+    return functional_call(model, dict(weights), args) if weights else model(*args)
 
 
 def union_masks(masks: Sequence[Mapping[str, torch.Tensor]]) -> BoolMask:

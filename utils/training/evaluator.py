@@ -10,7 +10,7 @@ from torch import nn
 
 from utils.data.batching import eval_batches, in_split_order
 from utils.data.subword_batching import index_for
-from utils.sparsity.masking import masked_call
+from utils.sparsity.masking import call_with_weights, masked_weights
 from utils.training.config import TrainConfig
 from utils.training.metrics import make_metrics
 from utils.training.tasks import TaskData
@@ -35,9 +35,12 @@ class Evaluator:
         for task in self.tasks:
             metrics = make_metrics(task.scheme, task.labels, task.metric)
             decoded = []
+            # The task's masked weights once for the split, not once a batch (no gradients here).
+            mask = self.masks.get(task.task_id)
+            weights = masked_weights(self.model, mask) if mask else {}
             for batch in self.batches(task, split):
                 batch = batch.to(self.config.device)
-                emissions = masked_call(self.model, self.masks.get(task.task_id), batch, task.task_id)
+                emissions = call_with_weights(self.model, weights, batch, task.task_id)
                 pred = self.model.decode(emissions, batch, task.task_id)
                 gold = [row[:n] for row, n in zip(batch.labels.tolist(), batch.lengths.tolist())]
                 for metric in metrics.values():

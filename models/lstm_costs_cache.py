@@ -8,11 +8,12 @@ write it into their results). The environment variable SPARSE_SHARING_LSTM_COSTS
 - `calibrate`: measure again (once per process) and replace the cached fit;
 - `default`: the constants fitted on the development machine (models.lstm_plan.DEFAULT_COSTS);
   nothing is measured, read or written.
-A fit is kept per CPU model, torch's CPU capability, torch version, number of torch threads and
-BiLSTM shape (`machine_key`), one JSON file per key in the user's cache folder
-(SPARSE_SHARING_CACHE, else $XDG_CACHE_HOME/sparse-sharing, else ~/.cache/sparse-sharing),
-written atomically. A file that cannot be read, or that was written for another key, is ignored
-with a note, and the machine measured again. On CUDA the plan is always packed: nothing is fitted.
+A fit is kept per CPU model, torch's CPU capability, oneDNN's instruction-set limit
+(ONEDNN_MAX_CPU_ISA), torch version, number of torch threads and BiLSTM shape (`machine_key`),
+one JSON file per key in the user's cache folder (SPARSE_SHARING_CACHE, else
+$XDG_CACHE_HOME/sparse-sharing, else ~/.cache/sparse-sharing), written atomically. A file that
+cannot be read, or that was written for another key, is ignored with a note, and the machine
+measured again. On CUDA the plan is always packed: nothing is fitted.
 """
 from __future__ import annotations
 
@@ -89,8 +90,23 @@ def fit_plan_to_model(model: torch.nn.Module, device: torch.device | str,
 def machine_key(input_size: int, hidden: int, layers: int) -> dict[str, Any]:
     """What the constants depend on: the CPU, torch's kernels for it, the threads, the shape."""
     return {"cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "onednn_max_cpu_isa": onednn_isa_limit(),
             "torch": torch.__version__, "threads": torch.get_num_threads(),
             "lstm": {"input": input_size, "hidden": hidden, "layers": layers}}
+
+
+ONEDNN_ISA_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")   # oneDNN reads the first set
+
+
+def onednn_isa_limit() -> str:
+    """The instruction set oneDNN's LSTM kernels are limited to by the environment ("ALL": none).
+    torch's CPU capability does not show it, and the kernels' speed changes with it (on an
+    AVX-512 machine limited to AVX2 a BiLSTM layer took 1.5 to 1.7 times as long)."""
+    for variable in ONEDNN_ISA_VARIABLES:
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return value.upper()
+    return "ALL"
 
 
 def cpu_name() -> str:

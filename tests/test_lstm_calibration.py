@@ -93,13 +93,20 @@ def test_first_run_calibrates_caches_and_uses_the_fit(tmp_path, monkeypatch):
     assert fit_plan_to_machine(*SHAPE, "cpu", notes.append, refuse)["source"] == "cache"
 
 
-@pytest.mark.parametrize("change", ["cpu", "threads", "torch", "shape"])
+@pytest.mark.parametrize("change", ["cpu", "cpu_capability", "onednn_isa", "dnnl_isa", "threads",
+                                    "torch", "shape"])
 def test_a_fit_is_not_used_on_another_machine_or_shape(monkeypatch, change):
     fit_plan_to_machine(*SHAPE, "cpu", lambda _: None, toy_timer())
     forget_process_memo(monkeypatch)
     shape = SHAPE
     if change == "cpu":
         monkeypatch.setattr(lstm_costs_cache, "cpu_name", lambda: "Another CPU")
+    elif change == "cpu_capability":
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    elif change == "onednn_isa":
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    elif change == "dnnl_isa":
+        monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
     elif change == "threads":
         monkeypatch.setattr(torch, "get_num_threads", lambda: 7)
     elif change == "torch":

@@ -118,10 +118,10 @@ def test_the_light_steps_of_a_plan_do_not_import_torch():
     """A plan checks every finished run it reuses twice, and makes its tables, each in a process
     of its own: importing torch would be most of their time (7 reused runs took 33 s, now 3 s)."""
     light = ("utils.training.reuse", "utils.results.results_table")
-    code = f"import sys; import {', '.join(light)}; print(sorted(m for m in sys.modules if m == 'torch'))"
+    code = f"import sys; import {', '.join(light)}; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip() == "False"
 
 
 def test_all_mode_prunes_places_masks_trains_baselines_and_prints_the_table(tmp_path):

@@ -40,9 +40,9 @@ from utils.owned import MARKER
 from utils.data.describe import data_file_chance, data_file_tasks
 from utils.errors import ArgumentParser, InputError, run_main
 from utils.paths import REPO_ROOT
-from utils.subnetworks.chance_report import chance_lines
 from utils.sparsity.mask_stats import kept_by_histogram, overlaps, percent_kept
 from utils.sparsity.mask_files import load_mask
+from utils.subnetworks.chance_report import chance_lines
 from utils.training.checkpoint import checked_state
 from utils.training.fingerprint import fingerprint
 from utils.training.reuse import check_run_current
